@@ -1,0 +1,298 @@
+"""The real ASL, executed in-process: moto's Step Functions interpreter with Lambda tasks
+dispatched to the step handlers in this process.
+
+moto executes Task, Choice, Parallel, Retry and Catch as Step Functions does. Its Lambda
+integration normally calls the Lambda API (and Docker); here the invoke is routed to the
+handler of the function named in template.yaml, with the payload JSON-encoded both ways and a
+raised exception reported as ``{"errorType", "errorMessage"}`` so Retry and Catch match the same
+error names as on AWS.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import sys
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType, SimpleNamespace
+from typing import Any
+
+from . import template as tpl
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+SHARED = tpl.ROOT / "functions" / "shared"
+
+if str(SHARED) not in sys.path:
+    sys.path.insert(0, str(SHARED))
+
+# A Choice on ``IsPresent`` logs the missing path at ERROR level although nothing failed.
+logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
+
+
+class LambdaContext:
+    """Enough of the Lambda context object for Powertools (logger, idempotency)."""
+
+    def __init__(self, function_name: str, timeout_seconds: float = 900.0) -> None:
+        self.function_name = function_name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = function_arn(function_name)
+        self.memory_limit_in_mb = 512
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{function_name}"
+        self.log_stream_name = "local"
+        self._deadline = time.monotonic() + timeout_seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def function_arn(name: str) -> str:
+    return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
+
+
+_modules: dict[str, ModuleType] = {}
+_modules_lock = threading.Lock()
+
+
+def load_handler_module(code_dir: str | Path) -> ModuleType:
+    """Import ``<code_dir>/app.py`` under a unique name (every step's module is called app)."""
+    code_dir = Path(code_dir)
+    name = f"step_{code_dir.name}"
+    with _modules_lock:
+        if name not in _modules:
+            spec = importlib.util.spec_from_file_location(name, code_dir / "app.py")
+            assert spec and spec.loader
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module
+            spec.loader.exec_module(module)
+            _modules[name] = module
+        return _modules[name]
+
+
+def invoke_handler(module: ModuleType, function_name: str, payload: Any) -> tuple[Any, bool]:
+    """Run a handler as Lambda would: JSON in, JSON out, exceptions as error payloads."""
+    event = json.loads(json.dumps(payload))
+    try:
+        result = module.lambda_handler(event, LambdaContext(function_name))
+        return json.loads(json.dumps(result)), False
+    except Exception as exc:  # noqa: BLE001 - reported to the state machine like Lambda does
+        return {
+            "errorType": type(exc).__name__,
+            "errorMessage": str(exc),
+            "stackTrace": traceback.format_exception(exc)[-3:],
+        }, True
+
+
+@dataclass
+class Execution:
+    arn: str
+    status: str
+    input: dict[str, Any]
+    output: dict[str, Any] | None
+    error: str | None
+    cause: str | None
+    history: list[dict[str, Any]] = field(repr=False)
+
+    def entered_states(self) -> list[str]:
+        """Names of the states entered, in order (Parallel branches interleave)."""
+        names = []
+        for event in self.history:
+            details = event.get("stateEnteredEventDetails")
+            if details:
+                names.append(details["name"])
+        return names
+
+    def task_failures(self) -> list[str]:
+        """Error names of failed Lambda tasks, each attempt listed (Retry shows as repeats)."""
+        return [
+            event["lambdaFunctionFailedEventDetails"].get("error", "")
+            for event in self.history
+            if event["type"] == "LambdaFunctionFailed"
+        ]
+
+
+class LocalStepFunctions:
+    """One state machine from ``statemachine/proctoring.asl.json``, executed in this process.
+
+    Use as a context manager: it starts moto for the duration (S3, DynamoDB, Step Functions and
+    EventBridge), unless ``mock=False`` because the caller already started it.
+    """
+
+    def __init__(
+        self,
+        *,
+        webhook_enabled: bool = False,
+        retry_sleep: Callable[[float], None] | None = None,
+        mock: bool = True,
+        passthrough_services: tuple[str, ...] = (),
+    ) -> None:
+        self.webhook_enabled = webhook_enabled
+        self.retry_sleep = retry_sleep
+        self.retry_sleeps: list[float] = []
+        self._mock = mock
+        self._passthrough = passthrough_services
+        self._stack: list[Any] = []
+        self.steps = tpl.step_functions()
+        self._by_arn: dict[str, tuple[ModuleType, str]] = {}
+        self.state_machine_arn = ""
+        self.client: Any = None
+        self.invocations: list[str] = []
+        self._invocations_lock = threading.Lock()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def __enter__(self) -> LocalStepFunctions:
+        import boto3
+        from moto import mock_aws
+        from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+        from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+
+        if self._mock:
+            core: dict[str, Any] = {}
+            if self._passthrough:
+                core = {"mock_credentials": False, "passthrough": {"services": list(self._passthrough)}}
+            mocker = mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "core": core})
+            mocker.start()
+            self._stack.append(mocker.stop)
+
+        # moto parses the definition again for every execution (ANTLR, ~0.1 s). The parsed
+        # program holds no per-execution state (that lives in the Environment), so parse once.
+        from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+        original_parse = AmazonStateLanguageParser.__dict__["parse"]
+        parsed: dict[str, Any] = {}
+
+        def parse_once(definition: str) -> Any:
+            if definition not in parsed:
+                parsed[definition] = original_parse.__func__(definition)
+            return parsed[definition]
+
+        AmazonStateLanguageParser.parse = staticmethod(parse_once)
+        self._stack.append(lambda: setattr(AmazonStateLanguageParser, "parse", original_parse))
+
+        original_invoke = lambda_eval_utils._invoke_lambda_function
+        lambda_eval_utils._invoke_lambda_function = self._dispatch
+        self._stack.append(lambda: setattr(lambda_eval_utils, "_invoke_lambda_function", original_invoke))
+
+        if self.retry_sleep is not None:
+            original_time = retrier_decl.time
+            recorded = self.retry_sleeps
+            sleeper = self.retry_sleep
+
+            def sleep(seconds: float) -> None:
+                recorded.append(seconds)
+                sleeper(seconds)
+
+            retrier_decl.time = SimpleNamespace(sleep=sleep, time=time.time, monotonic=time.monotonic)
+            self._stack.append(lambda: setattr(retrier_decl, "time", original_time))
+
+        substitutions: dict[str, str] = {"WebhookEnabled": "true" if self.webhook_enabled else "false"}
+        for placeholder, step in self.steps.items():
+            arn = function_arn(step["resource"])
+            substitutions[placeholder] = arn
+            self._by_arn[arn] = (load_handler_module(step["code_dir"]), step["resource"])
+        definition = tpl.DEFINITION.read_text()
+        for placeholder, value in substitutions.items():
+            definition = definition.replace("${" + placeholder + "}", value)
+        if "${" in definition:
+            raise RuntimeError("a placeholder in the ASL has no substitution in template.yaml")
+
+        self.client = boto3.client(
+            "stepfunctions", region_name=REGION, aws_access_key_id="local", aws_secret_access_key="local"  # noqa: S106 - moto
+        )
+        self.state_machine_arn = self.client.create_state_machine(
+            name=f"proctoring-{uuid.uuid4().hex[:8]}",
+            definition=definition,
+            roleArn=f"arn:aws:iam::{ACCOUNT}:role/proctoring-local",
+            type="STANDARD",
+        )["stateMachineArn"]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        while self._stack:
+            self._stack.pop()()
+
+    # -- dispatch ------------------------------------------------------------------------------
+    def _dispatch(self, parameters: dict[str, Any], region: str, state_credentials: Any) -> dict[str, Any]:
+        module, name = self._by_arn[parameters["FunctionName"]]
+        with self._invocations_lock:
+            self.invocations.append(name)
+        raw = parameters.get("Payload")
+        payload = json.loads(raw) if isinstance(raw, (bytes, str)) else raw
+        result, errored = invoke_handler(module, name, payload)
+        response: dict[str, Any] = {"StatusCode": 200, "Payload": result, "ExecutedVersion": "$LATEST"}
+        if errored:
+            response["FunctionError"] = "Unhandled"
+        return response
+
+    # -- executions ----------------------------------------------------------------------------
+    def start(self, event: dict[str, Any], name: str | None = None) -> str:
+        return self.client.start_execution(
+            stateMachineArn=self.state_machine_arn, name=name or uuid.uuid4().hex, input=json.dumps(event)
+        )["executionArn"]
+
+    def wait(self, execution_arn: str, timeout: float = 300.0, poll: float = 0.001) -> Execution:
+        # Poll the interpreter's own execution object: going through the API for every poll
+        # costs ~5 ms of serialisation and holds the GIL the execution thread needs.
+        from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+        backend = stepfunctions_parser_backends[ACCOUNT][REGION]
+        execution = backend.describe_execution(execution_arn)
+        deadline = time.monotonic() + timeout
+        while str(getattr(execution.exec_status, "value", execution.exec_status)) == "RUNNING":
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"execution {execution_arn} still running after {timeout}s")
+            time.sleep(poll)
+        described = self.client.describe_execution(executionArn=execution_arn)
+        history = self.client.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
+        return Execution(
+            arn=execution_arn,
+            status=described["status"],
+            input=json.loads(described["input"]),
+            output=json.loads(described["output"]) if described.get("output") else None,
+            error=described.get("error"),
+            cause=described.get("cause"),
+            history=history,
+        )
+
+    def run(self, event: dict[str, Any], timeout: float = 300.0) -> Execution:
+        return self.wait(self.start(event), timeout=timeout)
+
+
+@contextmanager
+def environment(values: dict[str, str]) -> Iterator[None]:
+    """Set environment variables (and reset the cached backends) for the duration."""
+    import os
+
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    reset_backends()
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        reset_backends()
+
+
+def reset_backends() -> None:
+    """Forget every backend built from settings, so the next call reads the environment again."""
+    from proctoring import alerts, analysis, config, idempotency, notify, storage
+
+    config.get_settings.cache_clear()
+    storage.set_storage(None)
+    alerts.set_alert_history(None)
+    notify.set_notifier(None)
+    idempotency.persistence_layer.reset()
+    analysis.set_analyzer(None)

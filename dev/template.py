@@ -1,0 +1,74 @@
+"""What the local tools read from template.yaml, so they never drift from the deployed stack."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "template.yaml"
+DEFINITION = ROOT / "statemachine" / "proctoring.asl.json"
+STATE_MACHINE = "ProctoringStateMachine"
+
+
+@lru_cache(maxsize=1)
+def load_template() -> dict[str, Any]:
+    from cfnlint.decode import decode
+
+    template, matches = decode(str(TEMPLATE))
+    if matches:
+        raise RuntimeError(f"template.yaml does not parse: {matches}")
+    return template
+
+
+def resolve(node: Any, refs: dict[str, Any], conditions: dict[str, bool]) -> Any:
+    """Resolve the few intrinsics the local tools meet: Ref, Fn::Sub, Fn::If, Fn::GetAtt."""
+    if isinstance(node, list):
+        return [resolve(item, refs, conditions) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if len(node) == 1:
+        (key, value), = node.items()
+        if key == "Ref":
+            return refs[value]
+        if key == "Fn::If":
+            name, when_true, when_false = value
+            return resolve(when_true if conditions[name] else when_false, refs, conditions)
+        if key == "Fn::Sub":
+            text, extra = (value, {}) if isinstance(value, str) else value
+            scope = {**refs, **{k: resolve(v, refs, conditions) for k, v in extra.items()}}
+            return re.sub(r"\$\{([^}!]+)\}", lambda m: str(scope[m.group(1)]), text)
+        if key == "Fn::GetAtt":
+            target = value if isinstance(value, str) else ".".join(value)
+            return refs[target]
+    return {key: resolve(value, refs, conditions) for key, value in node.items()}
+
+
+def parameter_defaults() -> dict[str, str]:
+    return {name: str(spec.get("Default", "")) for name, spec in load_template()["Parameters"].items()}
+
+
+def step_functions() -> dict[str, dict[str, str]]:
+    """For each DefinitionSubstitutions key naming a function: its resource and code folder."""
+    template = load_template()
+    resources = template["Resources"]
+    substitutions = resources[STATE_MACHINE]["Properties"]["DefinitionSubstitutions"]
+    steps = {}
+    for placeholder, value in substitutions.items():
+        if isinstance(value, dict) and "Fn::GetAtt" in value:
+            target = value["Fn::GetAtt"]
+            resource = target[0] if isinstance(target, list) else target.split(".")[0]
+            code_uri = resources[resource]["Properties"]["CodeUri"]
+            steps[placeholder] = {"resource": resource, "code_dir": str(ROOT / code_uri)}
+    return steps
+
+
+def upload_rule_pattern(bucket: str, parameters: dict[str, str] | None = None) -> dict[str, Any]:
+    """The EventBridge pattern of the upload rule, resolved for ``bucket``."""
+    params = {**parameter_defaults(), **(parameters or {})}
+    refs = {**params, "CaptureBucket": bucket, "BucketName": bucket}
+    events = load_template()["Resources"][STATE_MACHINE]["Properties"]["Events"]
+    pattern = events["CaptureUploaded"]["Properties"]["Pattern"]
+    return resolve(pattern, refs, {"CreateBucket": True})

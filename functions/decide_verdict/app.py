@@ -1,0 +1,57 @@
+"""DecideVerdict: apply the verdict policy, count alerts, escalate, and build the result document.
+
+Idempotent per object version (Powertools idempotency): a duplicate event, a redrive or a second
+local run returns the stored verdict, so an alert is never counted twice and the document is
+rewritten identically.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.idempotency import idempotent
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from proctoring.alerts import get_alert_history
+from proctoring.config import get_settings
+from proctoring.idempotency import idempotency_config, persistence_layer
+from proctoring.policy import ALERT, OK, PolicyConfig, decide, escalate
+from proctoring.result import analysis_input, build_document, utc_now
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+@idempotent(persistence_store=persistence_layer, config=idempotency_config("capture.idempotency_key"))
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    settings = get_settings()
+    capture = event["capture"]
+    logger.append_keys(exam_id=capture.get("exam_id"), user_id=capture.get("user_id"))
+    analysis = analysis_input(event)
+    verdict = decide(analysis, PolicyConfig.from_settings(settings))
+    status, alert_count = verdict.status, None
+    if status == ALERT:
+        history = get_alert_history()
+        alert_count = history.record_alert(capture["exam_id"], capture["user_id"], capture["idempotency_key"])
+        status = escalate(status, alert_count, settings.alert_final_threshold)
+    elif status == OK:
+        alert_count = get_alert_history().alert_count(capture["exam_id"], capture["user_id"])
+    document = build_document(
+        capture, verdict, status=status, alert_count=alert_count, analyzer=settings.analyzer,
+        processed_at=utc_now(), analysis=analysis,
+    )
+    metrics.add_metric(name=f"Verdict{status.title().replace('_', '')}", unit=MetricUnit.Count, value=1)
+    logger.info("verdict", extra={"status": status, "reason": verdict.reason, "alert_count": alert_count})
+    return {
+        "bucket": capture["bucket"],
+        "key": capture["result_key"],
+        "idempotency_key": capture["idempotency_key"],
+        "failed": False,
+        "document": document,
+    }

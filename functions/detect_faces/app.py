@@ -1,0 +1,32 @@
+"""DetectFaces: decode the capture and find the faces in it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from proctoring.analysis import get_analyzer
+from proctoring.pipeline import detect_capture_faces
+from proctoring.storage import get_storage
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    capture = event["capture"]
+    logger.append_keys(exam_id=capture.get("exam_id"), user_id=capture.get("user_id"))
+    result = detect_capture_faces(get_storage(), get_analyzer(), capture)
+    if "rejection" in result:
+        logger.warning("image rejected", extra={"code": result["rejection"]["code"]})
+        metrics.add_metric(name="ImagesRejected", unit=MetricUnit.Count, value=1)
+    else:
+        logger.info("faces detected", extra={"face_count": result["face_count"]})
+    return result

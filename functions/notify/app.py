@@ -1,0 +1,37 @@
+"""Notify: POST the result document to the proctoring system's webhook, once per document.
+
+Powertools idempotency keys the delivery on the object version and the verdict, so a duplicate
+event or a redrive never sends the same document twice.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.idempotency import idempotent
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from proctoring.idempotency import idempotency_config, persistence_layer
+from proctoring.notify import get_notifier
+from proctoring.result import utc_now
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+@idempotent(
+    persistence_store=persistence_layer,
+    config=idempotency_config("[idempotency_key, document.status]"),
+)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    attempt = int(event.get("retry_count") or 0) + 1
+    outcome = get_notifier().send(event["document"], event["idempotency_key"], attempt=attempt)
+    metrics.add_metric(name="WebhookDelivered", unit=MetricUnit.Count, value=1)
+    logger.info("webhook delivered", extra={"attempts": attempt, "http_status": outcome["http_status"]})
+    return {**outcome, "delivered_at": utc_now()}

@@ -1,0 +1,29 @@
+"""PersistResult: write the result document, with the webhook delivery record when there is one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from proctoring.result import notification_from_error, with_notification
+from proctoring.storage import get_storage
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    document = event["document"]
+    if "notification_error" in event:
+        document = with_notification(document, notification_from_error(event["notification_error"]))
+    elif "notification" in event:
+        document = with_notification(document, event["notification"])
+    uri = get_storage().write_json(event["bucket"], event["key"], document)
+    logger.info("result written", extra={"uri": uri, "status": document["status"]})
+    return {"uri": uri, "status": document["status"]}

@@ -1,0 +1,179 @@
+"""Alert history: how many alerts each student has in each exam.
+
+``record_alert`` is idempotent per capture: the same capture always gets the same alert number,
+however often it is recorded, and concurrent captures get distinct consecutive numbers. The
+escalation rule (``policy.escalate``) relies on that to give ALERT_FINAL exactly once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any, Protocol
+
+from .config import Settings, get_settings
+from .errors import ConfigurationError, StorageUnavailable
+
+
+class AlertHistory(Protocol):
+    def record_alert(self, exam_id: str, user_id: str, capture_id: str) -> int:
+        """Count this capture's alert once; return its number (1 for the student's first alert)."""
+
+    def alert_count(self, exam_id: str, user_id: str) -> int:
+        """How many alerts the student has in the exam so far."""
+
+
+def _capture_attribute(capture_id: str) -> str:
+    return "c_" + hashlib.sha256(capture_id.encode()).hexdigest()[:32]
+
+
+class DynamoDBAlertHistory:
+    """One item per exam and student: ``alert_count`` plus one attribute per counted capture.
+
+    A single conditional UpdateItem increments the count and stores the capture's number, so the
+    write is atomic and a duplicate capture fails the condition instead of counting twice.
+    """
+
+    def __init__(self, table_name: str, ttl_days: int = 30, client: Any = None) -> None:
+        if client is None:
+            import boto3
+
+            client = boto3.client("dynamodb")
+        self._client = client
+        self._table = table_name
+        self._ttl_days = ttl_days
+
+    @staticmethod
+    def _key(exam_id: str, user_id: str) -> dict[str, Any]:
+        return {"pk": {"S": f"{exam_id}#{user_id}"}}
+
+    def record_alert(self, exam_id: str, user_id: str, capture_id: str) -> int:
+        from botocore.exceptions import ClientError
+
+        attribute = _capture_attribute(capture_id)
+        expires = int(time.time()) + self._ttl_days * 86400
+        try:
+            response = self._client.update_item(
+                TableName=self._table,
+                Key=self._key(exam_id, user_id),
+                UpdateExpression=(
+                    "SET alert_count = if_not_exists(alert_count, :zero) + :one, "
+                    "#capture = if_not_exists(alert_count, :zero) + :one, "
+                    "exam_id = :exam, user_id = :user, expires_at = :expires"
+                ),
+                ConditionExpression="attribute_not_exists(#capture)",
+                ExpressionAttributeNames={"#capture": attribute},
+                ExpressionAttributeValues={
+                    ":zero": {"N": "0"},
+                    ":one": {"N": "1"},
+                    ":exam": {"S": exam_id},
+                    ":user": {"S": user_id},
+                    ":expires": {"N": str(expires)},
+                },
+                ReturnValues="UPDATED_NEW",
+            )
+            return int(response["Attributes"]["alert_count"]["N"])
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code")
+            if code == "ConditionalCheckFailedException":
+                item = self._client.get_item(
+                    TableName=self._table, Key=self._key(exam_id, user_id), ConsistentRead=True
+                )["Item"]
+                return int(item[attribute]["N"])
+            if code in {"ProvisionedThroughputExceededException", "ThrottlingException", "InternalServerError"}:
+                raise StorageUnavailable(f"DynamoDB UpdateItem failed: {code}") from exc
+            raise
+
+    def alert_count(self, exam_id: str, user_id: str) -> int:
+        item = self._client.get_item(
+            TableName=self._table,
+            Key=self._key(exam_id, user_id),
+            ConsistentRead=True,
+            ProjectionExpression="alert_count",
+        ).get("Item")
+        return int(item["alert_count"]["N"]) if item else 0
+
+
+class SqliteAlertHistory:
+    """The same contract in a SQLite file in the run folder; safe across threads and processes."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        conn = self._connect()
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS alert_captures ("
+            " exam_id TEXT NOT NULL, user_id TEXT NOT NULL, capture_id TEXT NOT NULL,"
+            " alert_number INTEGER NOT NULL, PRIMARY KEY (exam_id, user_id, capture_id))"
+        )
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA busy_timeout=60000")
+            self._local.conn = conn
+        return conn
+
+    def record_alert(self, exam_id: str, user_id: str, capture_id: str) -> int:
+        conn = self._connect()
+        # IMMEDIATE takes the write lock first, so read-then-insert is atomic across processes.
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            row = conn.execute(
+                "SELECT alert_number FROM alert_captures WHERE exam_id = ? AND user_id = ? AND capture_id = ?",
+                (exam_id, user_id, capture_id),
+            ).fetchone()
+            if row is not None:
+                conn.execute("COMMIT")
+                return int(row[0])
+            (count,) = conn.execute(
+                "SELECT COUNT(*) FROM alert_captures WHERE exam_id = ? AND user_id = ?", (exam_id, user_id)
+            ).fetchone()
+            number = int(count) + 1
+            conn.execute(
+                "INSERT INTO alert_captures (exam_id, user_id, capture_id, alert_number) VALUES (?, ?, ?, ?)",
+                (exam_id, user_id, capture_id, number),
+            )
+            conn.execute("COMMIT")
+            return number
+        except Exception:
+            conn.execute("ROLLBACK")
+            raise
+
+    def alert_count(self, exam_id: str, user_id: str) -> int:
+        (count,) = (
+            self._connect()
+            .execute("SELECT COUNT(*) FROM alert_captures WHERE exam_id = ? AND user_id = ?", (exam_id, user_id))
+            .fetchone()
+        )
+        return int(count)
+
+
+_history: AlertHistory | None = None
+
+
+def get_alert_history(settings: Settings | None = None) -> AlertHistory:
+    global _history
+    if _history is None:
+        settings = settings or get_settings()
+        if settings.alert_history == "sqlite":
+            if not settings.local_root:
+                raise ConfigurationError("ALERT_HISTORY=sqlite needs LOCAL_ROOT")
+            _history = SqliteAlertHistory(Path(settings.local_root) / ".proctoring" / "state.sqlite3")
+        else:
+            if not settings.alert_table:
+                raise ConfigurationError("ALERT_TABLE is not set")
+            _history = DynamoDBAlertHistory(settings.alert_table, settings.history_ttl_days)
+    return _history
+
+
+def set_alert_history(history: AlertHistory | None) -> None:
+    global _history
+    _history = history

@@ -1,0 +1,214 @@
+"""Offline face analysis with dlib and the models of the ``face-recognition-models`` wheel.
+
+Nothing is downloaded at run time: the HOG detector is built into dlib, and the 68-point
+landmark and ResNet embedding models ship inside the ``face-recognition-models`` wheel.
+The models are used through dlib directly rather than through the ``face_recognition``
+wrapper, whose import also loads the (unused) CNN detector and switches Pillow to accept
+truncated images, which would hide corrupt uploads.
+
+Conventions (so the policy can treat both analyzers alike):
+
+* Confidence: dlib's detection score ``s`` (about 0 at the decision threshold, 2+ for clear
+  faces) is mapped through ``100 / (1 + exp(-(2 s + 1.1)))``: s=0 -> 75, s=1 -> 95.7, s=2 -> 99.4.
+* Similarity: the embedding distance ``d`` is mapped through ``100 / (1 + exp(12 (d - 0.783)))``,
+  which puts similarity 90 at d = 0.60, the distance threshold measured on real photos
+  (same person 0.06-0.51 -> similarity 99.7-96; different people 0.69-1.11 -> 75-2).
+* Pose: yaw, pitch, roll in degrees from ``cv2.solvePnP`` on six landmarks against a generic
+  3-D face; 0/0/0 is a frontal face. Yaw > 0 when the face turns towards the image's right,
+  pitch > 0 when it tilts down, roll > 0 when it tilts clockwise in the image. The policy only
+  uses absolute values, so a sign difference from Rekognition cannot change a verdict.
+* Labels: there is no object model, so ``checked`` is False and ``person_count`` is the number of
+  faces found.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..images import PreparedImage, image_quality
+from .base import _LRU, FaceAnalyzer
+
+DETECT_MAX_SIDE = 1024
+DISTANCE_AT_THRESHOLD = 0.60
+_SIMILARITY_SLOPE = 12.0
+_SIMILARITY_MIDPOINT = DISTANCE_AT_THRESHOLD + math.log(9) / _SIMILARITY_SLOPE  # similarity(0.60) == 90
+
+# Generic 3-D face (nose tip, chin, eye outer corners, mouth corners), y up, arbitrary units.
+_MODEL_POINTS = np.array(
+    [
+        (0.0, 0.0, 0.0),
+        (0.0, -330.0, -65.0),
+        (-225.0, 170.0, -135.0),
+        (225.0, 170.0, -135.0),
+        (-150.0, -150.0, -125.0),
+        (150.0, -150.0, -125.0),
+    ],
+    dtype=np.float64,
+)
+_LANDMARKS = (30, 8, 36, 45, 48, 54)
+
+
+def models_dir() -> Path:
+    """The folder of model files inside the installed ``face_recognition_models`` package.
+
+    Found without importing the package, whose ``__init__`` needs the deprecated pkg_resources.
+    """
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(
+            "the offline analyzer needs the face-recognition-models package: pip install face-recognition-models"
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / "models"
+
+
+def similarity_from_distance(distance: float) -> float:
+    """Map an embedding distance to Rekognition's 0-100 similarity (90 at distance 0.60)."""
+    return 100.0 / (1.0 + math.exp(_SIMILARITY_SLOPE * (distance - _SIMILARITY_MIDPOINT)))
+
+
+def confidence_from_score(score: float) -> float:
+    return 100.0 / (1.0 + math.exp(-(2.0 * score + 1.1)))
+
+
+class LocalAnalyzer(FaceAnalyzer):
+    """dlib HOG detection, 68-point landmarks, 128-d embeddings and solvePnP head pose."""
+
+    name = "local"
+
+    def __init__(self, cache_size: int = 256, detect_max_side: int = DETECT_MAX_SIDE) -> None:
+        super().__init__(cache_size)
+        import dlib
+
+        directory = models_dir()
+        self._detector = dlib.get_frontal_face_detector()
+        self._predictor = dlib.shape_predictor(str(directory / "shape_predictor_68_face_landmarks.dat"))
+        self._encoder = dlib.face_recognition_model_v1(str(directory / "dlib_face_recognition_resnet_model_v1.dat"))
+        self._dlib = dlib
+        self._detect_max_side = detect_max_side
+        # Per image: the dlib rectangles and landmark shapes, for embeddings later.
+        self._shapes = _LRU(cache_size)
+        self._embeddings = _LRU(cache_size)
+        # dlib's Python objects are not documented as thread-safe; Parallel branches run in threads.
+        self._lock = threading.Lock()
+
+    # -- detection -------------------------------------------------------------------------
+    def _detect_faces(self, image: PreparedImage) -> list[dict[str, Any]]:
+        pixels = np.asarray(image.image)
+        height, width = pixels.shape[:2]
+        scale = min(1.0, self._detect_max_side / max(width, height))
+        if scale < 1.0:
+            small = image.image.resize((max(1, round(width * scale)), max(1, round(height * scale))))
+            detect_pixels = np.asarray(small)
+        else:
+            detect_pixels = pixels
+        with self._lock:
+            rects, scores, _ = self._detector.run(detect_pixels, 1, 0.0)
+            shapes = []
+            faces = []
+            for rect, score in zip(rects, scores, strict=True):
+                full = self._dlib.rectangle(
+                    round(rect.left() / scale),
+                    round(rect.top() / scale),
+                    round(rect.right() / scale),
+                    round(rect.bottom() / scale),
+                )
+                shape = self._predictor(pixels, full)
+                shapes.append(shape)
+                faces.append((full, score, shape))
+        details = []
+        for full, score, shape in faces:
+            left, top = max(0, full.left()), max(0, full.top())
+            right, bottom = min(width, full.right()), min(height, full.bottom())
+            details.append(
+                {
+                    "BoundingBox": {
+                        "Width": round((right - left) / width, 6),
+                        "Height": round((bottom - top) / height, 6),
+                        "Left": round(left / width, 6),
+                        "Top": round(top / height, 6),
+                    },
+                    "Confidence": round(confidence_from_score(float(score)), 3),
+                    "Pose": head_pose(shape, width, height),
+                    "Quality": image_quality(image.image, (left, top, right, bottom)),
+                }
+            )
+        self._shapes.put(image.identity, shapes)
+        return details
+
+    # -- comparison ------------------------------------------------------------------------
+    def _face_embeddings(self, image: PreparedImage) -> list[np.ndarray]:
+        cached = self._embeddings.get(image.identity)
+        if cached is not None:
+            return cached
+        self.detect_faces(image)
+        shapes = self._shapes.get(image.identity)
+        if shapes is None:  # detections came from cache but the shapes were evicted
+            self._detect_faces(image)
+            shapes = self._shapes.get(image.identity)
+        pixels = np.asarray(image.image)
+        with self._lock:
+            embeddings = [np.array(self._encoder.compute_face_descriptor(pixels, shape, 1)) for shape in shapes]
+        self._embeddings.put(image.identity, embeddings)
+        return embeddings
+
+    def compare_faces(self, reference: PreparedImage, capture: PreparedImage) -> dict[str, Any]:
+        reference_embeddings = self._face_embeddings(reference)
+        capture_embeddings = self._face_embeddings(capture)
+        faces = self.detect_faces(capture)
+        if not reference_embeddings or not capture_embeddings:
+            return {"similarity": None, "face_matches": []}
+        source = reference_embeddings[0]
+        matches = []
+        for face, embedding in zip(faces, capture_embeddings, strict=True):
+            distance = float(np.linalg.norm(embedding - source))
+            matches.append(
+                {
+                    "Similarity": round(similarity_from_distance(distance), 3),
+                    "Distance": round(distance, 4),
+                    "BoundingBox": face["BoundingBox"],
+                }
+            )
+        matches.sort(key=lambda match: match["Similarity"], reverse=True)
+        return {"similarity": matches[0]["Similarity"], "face_matches": matches}
+
+    # -- labels ----------------------------------------------------------------------------
+    def detect_labels(self, image: PreparedImage, max_labels: int, min_confidence: float) -> dict[str, Any]:
+        return {
+            "checked": False,
+            "labels": [],
+            "person_count": len(self.detect_faces(image)),
+            "note": "the offline analyzer has no object model: phones, books and other objects were not checked",
+        }
+
+
+def head_pose(shape: Any, width: int, height: int) -> dict[str, float]:
+    """Yaw, pitch and roll in degrees from six of the 68 landmarks (see the module docstring)."""
+    import cv2
+
+    points = np.array([(shape.part(i).x, shape.part(i).y) for i in _LANDMARKS], dtype=np.float64)
+    all_points = np.array([(shape.part(i).x, shape.part(i).y) for i in range(68)], dtype=np.float64)
+    centre = all_points.mean(axis=0)
+    focal = float(max(width, height))
+    # Principal point on the face centre: off-centre faces otherwise gain 10-20 degrees of false pitch.
+    camera = np.array([[focal, 0, centre[0]], [0, focal, centre[1]], [0, 0, 1]], dtype=np.float64)
+    face_width = float(np.ptp(all_points[:, 0])) or 1.0
+    rvec = np.array([[math.pi], [0.0], [0.0]])
+    tvec = np.array([[0.0], [0.0], [focal * 450.0 / face_width]])
+    ok, rvec, tvec = cv2.solvePnP(
+        _MODEL_POINTS, points, camera, np.zeros((4, 1)), rvec, tvec, True, cv2.SOLVEPNP_ITERATIVE
+    )
+    if not ok:
+        return {"Yaw": 0.0, "Pitch": 0.0, "Roll": 0.0}
+    rotation, _ = cv2.Rodrigues(rvec)
+    # Undo the model's y-up to the camera's y-down flip, leaving the head's own rotation.
+    head = rotation @ np.diag([1.0, -1.0, -1.0])
+    pitch = math.degrees(math.atan2(head[2, 1], head[2, 2]))
+    yaw = math.degrees(math.asin(max(-1.0, min(1.0, -head[2, 0]))))
+    roll = math.degrees(math.atan2(head[1, 0], head[0, 0]))
+    return {"Yaw": round(-yaw, 2), "Pitch": round(-pitch, 2), "Roll": round(roll, 2)}

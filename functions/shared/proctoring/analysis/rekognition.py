@@ -1,0 +1,91 @@
+"""Amazon Rekognition behind the analyzer interface."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import AnalyzerUnavailable, RekognitionThrottled
+from ..images import ImageRejected, PreparedImage
+from .base import FaceAnalyzer
+
+_THROTTLING = {"ThrottlingException", "ProvisionedThroughputExceededException", "LimitExceededException"}
+_SERVICE = {"InternalServerError", "ServiceUnavailableException"}
+_IMAGE = {
+    "InvalidImageFormatException": "IMAGE_FORMAT_UNSUPPORTED",
+    "ImageTooLargeException": "IMAGE_TOO_LARGE",
+}
+
+
+class RekognitionAnalyzer(FaceAnalyzer):
+    name = "rekognition"
+
+    def __init__(self, client: Any = None, cache_size: int = 64) -> None:
+        super().__init__(cache_size)
+        if client is None:
+            import boto3
+            from botocore.config import Config
+
+            # Throttling is retried by the state machine, with backoff, not by the SDK.
+            client = boto3.client("rekognition", config=Config(retries={"total_max_attempts": 1}))
+        self._client = client
+
+    def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
+        from botocore.exceptions import ClientError
+
+        try:
+            return getattr(self._client, operation)(**kwargs)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            message = exc.response.get("Error", {}).get("Message", "")
+            if code in _THROTTLING:
+                raise RekognitionThrottled(f"{operation}: {code}") from exc
+            if code in _SERVICE:
+                raise AnalyzerUnavailable(f"{operation}: {code}") from exc
+            if code in _IMAGE:
+                raise ImageRejected(_IMAGE[code], f"Rekognition refused the image: {message or code}") from exc
+            raise
+
+    def _detect_faces(self, image: PreparedImage) -> list[dict[str, Any]]:
+        response = self._call("detect_faces", Image={"Bytes": image.jpeg_bytes()}, Attributes=["DEFAULT"])
+        return [
+            {
+                "BoundingBox": face["BoundingBox"],
+                "Confidence": face["Confidence"],
+                "Pose": face.get("Pose", {}),
+                "Quality": face.get("Quality", {}),
+            }
+            for face in response.get("FaceDetails", [])
+        ]
+
+    def compare_faces(self, reference: PreparedImage, capture: PreparedImage) -> dict[str, Any]:
+        # SimilarityThreshold=0 returns every face with its similarity; the policy applies the threshold.
+        response = self._call(
+            "compare_faces",
+            SourceImage={"Bytes": reference.jpeg_bytes()},
+            TargetImage={"Bytes": capture.jpeg_bytes()},
+            SimilarityThreshold=0,
+        )
+        matches = [
+            {"Similarity": match["Similarity"], "BoundingBox": match["Face"]["BoundingBox"]}
+            for match in response.get("FaceMatches", [])
+        ]
+        best = max((match["Similarity"] for match in matches), default=None)
+        return {"similarity": best, "face_matches": matches}
+
+    def detect_labels(self, image: PreparedImage, max_labels: int, min_confidence: float) -> dict[str, Any]:
+        response = self._call(
+            "detect_labels", Image={"Bytes": image.jpeg_bytes()}, MaxLabels=max_labels, MinConfidence=min_confidence
+        )
+        labels = [
+            {
+                "Name": label["Name"],
+                "Confidence": label["Confidence"],
+                "Instances": [
+                    {"BoundingBox": inst.get("BoundingBox", {}), "Confidence": inst.get("Confidence")}
+                    for inst in label.get("Instances", [])
+                ],
+            }
+            for label in response.get("Labels", [])
+        ]
+        persons = next((label for label in labels if label["Name"] == "Person"), None)
+        return {"checked": True, "labels": labels, "person_count": len(persons["Instances"]) if persons else 0}

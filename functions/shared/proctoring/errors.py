@@ -1,0 +1,39 @@
+"""Exceptions whose class names are Step Functions error names.
+
+A Lambda error reaches the state machine as ``errorType`` = the exception class name, so the
+ASL's Retry and Catch blocks match on these names. Keep names stable: they are part of the
+contract with ``statemachine/proctoring.asl.json``.
+"""
+
+from __future__ import annotations
+
+
+class ProctoringError(Exception):
+    """Base class for errors this package raises on purpose."""
+
+
+class RekognitionThrottled(ProctoringError):
+    """Rekognition throttled the call (ThrottlingException, ProvisionedThroughputExceeded...).
+
+    Transient: the ASL retries it with backoff.
+    """
+
+
+class AnalyzerUnavailable(ProctoringError):
+    """The face analyzer failed for a reason that is not the image's fault (service error)."""
+
+
+class StorageUnavailable(ProctoringError):
+    """A storage call failed transiently (5xx, SlowDown, connection error). Retried by the ASL."""
+
+
+class WebhookTransientError(ProctoringError):
+    """Timeout, connection error, 5xx or 429 from the webhook. Retried by the ASL with backoff."""
+
+
+class WebhookRejected(ProctoringError):
+    """The webhook answered 4xx (other than 429). Not retried: the request itself is wrong."""
+
+
+class ConfigurationError(ProctoringError):
+    """A setting is missing or invalid. Not retried."""

@@ -1,0 +1,173 @@
+"""Decoding and normalising images, with a specific reason for every image we refuse.
+
+Every analysis step loads its image through :func:`prepare_image`, so both analyzers see the
+same upright, 8-bit RGB picture whatever the upload was (EXIF-rotated, CMYK, RGBA, 16-bit).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import warnings
+from dataclasses import dataclass, field
+
+from PIL import Image, ImageFile, ImageFilter, ImageOps, ImageStat, UnidentifiedImageError
+
+# Rekognition's limits: 5 MB as bytes, 15 MB from S3, 80 px a side; JPEG and PNG only.
+MAX_INLINE_BYTES = 5 * 1024 * 1024
+MAX_SOURCE_BYTES = 15 * 1024 * 1024
+MIN_SIDE = 80
+ACCEPTED_FORMATS = {"JPEG", "PNG", "MPO"}  # MPO: JPEG with extra frames, as some phones write
+# A 15 MB JPEG can declare a huge canvas; refuse decompression bombs instead of running out of memory.
+MAX_PIXELS = 60_000_000
+ANALYSIS_MAX_SIDE = 1920
+
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+ImageFile.LOAD_TRUNCATED_IMAGES = False
+
+
+class ImageRejected(Exception):
+    """The image cannot be analysed. ``code`` is a stable reason code for the result document."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+    def as_dict(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message}
+
+
+@dataclass
+class PreparedImage:
+    """An upright RGB image ready for analysis. ``identity`` names the exact source version."""
+
+    image: Image.Image
+    identity: str
+    source_format: str
+    source_bytes: int
+    source_size: tuple[int, int]
+    _jpeg: bytes | None = field(default=None, repr=False)
+
+    @property
+    def width(self) -> int:
+        return self.image.width
+
+    @property
+    def height(self) -> int:
+        return self.image.height
+
+    def jpeg_bytes(self) -> bytes:
+        """JPEG bytes under Rekognition's 5 MB inline limit (encoded once, on first use)."""
+        if self._jpeg is None:
+            quality = 90
+            while True:
+                buffer = io.BytesIO()
+                self.image.save(buffer, format="JPEG", quality=quality)
+                data = buffer.getvalue()
+                if len(data) <= MAX_INLINE_BYTES or quality <= 50:
+                    break
+                quality -= 15
+            self._jpeg = data
+        return self._jpeg
+
+
+def _sniff_unsupported(data: bytes) -> str | None:
+    head = data[:32]
+    if head[4:8] == b"ftyp" and any(brand in head[8:32] for brand in (b"heic", b"heix", b"mif1", b"msf1", b"hevc")):
+        return "HEIC"
+    if head[4:8] == b"ftyp" and b"avif" in head[8:32]:
+        return "AVIF"
+    return None
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    if image.mode == "RGB":
+        return image
+    if image.mode in {"I;16", "I;16B", "I;16L", "I"}:
+        # 16-bit greyscale: scale to 8 bits instead of letting Pillow clip at 255.
+        image = image.point(lambda value: value / 256).convert("L")
+    if image.mode in {"RGBA", "LA", "PA"} or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGB", rgba.size, (255, 255, 255))
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        return background
+    return image.convert("RGB")
+
+
+def prepare_image(data: bytes, identity: str, max_side: int = ANALYSIS_MAX_SIDE) -> PreparedImage:
+    """Decode ``data`` and return it upright, RGB, at most ``max_side`` pixels on its longer side.
+
+    Raises :class:`ImageRejected` with a specific code for every input that cannot be analysed.
+    """
+    size = len(data)
+    if size == 0:
+        raise ImageRejected("IMAGE_EMPTY", "the file is empty (0 bytes)")
+    if size > MAX_SOURCE_BYTES:
+        raise ImageRejected(
+            "IMAGE_TOO_LARGE", f"the file is {size / 1048576:.1f} MB; the limit is {MAX_SOURCE_BYTES // 1048576} MB"
+        )
+    unsupported = _sniff_unsupported(data)
+    if unsupported:
+        raise ImageRejected("IMAGE_FORMAT_UNSUPPORTED", f"{unsupported} images are not supported; upload JPEG or PNG")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            source_format = image.format or "UNKNOWN"
+            if source_format not in ACCEPTED_FORMATS:
+                raise ImageRejected(
+                    "IMAGE_FORMAT_UNSUPPORTED", f"{source_format} images are not supported; upload JPEG or PNG"
+                )
+            source_size = image.size
+            if min(source_size) < MIN_SIDE:
+                raise ImageRejected(
+                    "IMAGE_TOO_SMALL",
+                    f"the image is {source_size[0]}x{source_size[1]} px; each side must be at least {MIN_SIDE} px",
+                )
+            if source_format in {"JPEG", "MPO"}:
+                # Let libjpeg decode at a reduced scale when the picture is far larger than needed.
+                image.draft("RGB", (max_side, max_side))
+            image.load()
+    except ImageRejected:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageRejected("IMAGE_TOO_LARGE", f"the image has too many pixels to analyse safely ({exc})") from exc
+    except UnidentifiedImageError as exc:
+        raise ImageRejected("IMAGE_UNREADABLE", "the file is not an image in a known format") from exc
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageRejected("IMAGE_CORRUPT", f"the image could not be decoded: {exc}") from exc
+
+    # A broken EXIF block must not lose an otherwise good image: analyse it as stored.
+    with contextlib.suppress(Exception):
+        image = ImageOps.exif_transpose(image) or image
+    image = _to_rgb(image)
+    if max(image.size) > max_side:
+        image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    return PreparedImage(
+        image=image, identity=identity, source_format=source_format, source_bytes=size, source_size=source_size
+    )
+
+
+def image_quality(image: Image.Image, box: tuple[int, int, int, int] | None = None) -> dict[str, float]:
+    """Brightness and sharpness on Rekognition's 0-100 scales, of the whole image or of ``box``.
+
+    Brightness is mean luminance scaled to 0-100. Sharpness maps the variance of a Laplacian-like
+    edge filter through ``100 * (1 - exp(-var / 300))``: a blurred picture scores near 0, a crisp
+    webcam frame 60-100.
+    """
+    import math
+
+    grey = image.convert("L")
+    if box is not None:
+        grey = grey.crop(box)
+    if grey.width < 3 or grey.height < 3:
+        return {"Brightness": 0.0, "Sharpness": 0.0}
+    if max(grey.size) > 512:
+        grey = grey.copy()
+        grey.thumbnail((512, 512))
+    brightness = ImageStat.Stat(grey).mean[0] / 255 * 100
+    edges = grey.filter(ImageFilter.Kernel((3, 3), [0, 1, 0, 1, -4, 1, 0, 1, 0], scale=1, offset=128))
+    variance = ImageStat.Stat(edges).var[0]
+    sharpness = 100 * (1 - math.exp(-variance / 300))
+    return {"Brightness": round(brightness, 2), "Sharpness": round(sharpness, 2)}

@@ -1,0 +1,102 @@
+"""Object keys: the naming convention ``images/{exam_id}/{user_id}/{file}`` and what derives from it.
+
+Pure functions, no AWS imports.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+import unicodedata
+from dataclasses import dataclass
+from urllib.parse import quote, unquote_plus
+
+REFERENCE_EXTENSIONS = (".jpg", ".jpeg", ".png")
+MAX_SEGMENT_LENGTH = 255
+
+
+class InvalidCaptureKey(ValueError):
+    """The key does not follow ``{images_prefix}{exam_id}/{user_id}/{file}``."""
+
+    code = "INVALID_KEY"
+
+
+@dataclass(frozen=True)
+class CaptureKey:
+    key: str
+    exam_id: str
+    user_id: str
+    file_name: str
+
+    @property
+    def stem(self) -> str:
+        stem, _ext = posixpath.splitext(self.file_name)
+        return stem or self.file_name
+
+    def result_key(self, results_prefix: str) -> str:
+        return f"{results_prefix}{self.exam_id}/{self.user_id}/{self.stem}.json"
+
+    def reference_keys(self, reference_prefix: str) -> list[str]:
+        """Where the student's reference photo may be, in order of preference."""
+        return [f"{reference_prefix}{self.user_id}{ext}" for ext in REFERENCE_EXTENSIONS]
+
+
+def _check_segment(segment: str, what: str, key: str) -> None:
+    if segment == "":
+        raise InvalidCaptureKey(f"key {key!r} has an empty {what}")
+    if segment in {".", ".."}:
+        raise InvalidCaptureKey(f"key {key!r} has {segment!r} as its {what}")
+    if len(segment) > MAX_SEGMENT_LENGTH:
+        raise InvalidCaptureKey(f"key {key!r} has a {what} longer than {MAX_SEGMENT_LENGTH} characters")
+    if any(unicodedata.category(ch) in {"Cc", "Cf"} for ch in segment):
+        raise InvalidCaptureKey(f"key {key!r} has control characters in its {what}")
+
+
+def parse_capture_key(key: str, images_prefix: str = "images/") -> CaptureKey:
+    """Split a capture key into exam, user and file, refusing anything outside the convention."""
+    if not key.startswith(images_prefix):
+        raise InvalidCaptureKey(f"key {key!r} is not under {images_prefix!r}")
+    rest = key[len(images_prefix):]
+    parts = rest.split("/")
+    if len(parts) != 3:
+        raise InvalidCaptureKey(
+            f"key {key!r} must be {images_prefix}{{exam_id}}/{{user_id}}/{{file}}, "
+            f"found {len(parts)} segment(s) after the prefix"
+        )
+    exam_id, user_id, file_name = parts
+    _check_segment(exam_id, "exam_id", key)
+    _check_segment(user_id, "user_id", key)
+    _check_segment(file_name, "file name", key)
+    stem, _ext = posixpath.splitext(file_name)
+    if not stem or stem.startswith("."):
+        raise InvalidCaptureKey(f"key {key!r} has a file name without a name before its extension")
+    return CaptureKey(key=key, exam_id=exam_id, user_id=user_id, file_name=file_name)
+
+
+def key_candidates(raw_key: str) -> list[str]:
+    """Keys to try for an event's key: URL-decoded first, then the key as it arrived.
+
+    Classic S3 notifications URL-encode keys (space as ``+``); the EventBridge form is not
+    documented either way, so both are tried and the one that exists wins.
+    """
+    decoded = unquote_plus(raw_key)
+    return [decoded] if decoded == raw_key else [decoded, raw_key]
+
+
+def rejected_result_key(raw_key: str, results_prefix: str = "results/", images_prefix: str = "images/") -> str:
+    """Where the result of a key outside the convention goes: one flat, escaped file name.
+
+    Escaping every ``/`` keeps ``..`` and empty segments from ever forming a path.
+    """
+    rest = raw_key[len(images_prefix):] if raw_key.startswith(images_prefix) else raw_key
+    name = quote(rest, safe="") or "_empty"
+    if len(name) > 200:
+        digest = hashlib.sha256(raw_key.encode()).hexdigest()[:16]
+        name = f"{name[:180]}~{digest}"
+    return f"{results_prefix}_invalid/{name}.json"
+
+
+def idempotency_key(bucket: str, key: str, version: str | None, etag: str | None) -> str:
+    """Identity of one uploaded object version; the same upload always gives the same key."""
+    identity = f"{bucket}/{key}#{version or ''}#{(etag or '').strip(chr(34))}"
+    return hashlib.sha256(identity.encode("utf-8")).hexdigest()

@@ -1,0 +1,178 @@
+"""Webhook delivery: a signed POST of the result document.
+
+Headers: ``X-Proctoring-Timestamp`` (unix seconds), ``X-Proctoring-Signature``
+(``v1=`` + hex HMAC-SHA256 of ``"{timestamp}.{body}"``) and ``Idempotency-Key``.
+Retries are the state machine's job: this module makes exactly one attempt and says, through the
+exception's class, whether another attempt could help.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import urlparse
+
+from .errors import ConfigurationError, WebhookRejected, WebhookTransientError
+
+SIGNATURE_HEADER = "X-Proctoring-Signature"
+TIMESTAMP_HEADER = "X-Proctoring-Timestamp"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+USER_AGENT = "proctoring-pipeline/1.0"
+
+
+def payload_of(document: dict[str, Any]) -> dict[str, Any]:
+    """The webhook payload: the result document without its own delivery record."""
+    return {key: value for key, value in document.items() if key != "notification"}
+
+
+def encode_payload(payload: dict[str, Any]) -> bytes:
+    return json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    mac = hmac.new(secret.encode("utf-8"), timestamp.encode("ascii") + b"." + body, hashlib.sha256)
+    return "v1=" + mac.hexdigest()
+
+
+def verify(secret: str, timestamp: str, body: bytes, signature: str, *, tolerance: int = 300,
+           now: float | None = None) -> bool:
+    """Check a delivery's signature and that its timestamp is recent (replay protection)."""
+    try:
+        age = abs((now if now is not None else time.time()) - int(timestamp))
+    except ValueError:
+        return False
+    if age > tolerance:
+        return False
+    return hmac.compare_digest(sign(secret, timestamp, body), signature)
+
+
+class SecretSource(Protocol):
+    def get(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class StaticSecret:
+    """A secret given directly (local runs and tests)."""
+
+    value: str
+
+    def get(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class ParameterSecret:
+    """The secret from SSM Parameter Store or Secrets Manager, cached by Powertools for 5 minutes."""
+
+    name: str
+    max_age: int = 300
+
+    def get(self) -> str:
+        from aws_lambda_powertools.utilities import parameters
+
+        if self.name.startswith("arn:aws:secretsmanager:") or self.name.startswith("secretsmanager:"):
+            value = parameters.get_secret(self.name.removeprefix("secretsmanager:"), max_age=self.max_age)
+        else:
+            value = parameters.get_parameter(self.name, decrypt=True, max_age=self.max_age)
+        if not value:
+            raise ConfigurationError(f"webhook secret {self.name} is empty")
+        return str(value)
+
+
+class Notifier(Protocol):
+    def send(self, document: dict[str, Any], idempotency_key: str, attempt: int) -> dict[str, Any]: ...
+
+
+class WebhookNotifier:
+    def __init__(
+        self,
+        url: str,
+        secret: SecretSource,
+        *,
+        allow_http: bool = False,
+        connect_timeout: float = 3.0,
+        read_timeout: float = 10.0,
+        session: Any = None,
+    ) -> None:
+        scheme = urlparse(url).scheme.lower()
+        if scheme != "https" and not (scheme == "http" and allow_http):
+            raise ConfigurationError(
+                f"webhook URL must use https (got {scheme or 'no'} scheme); "
+                "plain http is accepted only with WEBHOOK_ALLOW_HTTP=true, for local use"
+            )
+        if session is None:
+            import requests
+
+            session = requests.Session()
+        self.url = url
+        self._secret = secret
+        self._timeouts = (connect_timeout, read_timeout)
+        self._session = session
+
+    def send(self, document: dict[str, Any], idempotency_key: str, attempt: int = 1) -> dict[str, Any]:
+        import requests
+
+        body = encode_payload(payload_of(document))
+        timestamp = str(int(time.time()))
+        headers = {
+            "Content-Type": "application/json; charset=utf-8",
+            "User-Agent": USER_AGENT,
+            TIMESTAMP_HEADER: timestamp,
+            SIGNATURE_HEADER: sign(self._secret.get(), timestamp, body),
+            IDEMPOTENCY_HEADER: idempotency_key,
+        }
+
+        def failure(error_class: type[Exception], status: int | None, error: str) -> Exception:
+            return error_class(json.dumps({"attempt": attempt, "http_status": status, "error": error}))
+
+        try:
+            response = self._session.post(
+                self.url, data=body, headers=headers, timeout=self._timeouts, allow_redirects=False
+            )
+        except requests.Timeout as exc:
+            raise failure(WebhookTransientError, None, f"timed out: {type(exc).__name__}") from exc
+        except requests.ConnectionError as exc:
+            raise failure(WebhookTransientError, None, f"connection failed: {type(exc).__name__}") from exc
+        status = response.status_code
+        if 200 <= status < 300:
+            return {"status": "delivered", "attempts": attempt, "http_status": status}
+        if status == 429 or status >= 500:
+            raise failure(WebhookTransientError, status, f"HTTP {status}")
+        raise failure(WebhookRejected, status, f"HTTP {status}")
+
+
+_notifier: Notifier | None = None
+
+
+def get_notifier() -> Notifier:
+    """The webhook notifier for this process's settings, built once (keeps the HTTP session warm)."""
+    global _notifier
+    if _notifier is None:
+        from .config import get_settings
+
+        settings = get_settings()
+        if not settings.webhook_url:
+            raise ConfigurationError("WEBHOOK_URL is not set")
+        if settings.webhook_secret:
+            secret: SecretSource = StaticSecret(settings.webhook_secret)
+        elif settings.webhook_secret_parameter:
+            secret = ParameterSecret(settings.webhook_secret_parameter)
+        else:
+            raise ConfigurationError("set WEBHOOK_SECRET_PARAMETER (SSM or Secrets Manager) to sign deliveries")
+        _notifier = WebhookNotifier(
+            settings.webhook_url,
+            secret,
+            allow_http=settings.webhook_allow_http,
+            connect_timeout=settings.webhook_connect_timeout,
+            read_timeout=settings.webhook_read_timeout,
+        )
+    return _notifier
+
+
+def set_notifier(notifier: Notifier | None) -> None:
+    global _notifier
+    _notifier = notifier

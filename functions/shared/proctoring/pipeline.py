@@ -1,0 +1,156 @@
+"""What each step does, as plain functions of their inputs and the injected backends.
+
+Handlers call these; tests call them with a local storage and a fake analyzer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .analysis.base import FaceAnalyzer
+from .config import Settings
+from .images import MAX_SOURCE_BYTES, ImageRejected, PreparedImage, image_quality, prepare_image
+from .keys import InvalidCaptureKey, idempotency_key, key_candidates, parse_capture_key, rejected_result_key
+from .storage import Storage
+
+
+def locate_capture(
+    storage: Storage,
+    bucket: str,
+    raw_key: str,
+    *,
+    etag: str | None,
+    version_id: str | None,
+    size: int | None,
+    settings: Settings,
+) -> dict[str, Any]:
+    """Resolve the event's key, parse it, and find the student's reference photo.
+
+    Returns the ``capture`` state. Keys outside the convention, and objects that no longer
+    exist, come back with a ``rejection`` so the state machine still writes a result document.
+    """
+    candidates = key_candidates(raw_key)
+    key, info = candidates[0], None
+    for candidate in candidates:
+        info = storage.head(bucket, candidate)
+        if info is not None:
+            key = candidate
+            break
+    etag = (etag or (info.etag if info else None) or "").strip('"') or None
+    version_id = version_id or (info.version_id if info else None)
+    capture: dict[str, Any] = {
+        "bucket": bucket,
+        "key": key,
+        "s3_input": f"s3://{bucket}/{key}",
+        "etag": etag,
+        "version_id": version_id,
+        "size": info.size if info else size,
+        "idempotency_key": idempotency_key(bucket, key, version_id, etag),
+        "exam_id": None,
+        "user_id": None,
+        "file_name": None,
+        "reference_key": None,
+        "reference_etag": None,
+    }
+    try:
+        parsed = parse_capture_key(key, settings.images_prefix)
+    except InvalidCaptureKey as exc:
+        capture["result_key"] = rejected_result_key(key, settings.results_prefix, settings.images_prefix)
+        capture["rejection"] = {"code": exc.code, "message": str(exc)}
+        return capture
+    capture.update(
+        exam_id=parsed.exam_id,
+        user_id=parsed.user_id,
+        file_name=parsed.file_name,
+        result_key=parsed.result_key(settings.results_prefix),
+    )
+    if info is None:
+        capture["rejection"] = {
+            "code": "CAPTURE_NOT_FOUND",
+            "message": f"{capture['s3_input']} no longer exists; it was deleted before it could be analysed",
+        }
+        return capture
+    for reference_key in parsed.reference_keys(settings.reference_prefix):
+        reference = storage.head(bucket, reference_key)
+        if reference is not None:
+            capture["reference_key"] = reference_key
+            capture["reference_etag"] = reference.etag
+            break
+    return capture
+
+
+def load_image(storage: Storage, bucket: str, key: str, *, etag: str | None, version_id: str | None = None,
+               size: int | None = None) -> PreparedImage:
+    """Read and normalise one image; identity changes whenever the object's content does."""
+    if size is not None and size > MAX_SOURCE_BYTES:
+        # Refuse before downloading: Rekognition reads at most 15 MB even from S3.
+        raise ImageRejected(
+            "IMAGE_TOO_LARGE", f"the file is {size / 1048576:.1f} MB; the limit is {MAX_SOURCE_BYTES // 1048576} MB"
+        )
+    data = storage.read(bucket, key, version_id)
+    return prepare_image(data, identity=f"s3://{bucket}/{key}@{etag or version_id or len(data)}")
+
+
+def load_capture(storage: Storage, capture: dict[str, Any]) -> PreparedImage:
+    return load_image(
+        storage,
+        capture["bucket"],
+        capture["key"],
+        etag=capture.get("etag"),
+        version_id=capture.get("version_id"),
+        size=capture.get("size"),
+    )
+
+
+def detect_capture_faces(storage: Storage, analyzer: FaceAnalyzer, capture: dict[str, Any]) -> dict[str, Any]:
+    """Faces of the capture, or a ``rejection`` when the image cannot be analysed."""
+    try:
+        image = load_capture(storage, capture)
+    except ImageRejected as exc:
+        return {"face_count": 0, "faces": [], "rejection": exc.as_dict()}
+    faces = analyzer.detect_faces(image)
+    return {
+        "face_count": len(faces),
+        "faces": faces,
+        "image_quality": image_quality(image.image),
+        "image": {"width": image.source_size[0], "height": image.source_size[1], "format": image.source_format},
+    }
+
+
+def compare_to_reference(storage: Storage, analyzer: FaceAnalyzer, capture: dict[str, Any]) -> dict[str, Any]:
+    """Best similarity between the reference's face and the capture's faces.
+
+    The reference must hold exactly one face; otherwise it is reported invalid and CompareFaces
+    is never called (Rekognition raises InvalidParameterException on a faceless image).
+    """
+    try:
+        reference = load_image(
+            storage, capture["bucket"], capture["reference_key"], etag=capture.get("reference_etag")
+        )
+    except ImageRejected as exc:
+        return {"reference": {"status": "invalid", "error_code": exc.code, "error": exc.message}, "similarity": None}
+    except FileNotFoundError:
+        return {"reference": {"status": "missing"}, "similarity": None}
+    reference_faces = analyzer.detect_faces(reference)
+    if len(reference_faces) != 1:
+        return {"reference": {"status": "invalid", "face_count": len(reference_faces)}, "similarity": None}
+    try:
+        image = load_capture(storage, capture)
+    except ImageRejected as exc:
+        return {"reference": {"status": "ok", "face_count": 1}, "similarity": None, "rejection": exc.as_dict()}
+    comparison = analyzer.compare_faces(reference, image)
+    return {
+        "reference": {"status": "ok", "face_count": 1},
+        "similarity": comparison.get("similarity"),
+        "face_matches": [
+            {k: match[k] for k in ("Similarity", "BoundingBox") if k in match}
+            for match in comparison.get("face_matches", [])
+        ],
+    }
+
+
+def detect_capture_labels(
+    storage: Storage, analyzer: FaceAnalyzer, capture: dict[str, Any], settings: Settings
+) -> dict[str, Any]:
+    image = load_capture(storage, capture)
+    return analyzer.detect_labels(image, settings.max_labels, settings.min_confidence)

@@ -1,0 +1,225 @@
+"""The verdict policy: analysis in, verdict out. Pure functions, no AWS, no I/O.
+
+Every reason has a stable code, a human sentence and its evidence. Several reasons can hold at
+once; ``reason`` is the most serious, by the order of :data:`SEVERITY`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .config import DEFAULT_FORBIDDEN_LABELS, Settings
+
+OK = "OK"
+ALERT = "ALERT"
+ALERT_FINAL = "ALERT_FINAL"
+ERROR = "ERROR"
+
+# Most serious first. An impostor outranks company, company outranks objects, and so on.
+SEVERITY = (
+    "FACE_MISMATCH",
+    "MULTIPLE_FACES",
+    "EXTRA_PERSON",
+    "FORBIDDEN_OBJECT",
+    "NO_FACE",
+    "LOOKING_AWAY",
+    "REFERENCE_INVALID",
+    "REFERENCE_MISSING",
+    "LOW_QUALITY",
+)
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    similarity_threshold: float = 90.0
+    min_confidence: float = 75.0
+    max_labels: int = 10
+    face_min_confidence: float = 90.0
+    max_yaw: float = 35.0
+    max_pitch: float = 25.0
+    min_brightness: float = 20.0
+    min_sharpness: float = 5.0
+    forbidden_labels: tuple[str, ...] = DEFAULT_FORBIDDEN_LABELS
+    alert_final_threshold: int = 3
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PolicyConfig:
+        return cls(
+            similarity_threshold=settings.similarity_threshold,
+            min_confidence=settings.min_confidence,
+            max_labels=settings.max_labels,
+            face_min_confidence=settings.face_min_confidence,
+            max_yaw=settings.max_yaw,
+            max_pitch=settings.max_pitch,
+            min_brightness=settings.min_brightness,
+            min_sharpness=settings.min_sharpness,
+            forbidden_labels=settings.forbidden_labels,
+            alert_final_threshold=settings.alert_final_threshold,
+        )
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str
+    message: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    status: str
+    reasons: tuple[Reason, ...]
+    face: dict[str, Any] | None
+    labels: tuple[dict[str, Any], ...]
+    notes: tuple[str, ...] = ()
+
+    @property
+    def reason(self) -> str:
+        return self.reasons[0].code if self.reasons else ""
+
+
+def _area(face: dict[str, Any]) -> float:
+    box = face.get("BoundingBox") or {}
+    return float(box.get("Width", 0)) * float(box.get("Height", 0))
+
+
+def filter_labels(labels: list[dict[str, Any]], config: PolicyConfig) -> list[dict[str, Any]]:
+    """Labels at or above MinConfidence, the MaxLabels most confident ones."""
+    kept = [label for label in labels if float(label.get("Confidence", 0)) >= config.min_confidence]
+    kept.sort(key=lambda label: float(label.get("Confidence", 0)), reverse=True)
+    return kept[: config.max_labels]
+
+
+def _norm(name: str) -> str:
+    return " ".join(name.lower().replace("-", " ").split())
+
+
+def decide(analysis: dict[str, Any], config: PolicyConfig) -> Verdict:
+    """Decide OK / ALERT / ERROR for one capture.
+
+    ``analysis`` keys (all optional except where noted):
+
+    * ``rejection``: ``{"code", "message"}`` when the capture could not be analysed -> ERROR.
+    * ``faces``: Rekognition FaceDetails of the capture; ``image_quality``: whole-image quality.
+    * ``reference``: ``{"status": "ok"|"missing"|"invalid"|"skipped", "face_count", "error"}``.
+    * ``similarity``: best similarity of the reference face among the capture's faces.
+    * ``labels``: ``{"checked": bool, "labels": [...], "person_count": int|None}``.
+    """
+    rejection = analysis.get("rejection")
+    if rejection:
+        reason = Reason(rejection["code"], rejection["message"], {})
+        return Verdict(status=ERROR, reasons=(reason,), face=None, labels=())
+
+    reasons: list[Reason] = []
+    notes: list[str] = []
+    faces = [f for f in analysis.get("faces") or [] if float(f.get("Confidence", 0)) >= config.face_min_confidence]
+    faces.sort(key=_area, reverse=True)
+    main_face = faces[0] if faces else None
+
+    if not faces:
+        reasons.append(Reason("NO_FACE", "No face was found in the capture.", {}))
+    elif len(faces) > 1:
+        reasons.append(
+            Reason(
+                "MULTIPLE_FACES",
+                f"{len(faces)} faces were found in the capture.",
+                {"count": len(faces), "boxes": [f["BoundingBox"] for f in faces]},
+            )
+        )
+
+    reference = analysis.get("reference") or {}
+    ref_status = reference.get("status", "skipped")
+    if ref_status == "missing":
+        reasons.append(Reason("REFERENCE_MISSING", "The student has no reference photo.", {}))
+    elif ref_status == "invalid":
+        count = reference.get("face_count")
+        detail = reference.get("error") or (
+            "it has no face" if count == 0 else f"it has {count} faces" if count else "it cannot be analysed"
+        )
+        evidence = {"face_count": count} if count is not None else {}
+        if reference.get("error_code"):
+            evidence["error_code"] = reference["error_code"]
+        reasons.append(Reason("REFERENCE_INVALID", f"The reference photo cannot be used: {detail}.", evidence))
+    elif ref_status == "ok" and faces:
+        similarity = analysis.get("similarity")
+        if similarity is None or float(similarity) < config.similarity_threshold:
+            shown = "no comparable face" if similarity is None else f"{float(similarity):.1f}"
+            reasons.append(
+                Reason(
+                    "FACE_MISMATCH",
+                    f"The face does not match the reference (similarity {shown}, "
+                    f"threshold {config.similarity_threshold:g}).",
+                    {"similarity": similarity, "threshold": config.similarity_threshold},
+                )
+            )
+
+    label_result = analysis.get("labels") or {}
+    labels = filter_labels(list(label_result.get("labels") or []), config)
+    if label_result.get("checked"):
+        forbidden = {_norm(name) for name in config.forbidden_labels}
+        for label in labels:
+            if _norm(str(label.get("Name", ""))) in forbidden:
+                confidence = round(float(label["Confidence"]), 2)
+                reasons.append(
+                    Reason(
+                        "FORBIDDEN_OBJECT",
+                        f"A forbidden object was seen: {label['Name']} ({confidence:.1f}%).",
+                        {"label": label["Name"], "confidence": confidence},
+                    )
+                )
+    elif label_result:
+        notes.append("Objects (phones, books) were not checked: the analyzer has no object model.")
+    person_count = label_result.get("person_count")
+    if person_count is not None and int(person_count) > 1:
+        reasons.append(
+            Reason("EXTRA_PERSON", f"{person_count} people were seen in the capture.", {"count": int(person_count)})
+        )
+
+    if main_face is not None:
+        pose = main_face.get("Pose") or {}
+        yaw, pitch = abs(float(pose.get("Yaw", 0))), abs(float(pose.get("Pitch", 0)))
+        if yaw > config.max_yaw or pitch > config.max_pitch:
+            reasons.append(
+                Reason(
+                    "LOOKING_AWAY",
+                    f"The student is looking away (yaw {float(pose.get('Yaw', 0)):.0f}, "
+                    f"pitch {float(pose.get('Pitch', 0)):.0f} degrees).",
+                    {"pose": {k: pose[k] for k in ("Yaw", "Pitch", "Roll") if k in pose}},
+                )
+            )
+
+    quality = (main_face or {}).get("Quality") or analysis.get("image_quality") or {}
+    if quality:
+        brightness, sharpness = float(quality.get("Brightness", 100)), float(quality.get("Sharpness", 100))
+        if brightness < config.min_brightness or sharpness < config.min_sharpness:
+            problem = "too dark" if brightness < config.min_brightness else "too blurred"
+            reasons.append(
+                Reason(
+                    "LOW_QUALITY",
+                    f"The capture is {problem} to judge (brightness {brightness:.0f}, sharpness {sharpness:.0f}).",
+                    {"brightness": brightness, "sharpness": sharpness},
+                )
+            )
+
+    reasons.sort(key=lambda reason: SEVERITY.index(reason.code))
+    face = None
+    if main_face is not None:
+        face = {"BoundingBox": main_face["BoundingBox"], "Confidence": main_face["Confidence"]}
+    return Verdict(
+        status=ALERT if reasons else OK, reasons=tuple(reasons), face=face, labels=tuple(labels), notes=tuple(notes)
+    )
+
+
+def escalate(status: str, alert_number: int | None, threshold: int) -> str:
+    """ALERT_FINAL for the capture whose alert brings the student's count to ``threshold``.
+
+    Alert numbers are unique per capture, so exactly one capture per exam and student escalates;
+    later alerts stay ALERT.
+    """
+    if status == ALERT and alert_number is not None and alert_number == threshold:
+        return ALERT_FINAL
+    return status

@@ -1,0 +1,184 @@
+"""The result document: one per upload, at ``results/{exam_id}/{user_id}/{file}.json``.
+
+Pure functions: they shape plain data into the published schema
+(``functions/shared/proctoring/schemas/result.schema.json``).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from .keys import idempotency_key, key_candidates, parse_capture_key, rejected_result_key
+from .policy import ERROR, Verdict
+
+SCHEMA_VERSION = "1.0"
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def analysis_input(state: dict[str, Any]) -> dict[str, Any]:
+    """Gather what the policy needs from the state machine's accumulated state."""
+    capture = state.get("capture") or {}
+    faces = state.get("faces") or {}
+    analysis = state.get("analysis") or {}
+    rejection = capture.get("rejection") or faces.get("rejection")
+    comparison = analysis.get("comparison") or {}
+    if not capture.get("reference_key"):
+        reference = {"status": "missing"}
+    elif comparison:
+        reference = comparison.get("reference") or {"status": "ok"}
+    else:
+        reference = {"status": "skipped"}
+    return {
+        "rejection": rejection,
+        "faces": faces.get("faces") or [],
+        "image_quality": faces.get("image_quality"),
+        "reference": reference,
+        "similarity": comparison.get("similarity"),
+        "labels": analysis.get("labels") or {},
+    }
+
+
+def build_document(
+    capture: dict[str, Any],
+    verdict: Verdict,
+    *,
+    status: str,
+    alert_count: int | None,
+    analyzer: str,
+    processed_at: str,
+    analysis: dict[str, Any],
+) -> dict[str, Any]:
+    labels = analysis.get("labels") or {}
+    document: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "status": status,
+        "reason": verdict.reason,
+        "reasons": [reason.as_dict() for reason in verdict.reasons],
+        "details": [reason.message for reason in verdict.reasons] + list(verdict.notes),
+        "face": verdict.face,
+        "exam_id": capture.get("exam_id"),
+        "user_id": capture.get("user_id"),
+        "capture": capture.get("file_name"),
+        "s3_input": capture.get("s3_input"),
+        "object_version": {"version_id": capture.get("version_id"), "etag": capture.get("etag")},
+        "alert_count": alert_count,
+        "analyzer": analyzer,
+        "processed_at": processed_at,
+        "notification": None,
+        "analysis": {
+            "face_count": len(analysis.get("faces") or []),
+            "similarity": analysis.get("similarity"),
+            "reference": (analysis.get("reference") or {}).get("status"),
+            "objects_checked": bool(labels.get("checked")) if labels else False,
+            "person_count": labels.get("person_count"),
+            "labels": [{"Name": label["Name"], "Confidence": label["Confidence"]} for label in verdict.labels],
+            "image_quality": analysis.get("image_quality"),
+        },
+    }
+    if status == ERROR:
+        document["error"] = {"name": verdict.reason, "message": verdict.reasons[0].message}
+    return document
+
+
+def _error_message(error: dict[str, Any]) -> str:
+    cause = error.get("Cause") or ""
+    try:
+        parsed = json.loads(cause)
+    except (TypeError, ValueError):
+        return str(cause)[:1000]
+    if isinstance(parsed, dict):
+        return str(parsed.get("errorMessage") or parsed.get("errorType") or cause)[:1000]
+    return str(cause)[:1000]
+
+
+def capture_from_event(event: dict[str, Any], images_prefix: str, results_prefix: str) -> dict[str, Any]:
+    """Best-effort capture identity straight from the S3 event, for failures before ParseKey answered."""
+    detail = event.get("detail") or {}
+    bucket = (detail.get("bucket") or {}).get("name", "")
+    obj = detail.get("object") or {}
+    raw_key = obj.get("key", "")
+    key = key_candidates(raw_key)[0] if raw_key else ""
+    capture: dict[str, Any] = {
+        "bucket": bucket,
+        "key": key,
+        "etag": obj.get("etag"),
+        "version_id": obj.get("version-id"),
+        "s3_input": f"s3://{bucket}/{key}",
+        "idempotency_key": idempotency_key(bucket, key, obj.get("version-id"), obj.get("etag")),
+    }
+    try:
+        parsed = parse_capture_key(key, images_prefix)
+    except ValueError:
+        capture.update(exam_id=None, user_id=None, file_name=None, result_key=rejected_result_key(
+            key, results_prefix, images_prefix))
+    else:
+        capture.update(
+            exam_id=parsed.exam_id,
+            user_id=parsed.user_id,
+            file_name=parsed.file_name,
+            result_key=parsed.result_key(results_prefix),
+        )
+    return capture
+
+
+def failure_document(
+    capture: dict[str, Any], error: dict[str, Any], *, analyzer: str, processed_at: str
+) -> dict[str, Any]:
+    """The ERROR document for a step that failed for good (after the state machine's retries)."""
+    name = str(error.get("Error") or "UnknownError")
+    message = _error_message(error)
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "status": ERROR,
+        "reason": "PROCESSING_FAILED",
+        "reasons": [
+            {
+                "code": "PROCESSING_FAILED",
+                "message": f"Processing failed after retries: {name}: {message}",
+                "evidence": {"error": name},
+            }
+        ],
+        "details": [f"Processing failed after retries: {name}: {message}"],
+        "face": None,
+        "exam_id": capture.get("exam_id"),
+        "user_id": capture.get("user_id"),
+        "capture": capture.get("file_name"),
+        "s3_input": capture.get("s3_input"),
+        "object_version": {"version_id": capture.get("version_id"), "etag": capture.get("etag")},
+        "alert_count": None,
+        "analyzer": analyzer,
+        "processed_at": processed_at,
+        "notification": None,
+        "error": {"name": name, "message": message},
+    }
+
+
+def notification_from_error(error: dict[str, Any]) -> dict[str, Any]:
+    """The ``notification`` record for a webhook delivery that failed for good.
+
+    The Notify step raises with a JSON message ``{"attempt", "http_status", "error"}``; the state
+    machine's Catch hands that over as ``{"Error", "Cause"}``.
+    """
+    details: dict[str, Any] = {}
+    message = _error_message(error)
+    try:
+        parsed = json.loads(message)
+        if isinstance(parsed, dict):
+            details = parsed
+    except ValueError:
+        details = {"error": message}
+    return {
+        "status": "failed",
+        "attempts": details.get("attempt"),
+        "http_status": details.get("http_status"),
+        "last_error": f"{error.get('Error', 'Error')}: {details.get('error', message)}",
+    }
+
+
+def with_notification(document: dict[str, Any], notification: dict[str, Any]) -> dict[str, Any]:
+    return {**document, "notification": notification}

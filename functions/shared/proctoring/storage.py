@@ -1,0 +1,197 @@
+"""Object storage behind one small interface: S3 on AWS, a folder on a laptop."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from .errors import StorageUnavailable
+
+_TRANSIENT_S3_CODES = {
+    "InternalError",
+    "ServiceUnavailable",
+    "SlowDown",
+    "RequestTimeout",
+    "RequestTimeTooSkewed",
+    "Throttling",
+    "ThrottlingException",
+    "503",
+    "500",
+}
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    key: str
+    size: int
+    etag: str | None = None
+    version_id: str | None = None
+
+
+class Storage(Protocol):
+    def head(self, bucket: str, key: str) -> ObjectInfo | None:
+        """Metadata of ``key``, or None when it does not exist."""
+
+    def read(self, bucket: str, key: str, version_id: str | None = None) -> bytes:
+        """The object's bytes. Raises FileNotFoundError when it does not exist."""
+
+    def write_json(self, bucket: str, key: str, document: dict[str, Any]) -> str:
+        """Write ``document`` as UTF-8 JSON; return its URI."""
+
+
+def encode_document(document: dict[str, Any]) -> bytes:
+    """Canonical JSON for result documents: the same document always gives the same bytes."""
+    return json.dumps(document, ensure_ascii=False, sort_keys=True, indent=2).encode("utf-8") + b"\n"
+
+
+class S3Storage:
+    """Storage on Amazon S3. Transient S3 failures surface as :class:`StorageUnavailable`."""
+
+    def __init__(self, client: Any = None) -> None:
+        if client is None:
+            import boto3
+            from botocore.config import Config
+
+            # Retries are declared once, in the state machine; the SDK makes a single attempt.
+            client = boto3.client("s3", config=Config(retries={"total_max_attempts": 1}))
+        self._client = client
+
+    def _translate(self, exc: Exception) -> Exception:
+        from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
+
+        if isinstance(exc, ClientError):
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+            if code in _TRANSIENT_S3_CODES or status >= 500:
+                return StorageUnavailable(f"S3 {exc.operation_name} failed: {code}")
+            return exc
+        if isinstance(exc, (ConnectionError, HTTPClientError)):
+            return StorageUnavailable(f"S3 unreachable: {exc}")
+        return exc
+
+    def head(self, bucket: str, key: str) -> ObjectInfo | None:
+        from botocore.exceptions import ClientError
+
+        try:
+            response = self._client.head_object(Bucket=bucket, Key=key)
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            if code in {"404", "NoSuchKey", "NotFound"}:
+                return None
+            raise self._translate(exc) from exc
+        except Exception as exc:
+            raise self._translate(exc) from exc
+        return ObjectInfo(
+            key=key,
+            size=int(response.get("ContentLength", 0)),
+            etag=(response.get("ETag") or "").strip('"') or None,
+            version_id=response.get("VersionId"),
+        )
+
+    def read(self, bucket: str, key: str, version_id: str | None = None) -> bytes:
+        from botocore.exceptions import ClientError
+
+        kwargs: dict[str, Any] = {"Bucket": bucket, "Key": key}
+        if version_id and version_id != "null":
+            kwargs["VersionId"] = version_id
+        try:
+            return self._client.get_object(**kwargs)["Body"].read()
+        except ClientError as exc:
+            if str(exc.response.get("Error", {}).get("Code", "")) in {"NoSuchKey", "404", "NoSuchVersion"}:
+                raise FileNotFoundError(f"s3://{bucket}/{key} does not exist") from exc
+            raise self._translate(exc) from exc
+        except Exception as exc:
+            raise self._translate(exc) from exc
+
+    def write_json(self, bucket: str, key: str, document: dict[str, Any]) -> str:
+        try:
+            self._client.put_object(
+                Bucket=bucket,
+                Key=key,
+                Body=encode_document(document),
+                ContentType="application/json; charset=utf-8",
+            )
+        except Exception as exc:
+            raise self._translate(exc) from exc
+        return f"s3://{bucket}/{key}"
+
+
+class LocalStorage:
+    """A folder standing in for the bucket: key ``a/b.jpg`` is ``root/a/b.jpg``.
+
+    ETags are MD5 of the content, as S3 gives for single-part uploads; there are no versions.
+    """
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root).resolve()
+
+    def _path(self, key: str) -> Path:
+        path = (self.root / key).resolve()
+        if path != self.root and self.root not in path.parents:
+            raise PermissionError(f"key {key!r} points outside the storage root")
+        return path
+
+    def head(self, bucket: str, key: str) -> ObjectInfo | None:
+        try:
+            path = self._path(key)
+        except PermissionError:
+            return None
+        if not path.is_file():
+            return None
+        return ObjectInfo(key=key, size=path.stat().st_size, etag=file_etag(path), version_id=None)
+
+    def read(self, bucket: str, key: str, version_id: str | None = None) -> bytes:
+        path = self._path(key)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} does not exist")
+        return path.read_bytes()
+
+    def write_json(self, bucket: str, key: str, document: dict[str, Any]) -> str:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Write then rename, so a reader never sees half a document.
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(encode_document(document))
+        os.replace(tmp, path)
+        return str(path)
+
+
+def file_etag(path: Path) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+_storage: Storage | None = None
+
+
+def get_storage() -> Storage:
+    """The storage this process was configured for (``STORAGE=s3|local``), built once."""
+    global _storage
+    if _storage is None:
+        from .config import get_settings
+
+        settings = get_settings()
+        if settings.storage == "local":
+            if not settings.local_root:
+                from .errors import ConfigurationError
+
+                raise ConfigurationError("STORAGE=local needs LOCAL_ROOT")
+            _storage = LocalStorage(settings.local_root)
+        else:
+            _storage = S3Storage()
+    return _storage
+
+
+def set_storage(storage: Storage | None) -> None:
+    """Replace the process's storage (tests, local runner)."""
+    global _storage
+    _storage = storage

@@ -206,7 +206,10 @@ class LocalStepFunctions:
             raise RuntimeError("a placeholder in the ASL has no substitution in template.yaml")
 
         self.client = boto3.client(
-            "stepfunctions", region_name=REGION, aws_access_key_id="local", aws_secret_access_key="local"  # noqa: S106 - moto
+            "stepfunctions",
+            region_name=REGION,
+            aws_access_key_id="local",
+            aws_secret_access_key="local",  # noqa: S106 - moto
         )
         self.state_machine_arn = self.client.create_state_machine(
             name=f"proctoring-{uuid.uuid4().hex[:8]}",
@@ -294,5 +297,5 @@ def reset_backends() -> None:
     storage.set_storage(None)
     alerts.set_alert_history(None)
     notify.set_notifier(None)
-    idempotency.persistence_layer.reset()
+    idempotency.reset_persistence_layers()
     analysis.set_analyzer(None)

@@ -30,7 +30,7 @@ def resolve(node: Any, refs: dict[str, Any], conditions: dict[str, bool]) -> Any
     if not isinstance(node, dict):
         return node
     if len(node) == 1:
-        (key, value), = node.items()
+        ((key, value),) = node.items()
         if key == "Ref":
             return refs[value]
         if key == "Fn::If":

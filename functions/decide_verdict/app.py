@@ -16,13 +16,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from proctoring.alerts import get_alert_history
 from proctoring.config import get_settings
-from proctoring.idempotency import idempotency_config, persistence_layer
+from proctoring.idempotency import ConfiguredPersistenceLayer, idempotency_config
 from proctoring.policy import ALERT, OK, PolicyConfig, decide, escalate
 from proctoring.result import analysis_input, build_document, utc_now
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
+persistence_layer = ConfiguredPersistenceLayer()
 
 
 @logger.inject_lambda_context
@@ -43,8 +44,13 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     elif status == OK:
         alert_count = get_alert_history().alert_count(capture["exam_id"], capture["user_id"])
     document = build_document(
-        capture, verdict, status=status, alert_count=alert_count, analyzer=settings.analyzer,
-        processed_at=utc_now(), analysis=analysis,
+        capture,
+        verdict,
+        status=status,
+        alert_count=alert_count,
+        analyzer=settings.analyzer,
+        processed_at=utc_now(),
+        analysis=analysis,
     )
     metrics.add_metric(name=f"Verdict{status.title().replace('_', '')}", unit=MetricUnit.Count, value=1)
     logger.info("verdict", extra={"status": status, "reason": verdict.reason, "alert_count": alert_count})

@@ -13,13 +13,14 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.idempotency import idempotent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from proctoring.idempotency import idempotency_config, persistence_layer
+from proctoring.idempotency import ConfiguredPersistenceLayer, idempotency_config
 from proctoring.notify import get_notifier
 from proctoring.result import utc_now
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
+persistence_layer = ConfiguredPersistenceLayer()
 
 
 @logger.inject_lambda_context

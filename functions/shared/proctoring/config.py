@@ -84,7 +84,8 @@ class Settings:
     @classmethod
     def from_env(cls) -> Settings:
         labels = tuple(
-            label.strip() for label in _env("FORBIDDEN_LABELS", ",".join(DEFAULT_FORBIDDEN_LABELS)).split(",")
+            label.strip()
+            for label in _env("FORBIDDEN_LABELS", ",".join(DEFAULT_FORBIDDEN_LABELS)).split(",")
             if label.strip()
         )
         return cls(

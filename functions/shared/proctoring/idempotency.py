@@ -12,6 +12,7 @@ import os
 import sqlite3
 import threading
 import time
+import weakref
 from pathlib import Path
 
 from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer, IdempotencyConfig
@@ -163,6 +164,7 @@ class ConfiguredPersistenceLayer(BasePersistenceLayer):
         super().__init__()
         self._delegate: BasePersistenceLayer | None = None
         self._lock = threading.Lock()
+        _layers.add(self)
 
     @property
     def delegate(self) -> BasePersistenceLayer:
@@ -188,4 +190,11 @@ class ConfiguredPersistenceLayer(BasePersistenceLayer):
         self.delegate._delete_record(data_record)
 
 
-persistence_layer = ConfiguredPersistenceLayer()
+# Each handler module owns one layer (Powertools configures a layer for one function);
+# the registry lets tests and the local runner reset them all when the settings change.
+_layers: weakref.WeakSet[ConfiguredPersistenceLayer] = weakref.WeakSet()
+
+
+def reset_persistence_layers() -> None:
+    for layer in list(_layers):
+        layer.reset()

@@ -56,7 +56,7 @@ def parse_capture_key(key: str, images_prefix: str = "images/") -> CaptureKey:
     """Split a capture key into exam, user and file, refusing anything outside the convention."""
     if not key.startswith(images_prefix):
         raise InvalidCaptureKey(f"key {key!r} is not under {images_prefix!r}")
-    rest = key[len(images_prefix):]
+    rest = key[len(images_prefix) :]
     parts = rest.split("/")
     if len(parts) != 3:
         raise InvalidCaptureKey(
@@ -88,7 +88,7 @@ def rejected_result_key(raw_key: str, results_prefix: str = "results/", images_p
 
     Escaping every ``/`` keeps ``..`` and empty segments from ever forming a path.
     """
-    rest = raw_key[len(images_prefix):] if raw_key.startswith(images_prefix) else raw_key
+    rest = raw_key[len(images_prefix) :] if raw_key.startswith(images_prefix) else raw_key
     name = quote(rest, safe="") or "_empty"
     if len(name) > 200:
         digest = hashlib.sha256(raw_key.encode()).hexdigest()[:16]

@@ -38,8 +38,9 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     return "v1=" + mac.hexdigest()
 
 
-def verify(secret: str, timestamp: str, body: bytes, signature: str, *, tolerance: int = 300,
-           now: float | None = None) -> bool:
+def verify(
+    secret: str, timestamp: str, body: bytes, signature: str, *, tolerance: int = 300, now: float | None = None
+) -> bool:
     """Check a delivery's signature and that its timestamp is recent (replay protection)."""
     try:
         age = abs((now if now is not None else time.time()) - int(timestamp))

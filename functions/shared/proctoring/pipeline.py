@@ -79,8 +79,9 @@ def locate_capture(
     return capture
 
 
-def load_image(storage: Storage, bucket: str, key: str, *, etag: str | None, version_id: str | None = None,
-               size: int | None = None) -> PreparedImage:
+def load_image(
+    storage: Storage, bucket: str, key: str, *, etag: str | None, version_id: str | None = None, size: int | None = None
+) -> PreparedImage:
     """Read and normalise one image; identity changes whenever the object's content does."""
     if size is not None and size > MAX_SOURCE_BYTES:
         # Refuse before downloading: Rekognition reads at most 15 MB even from S3.
@@ -124,9 +125,7 @@ def compare_to_reference(storage: Storage, analyzer: FaceAnalyzer, capture: dict
     is never called (Rekognition raises InvalidParameterException on a faceless image).
     """
     try:
-        reference = load_image(
-            storage, capture["bucket"], capture["reference_key"], etag=capture.get("reference_etag")
-        )
+        reference = load_image(storage, capture["bucket"], capture["reference_key"], etag=capture.get("reference_etag"))
     except ImageRejected as exc:
         return {"reference": {"status": "invalid", "error_code": exc.code, "error": exc.message}, "similarity": None}
     except FileNotFoundError:

@@ -114,8 +114,12 @@ def capture_from_event(event: dict[str, Any], images_prefix: str, results_prefix
     try:
         parsed = parse_capture_key(key, images_prefix)
     except ValueError:
-        capture.update(exam_id=None, user_id=None, file_name=None, result_key=rejected_result_key(
-            key, results_prefix, images_prefix))
+        capture.update(
+            exam_id=None,
+            user_id=None,
+            file_name=None,
+            result_key=rejected_result_key(key, results_prefix, images_prefix),
+        )
     else:
         capture.update(
             exam_id=parsed.exam_id,

@@ -1,0 +1,121 @@
+"""A small webhook receiver for local use: verifies each delivery's signature and prints it.
+
+``python -m dev webhook --port 8765 --secret ...`` then run the pipeline with
+``--webhook http://127.0.0.1:8765/``. The tests use the same server on loopback, scripted to
+answer errors or to be slow.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from proctoring.notify import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+
+
+@dataclass
+class Delivery:
+    payload: dict[str, Any]
+    headers: dict[str, str]
+    signature_valid: bool
+    answered: int
+
+
+@dataclass
+class WebhookReceiver:
+    """A real HTTP server on loopback. ``responses`` scripts the status codes of the next requests
+    (then 200); ``delay`` makes every answer slow."""
+
+    secret: str
+    host: str = "127.0.0.1"
+    port: int = 0
+    responses: list[int] = field(default_factory=list)
+    delay: float = 0.0
+    on_delivery: Callable[[Delivery], None] | None = None
+    deliveries: list[Delivery] = field(default_factory=list)
+    requests: int = 0
+
+    def __post_init__(self) -> None:
+        receiver = self
+        self._lock = threading.Lock()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                length = int(self.headers.get("Content-Length", "0"))
+                body = self.rfile.read(length)
+                if receiver.delay:
+                    time.sleep(receiver.delay)
+                with receiver._lock:
+                    receiver.requests += 1
+                    status = receiver.responses.pop(0) if receiver.responses else 200
+                valid = verify(
+                    receiver.secret,
+                    self.headers.get(TIMESTAMP_HEADER, ""),
+                    body,
+                    self.headers.get(SIGNATURE_HEADER, ""),
+                )
+                if status == 200 and not valid:
+                    status = 401
+                if status == 200:
+                    delivery = Delivery(json.loads(body), dict(self.headers.items()), valid, status)
+                    with receiver._lock:
+                        receiver.deliveries.append(delivery)
+                    if receiver.on_delivery:
+                        receiver.on_delivery(delivery)
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer((self.host, self.port), Handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}/hook"
+
+    def idempotency_keys(self) -> list[str]:
+        return [delivery.headers.get(IDEMPOTENCY_HEADER, "") for delivery in self.deliveries]
+
+    def __enter__(self) -> WebhookReceiver:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def print_delivery(delivery: Delivery) -> None:
+    payload = delivery.payload
+    mark = "signature ok" if delivery.signature_valid else "BAD SIGNATURE"
+    line = (
+        f"{payload.get('status', '?'):<11} {payload.get('exam_id')}/{payload.get('user_id')}/{payload.get('capture')}"
+        f"  {payload.get('reason') or ''}  [{mark}]"
+    )
+    print(line, flush=True)
+    for detail in payload.get("details") or []:
+        print(f"            - {detail}", flush=True)
+
+
+def serve(port: int, secret: str) -> int:
+    receiver = WebhookReceiver(secret=secret, port=port, on_delivery=print_delivery)
+    print(f"listening on {receiver.url} (Ctrl-C to stop)", file=sys.stderr, flush=True)
+    with receiver:
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+    print(f"{len(receiver.deliveries)} deliveries received", file=sys.stderr)
+    return 0

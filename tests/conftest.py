@@ -1,0 +1,187 @@
+"""Shared fixtures: environments for the handlers, real image files, moto-backed AWS, the in-process
+state machine, and a real webhook receiver on loopback."""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image, ImageDraw
+
+from dev.engine import LocalStepFunctions, environment, load_handler_module, reset_backends
+from dev.events import object_created_event
+from tests.fakes import RecordedRekognition
+
+ROOT = Path(__file__).resolve().parent.parent
+FACES = ROOT.parent / "shared" / "faces"
+BUCKET = "proctoring-test-bucket"
+WEBHOOK_SECRET = "test-webhook-secret"
+
+QUIET = {
+    "POWERTOOLS_SERVICE_NAME": "proctoring",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_METRICS_DISABLED": "true",
+    "POWERTOOLS_LOG_LEVEL": "CRITICAL",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+}
+
+
+def synthetic_jpeg(seed: int, size: tuple[int, int] = (640, 480), **save: Any) -> bytes:
+    """A real JPEG with content unique to ``seed`` (shapes and noise, no face)."""
+    rng = random.Random(seed)
+    image = Image.new("RGB", size, tuple(rng.randrange(40, 200) for _ in range(3)))
+    draw = ImageDraw.Draw(image)
+    for _ in range(12):
+        x0, y0 = rng.randrange(size[0]), rng.randrange(size[1])
+        draw.ellipse(
+            [x0, y0, x0 + rng.randrange(20, 200), y0 + rng.randrange(20, 200)],
+            fill=tuple(rng.randrange(256) for _ in range(3)),
+        )
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=90, **save)
+    return buffer.getvalue()
+
+
+def sent_bytes(data: bytes) -> bytes:
+    """The bytes the analyzer sends to Rekognition for an upload (normalised JPEG)."""
+    from proctoring.images import prepare_image
+
+    return prepare_image(data, identity="probe").jpeg_bytes()
+
+
+@pytest.fixture
+def faces_dir() -> Path:
+    if not (FACES / "INDEX.md").is_file():
+        pytest.skip(f"real test photos not found at {FACES} (they are provided beside the repository)")
+    return FACES
+
+
+@pytest.fixture
+def local_env(tmp_path: Path) -> Iterator[Path]:
+    """Handlers configured for a laptop: a folder as the bucket, SQLite state."""
+    values = {
+        **QUIET,
+        "STORAGE": "local",
+        "LOCAL_ROOT": str(tmp_path),
+        "ALERT_HISTORY": "sqlite",
+        "IDEMPOTENCY_STORE": "sqlite",
+        "ANALYZER": "rekognition",
+        "WEBHOOK_URL": "",
+    }
+    with environment(values):
+        yield tmp_path
+
+
+def handler(step: str) -> Any:
+    """The ``lambda_handler`` of ``functions/<step>/app.py``."""
+    return load_handler_module(ROOT / "functions" / step).lambda_handler
+
+
+@dataclass
+class AwsPipeline:
+    """The real ASL with moto's S3 and DynamoDB, recorded Rekognition answers, and the handlers."""
+
+    sfn: LocalStepFunctions
+    s3: Any
+    dynamodb: Any
+    rekognition: RecordedRekognition
+    alert_table: str
+    idempotency_table: str
+
+    def put(self, key: str, data: bytes) -> dict[str, Any]:
+        response = self.s3.put_object(Bucket=BUCKET, Key=key, Body=data)
+        return object_created_event(
+            BUCKET, key, size=len(data), etag=response["ETag"].strip('"'), version_id=response.get("VersionId")
+        )
+
+    def upload(self, key: str, data: bytes, **answers: str) -> dict[str, Any]:
+        """Upload a capture and record what Rekognition answers for it."""
+        if answers:
+            self.rekognition.register(sent_bytes(data), **answers)
+        return self.put(key, data)
+
+    def reference(self, user_id: str, data: bytes, faces: str = "detect_faces_one") -> None:
+        self.rekognition.register(sent_bytes(data), detect_faces=faces)
+        self.put(f"reference/{user_id}.jpg", data)
+
+    def result(self, key: str) -> dict[str, Any]:
+        return json.loads(self.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
+
+    def result_keys(self) -> list[str]:
+        listed = self.s3.list_objects_v2(Bucket=BUCKET, Prefix="results/").get("Contents", [])
+        return sorted(item["Key"] for item in listed)
+
+
+def create_tables(dynamodb: Any) -> tuple[str, str]:
+    """The two tables with the key schemas template.yaml declares."""
+    dynamodb.create_table(
+        TableName="alert-history",
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+    )
+    dynamodb.create_table(
+        TableName="idempotency",
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+    )
+    return "alert-history", "idempotency"
+
+
+@pytest.fixture
+def make_aws_pipeline() -> Iterator[Callable[..., AwsPipeline]]:
+    """Build the pipeline; ``webhook_url`` turns the webhook on (and the ASL's Notify branch)."""
+    import boto3
+    from moto import mock_aws
+
+    from proctoring.analysis import set_analyzer
+    from proctoring.analysis.rekognition import RekognitionAnalyzer
+
+    stack: list[Any] = []
+
+    def build(webhook_url: str = "", **env: str) -> AwsPipeline:
+        mocker = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
+        mocker.start()
+        stack.append(mocker.stop)
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket=BUCKET)
+        s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        alert_table, idempotency_table = create_tables(dynamodb)
+        values = {
+            **QUIET,
+            "STORAGE": "s3",
+            "ANALYZER": "rekognition",
+            "ALERT_HISTORY": "dynamodb",
+            "ALERT_TABLE": alert_table,
+            "IDEMPOTENCY_STORE": "dynamodb",
+            "IDEMPOTENCY_TABLE": idempotency_table,
+            "WEBHOOK_URL": webhook_url,
+            "WEBHOOK_SECRET": WEBHOOK_SECRET if webhook_url else "",
+            "WEBHOOK_ALLOW_HTTP": "true",
+            "WEBHOOK_READ_TIMEOUT": "1",
+            **env,
+        }
+        context = environment(values)
+        context.__enter__()
+        stack.append(lambda: context.__exit__(None, None, None))
+        recorded = RecordedRekognition()
+        set_analyzer(RekognitionAnalyzer(client=recorded))
+        sfn = LocalStepFunctions(webhook_enabled=bool(webhook_url), retry_sleep=lambda seconds: None, mock=False)
+        sfn.__enter__()
+        stack.append(lambda: sfn.__exit__(None, None, None))
+        return AwsPipeline(sfn, s3, dynamodb, recorded, alert_table, idempotency_table)
+
+    yield build
+    while stack:
+        stack.pop()()
+    reset_backends()

@@ -1,0 +1,277 @@
+"""The real statemachine/proctoring.asl.json, executed end to end from an S3 "Object Created" event,
+with moto's S3 and DynamoDB, recorded Rekognition answers and a real webhook receiver."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import BUCKET, WEBHOOK_SECRET, synthetic_jpeg
+from dev.webhook import WebhookReceiver
+
+CAPTURE = "images/exam_123/user_456/capture_001.jpg"
+RESULT = "results/exam_123/user_456/capture_001.json"
+OK_ANSWERS = {
+    "detect_faces": "detect_faces_one",
+    "compare_faces": "compare_faces_match",
+    "detect_labels": "detect_labels_person",
+}
+
+
+@pytest.fixture
+def pipeline(make_aws_pipeline):
+    return make_aws_pipeline()
+
+
+def with_reference(pipeline, user_id="user_456", seed=1000):
+    pipeline.reference(user_id, synthetic_jpeg(seed))
+
+
+def test_ok_capture_compares_in_parallel_and_writes_ok(pipeline):
+    with_reference(pipeline)
+    event = pipeline.upload(CAPTURE, synthetic_jpeg(1), **OK_ANSWERS)
+
+    execution = pipeline.sfn.run(event)
+
+    assert execution.status == "SUCCEEDED"
+    states = execution.entered_states()
+    assert states[:4] == ["Configuration", "ParseKey", "IsKeyValid", "DetectFaces"]
+    assert {"CompareAndDetectLabels", "CompareToReference", "DetectLabels"} <= set(states)
+    assert states[-4:] == ["IsWebhookConfigured", "PersistResultWithoutWebhook", "Finish", "Done"]
+    document = pipeline.result(RESULT)
+    assert document["status"] == "OK"
+    assert document["reason"] == ""
+    assert document["reasons"] == []
+    assert document["exam_id"] == "exam_123" and document["user_id"] == "user_456"
+    assert document["s3_input"] == f"s3://{BUCKET}/{CAPTURE}"
+    assert document["face"]["Confidence"] == pytest.approx(99.99)
+    assert set(document["face"]["BoundingBox"]) == {"Width", "Height", "Left", "Top"}
+    assert document["analysis"]["similarity"] == pytest.approx(99.46)
+    assert document["analysis"]["objects_checked"] is True
+    assert document["object_version"]["version_id"]
+    assert document["notification"] == {"status": "not_configured"}
+    assert pipeline.result_keys() == [RESULT]
+
+
+def test_no_face_skips_compare_faces(pipeline):
+    with_reference(pipeline)
+    event = pipeline.upload(
+        CAPTURE, synthetic_jpeg(2), detect_faces="detect_faces_none", detect_labels="detect_labels_person"
+    )
+
+    execution = pipeline.sfn.run(event)
+
+    assert execution.status == "SUCCEEDED"
+    states = execution.entered_states()
+    assert "DetectLabelsOnly" in states
+    assert "CompareToReference" not in states
+    assert "compare_faces" not in pipeline.rekognition.calls
+    document = pipeline.result(RESULT)
+    assert document["status"] == "ALERT"
+    assert document["reason"] == "NO_FACE"
+    assert document["alert_count"] == 1
+
+
+def test_several_faces_alert_with_count_and_boxes(pipeline):
+    with_reference(pipeline)
+    event = pipeline.upload(
+        CAPTURE,
+        synthetic_jpeg(3),
+        detect_faces="detect_faces_two",
+        compare_faces="compare_faces_match",
+        detect_labels="detect_labels_two_people",
+    )
+
+    execution = pipeline.sfn.run(event)
+
+    assert execution.status == "SUCCEEDED"
+    assert "CompareAndDetectLabels" in execution.entered_states()
+    document = pipeline.result(RESULT)
+    assert document["status"] == "ALERT"
+    assert document["reason"] == "MULTIPLE_FACES"
+    codes = [reason["code"] for reason in document["reasons"]]
+    assert codes == ["MULTIPLE_FACES", "EXTRA_PERSON"]
+    assert document["reasons"][0]["evidence"]["count"] == 2
+    assert len(document["reasons"][0]["evidence"]["boxes"]) == 2
+
+
+def test_mismatch_with_reference(pipeline):
+    with_reference(pipeline)
+    event = pipeline.upload(
+        CAPTURE,
+        synthetic_jpeg(4),
+        detect_faces="detect_faces_one",
+        compare_faces="compare_faces_mismatch",
+        detect_labels="detect_labels_person",
+    )
+
+    execution = pipeline.sfn.run(event)
+
+    assert execution.status == "SUCCEEDED"
+    assert "CompareToReference" in execution.entered_states()
+    document = pipeline.result(RESULT)
+    assert document["status"] == "ALERT"
+    assert document["reason"] == "FACE_MISMATCH"
+    assert document["reasons"][0]["evidence"]["similarity"] == pytest.approx(7.83)
+
+
+def test_phone_label_is_a_forbidden_object(pipeline):
+    with_reference(pipeline)
+    event = pipeline.upload(
+        CAPTURE,
+        synthetic_jpeg(5),
+        detect_faces="detect_faces_one",
+        compare_faces="compare_faces_match",
+        detect_labels="detect_labels_phone",
+    )
+
+    execution = pipeline.sfn.run(event)
+
+    assert execution.status == "SUCCEEDED"
+    document = pipeline.result(RESULT)
+    assert document["status"] == "ALERT"
+    assert document["reason"] == "FORBIDDEN_OBJECT"
+    labels = {reason["evidence"]["label"] for reason in document["reasons"] if reason["code"] == "FORBIDDEN_OBJECT"}
+    assert "Mobile Phone" in labels
+
+
+def test_missing_reference_skips_compare(pipeline):
+    event = pipeline.upload(
+        CAPTURE, synthetic_jpeg(6), detect_faces="detect_faces_one", detect_labels="detect_labels_person"
+    )
+
+    execution = pipeline.sfn.run(event)
+
+    assert execution.status == "SUCCEEDED"
+    states = execution.entered_states()
+    assert states[states.index("HasReference") + 1] == "DetectLabelsOnly"
+    assert "CompareToReference" not in states
+    document = pipeline.result(RESULT)
+    assert document["status"] == "ALERT"
+    assert document["reason"] == "REFERENCE_MISSING"
+
+
+@pytest.mark.parametrize("code", ["ThrottlingException", "ProvisionedThroughputExceededException"])
+def test_throttled_once_then_succeeds_through_asl_retry(pipeline, code):
+    with_reference(pipeline)
+    event = pipeline.upload(CAPTURE, synthetic_jpeg(7), **OK_ANSWERS)
+    pipeline.rekognition.fail("detect_faces", code, times=1)
+
+    execution = pipeline.sfn.run(event)
+
+    assert execution.status == "SUCCEEDED"
+    assert execution.task_failures() == ["RekognitionThrottled"]
+    assert execution.entered_states().count("DetectFaces") == 1  # one state, two attempts
+    assert pipeline.sfn.retry_sleeps[:1] == [pytest.approx(2, abs=2)]  # the ASL's backoff, not the SDK's
+    assert pipeline.result(RESULT)["status"] == "OK"
+
+
+def test_failing_for_good_writes_error_document_and_fails_execution(pipeline):
+    with_reference(pipeline)
+    event = pipeline.upload(CAPTURE, synthetic_jpeg(8), **OK_ANSWERS)
+    pipeline.rekognition.fail("detect_faces", "ThrottlingException", times=50)
+
+    execution = pipeline.sfn.run(event)
+
+    assert execution.status == "FAILED"
+    assert execution.error == "ProcessingFailed"
+    assert execution.task_failures() == ["RekognitionThrottled"] * 7  # first try + MaxAttempts 6
+    states = execution.entered_states()
+    assert states[-4:] == ["RecordFailure", "IsWebhookConfigured", "PersistResultWithoutWebhook", "Finish"] or states[
+        -5:-1
+    ] == ["RecordFailure", "IsWebhookConfigured", "PersistResultWithoutWebhook", "Finish"]
+    assert "ProcessingFailed" in states
+    document = pipeline.result(RESULT)
+    assert document["status"] == "ERROR"
+    assert document["reason"] == "PROCESSING_FAILED"
+    assert document["error"]["name"] == "RekognitionThrottled"
+    assert "ThrottlingException" in document["error"]["message"]
+
+
+def test_unexpected_exception_in_a_step_is_caught(pipeline, monkeypatch):
+    from dev.engine import load_handler_module
+    from tests.conftest import ROOT
+
+    module = load_handler_module(ROOT / "functions" / "detect_labels")
+
+    def broken(*args, **kwargs):
+        raise KeyError("bug in the labels step")
+
+    monkeypatch.setattr(module, "detect_capture_labels", broken)
+    with_reference(pipeline)
+    event = pipeline.upload(CAPTURE, synthetic_jpeg(9), **OK_ANSWERS)
+
+    execution = pipeline.sfn.run(event)
+
+    assert execution.status == "FAILED"
+    document = pipeline.result(RESULT)
+    assert document["status"] == "ERROR"
+    assert document["error"]["name"] == "KeyError"
+    assert "RecordFailure" in execution.entered_states()
+
+
+def test_s3_write_failing_once_is_retried(pipeline):
+    from botocore.exceptions import ClientError
+
+    from proctoring.storage import S3Storage, set_storage
+
+    class FlakyS3:
+        def __init__(self, client, failures):
+            self._client, self.failures = client, failures
+
+        def put_object(self, **kwargs):
+            if self.failures:
+                self.failures -= 1
+                raise ClientError(
+                    {
+                        "Error": {"Code": "SlowDown", "Message": "Please reduce your request rate."},
+                        "ResponseMetadata": {"HTTPStatusCode": 503},
+                    },
+                    "PutObject",
+                )
+            return self._client.put_object(**kwargs)
+
+        def __getattr__(self, name):
+            return getattr(self._client, name)
+
+    set_storage(S3Storage(client=FlakyS3(pipeline.s3, failures=1)))
+    with_reference(pipeline)
+    event = pipeline.upload(CAPTURE, synthetic_jpeg(10), **OK_ANSWERS)
+
+    execution = pipeline.sfn.run(event)
+
+    assert execution.status == "SUCCEEDED"
+    assert execution.task_failures() == ["StorageUnavailable"]
+    assert pipeline.result(RESULT)["status"] == "OK"
+
+
+def test_webhook_configured_delivers_once_signed(make_aws_pipeline):
+    with WebhookReceiver(secret=WEBHOOK_SECRET) as receiver:
+        pipeline = make_aws_pipeline(webhook_url=receiver.url)
+        with_reference(pipeline)
+        event = pipeline.upload(CAPTURE, synthetic_jpeg(11), **OK_ANSWERS)
+
+        execution = pipeline.sfn.run(event)
+
+    assert execution.status == "SUCCEEDED"
+    states = execution.entered_states()
+    assert states[-5:] == ["PersistResult", "Notify", "RecordNotification", "Finish", "Done"]
+    assert len(receiver.deliveries) == 1
+    delivery = receiver.deliveries[0]
+    assert delivery.signature_valid
+    assert delivery.payload["status"] == "OK"
+    assert "notification" not in delivery.payload
+    document = pipeline.result(RESULT)
+    assert document["notification"]["status"] == "delivered"
+    assert document["notification"]["attempts"] == 1
+    assert {k: v for k, v in document.items() if k != "notification"} == delivery.payload
+
+
+def test_webhook_not_configured_takes_the_plain_path(pipeline):
+    with_reference(pipeline)
+    event = pipeline.upload(CAPTURE, synthetic_jpeg(12), **OK_ANSWERS)
+
+    execution = pipeline.sfn.run(event)
+
+    assert "Notify" not in execution.entered_states()
+    assert "PersistResultWithoutWebhook" in execution.entered_states()
+    assert pipeline.result(RESULT)["notification"] == {"status": "not_configured"}

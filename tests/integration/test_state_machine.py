@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import BUCKET, WEBHOOK_SECRET, synthetic_jpeg
 from dev.webhook import WebhookReceiver
+from tests.conftest import BUCKET, WEBHOOK_SECRET, synthetic_jpeg
 
 CAPTURE = "images/exam_123/user_456/capture_001.jpg"
 RESULT = "results/exam_123/user_456/capture_001.json"

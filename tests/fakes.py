@@ -81,3 +81,52 @@ class RecordedRekognition:
 
     def compare_faces(self, **params: Any) -> dict[str, Any]:
         return self._answer("compare_faces", "CompareFaces", params, params["TargetImage"]["Bytes"])
+
+
+class CannedAnalyzer:
+    """A FaceAnalyzer whose answers are chosen by a substring of the image identity (its key)."""
+
+    name = "canned"
+
+    def __init__(
+        self,
+        faces: dict[str, list[dict[str, Any]]],
+        similarity: float | None = 99.0,
+        labels: dict[str, Any] | None = None,
+    ) -> None:
+        self._faces = faces
+        self._similarity = similarity
+        self._labels = labels or {"checked": True, "labels": [], "person_count": 1}
+        self.calls: list[tuple[str, str]] = []
+
+    def detect_faces(self, image: Any) -> list[dict[str, Any]]:
+        self.calls.append(("detect_faces", image.identity))
+        for marker, faces in self._faces.items():
+            if marker in image.identity:
+                return faces
+        return []
+
+    def compare_faces(self, reference: Any, capture: Any) -> dict[str, Any]:
+        self.calls.append(("compare_faces", capture.identity))
+        return {"similarity": self._similarity, "face_matches": []}
+
+    def detect_labels(self, image: Any, max_labels: int, min_confidence: float) -> dict[str, Any]:
+        self.calls.append(("detect_labels", image.identity))
+        return self._labels
+
+
+def face(
+    yaw: float = 0.0,
+    pitch: float = 0.0,
+    confidence: float = 99.9,
+    brightness: float = 70.0,
+    sharpness: float = 70.0,
+    box: tuple[float, float, float, float] = (0.3, 0.2, 0.25, 0.4),
+) -> dict[str, Any]:
+    left, top, width, height = box
+    return {
+        "BoundingBox": {"Width": width, "Height": height, "Left": left, "Top": top},
+        "Confidence": confidence,
+        "Pose": {"Yaw": yaw, "Pitch": pitch, "Roll": 0.0},
+        "Quality": {"Brightness": brightness, "Sharpness": sharpness},
+    }

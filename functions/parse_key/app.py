@@ -27,7 +27,7 @@ def lambda_handler(event: S3EventBridgeNotificationEvent, context: LambdaContext
     capture = locate_capture(
         get_storage(),
         event.detail.bucket.name,
-        obj.key,
+        obj["key"],  # raw: the typed `.key` already URL-decodes, which loses a literal "+"
         etag=obj.get("etag"),
         version_id=obj.get("version-id"),
         size=obj.get("size"),

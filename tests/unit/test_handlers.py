@@ -1,0 +1,282 @@
+"""Each step handler on its own, as ``sam local invoke`` would run it: plain event in, plain dict out."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from dev.engine import LambdaContext
+from dev.events import object_created_event
+from dev.webhook import WebhookReceiver
+from proctoring.analysis import set_analyzer
+from proctoring.errors import WebhookRejected, WebhookTransientError
+from proctoring.storage import file_etag
+from tests.conftest import ROOT, WEBHOOK_SECRET, handler, synthetic_jpeg
+from tests.fakes import CannedAnalyzer, face
+
+BUCKET = "local"
+
+
+def context(name: str = "test") -> LambdaContext:
+    return LambdaContext(name)
+
+
+def put(root: Path, key: str, data: bytes) -> dict:
+    path = root / key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return object_created_event(BUCKET, key, size=len(data), etag=file_etag(path))
+
+
+def capture_state(root: Path, key: str, data: bytes, reference: bytes | None = None) -> dict:
+    event = put(root, key, data)
+    if reference is not None:
+        put(root, f"reference/{key.split('/')[2]}.jpg", reference)
+    return handler("parse_key")(event, context())
+
+
+# -- ParseKey ---------------------------------------------------------------------------------------
+def test_parse_key_finds_capture_and_reference(local_env):
+    capture = capture_state(local_env, "images/exam_123/user_456/capture_001.jpg", synthetic_jpeg(1), synthetic_jpeg(2))
+    assert capture["exam_id"] == "exam_123"
+    assert capture["user_id"] == "user_456"
+    assert capture["result_key"] == "results/exam_123/user_456/capture_001.json"
+    assert capture["reference_key"] == "reference/user_456.jpg"
+    assert capture["reference_etag"]
+    assert "rejection" not in capture
+
+
+def test_parse_key_without_reference(local_env):
+    capture = capture_state(local_env, "images/e/u/c.jpg", synthetic_jpeg(1))
+    assert capture["reference_key"] is None
+
+
+def test_parse_key_accepts_a_png_reference(local_env):
+    put(local_env, "reference/u.png", synthetic_jpeg(2))
+    capture = capture_state(local_env, "images/e/u/c.jpg", synthetic_jpeg(1))
+    assert capture["reference_key"] == "reference/u.png"
+
+
+@pytest.mark.parametrize(
+    ("stored", "in_event"),
+    [
+        ("images/final exam/ana maría/foto 1.jpg", "images/final+exam/ana+mar%C3%ADa/foto+1.jpg"),
+        ("images/e/u/a+b.jpg", "images/e/u/a+b.jpg"),
+        ("images/e/u/a+b.jpg", "images/e/u/a%2Bb.jpg"),
+        ("images/e/u/100%.jpg", "images/e/u/100%25.jpg"),
+        ("images/考试/学生/截图.jpg", "images/考试/学生/截图.jpg"),
+    ],
+)
+def test_parse_key_resolves_encoded_and_raw_keys(local_env, stored, in_event):
+    data = synthetic_jpeg(3)
+    put(local_env, stored, data)
+    event = object_created_event(BUCKET, in_event, size=len(data), etag=None)
+    capture = handler("parse_key")(event, context())
+    assert capture["key"] == stored
+    assert "rejection" not in capture
+    assert capture["etag"] == file_etag(local_env / stored)
+
+
+@pytest.mark.parametrize("key", ["images/x.jpg", "images/e/../x.jpg", "images//u/x.jpg"])
+def test_parse_key_rejects_keys_outside_the_convention(local_env, key):
+    event = object_created_event(BUCKET, key, size=10, etag="abc")
+    capture = handler("parse_key")(event, context())
+    assert capture["rejection"]["code"] == "INVALID_KEY"
+    assert capture["result_key"].startswith("results/_invalid/")
+
+
+def test_parse_key_reports_a_capture_deleted_before_processing(local_env):
+    event = object_created_event(BUCKET, "images/e/u/gone.jpg", size=10, etag="abc")
+    capture = handler("parse_key")(event, context())
+    assert capture["rejection"]["code"] == "CAPTURE_NOT_FOUND"
+    assert capture["result_key"] == "results/e/u/gone.json"
+
+
+# -- DetectFaces ------------------------------------------------------------------------------------
+def test_detect_faces_returns_faces_and_quality(local_env):
+    set_analyzer(CannedAnalyzer({"capture": [face()]}))
+    capture = capture_state(local_env, "images/e/u/capture.jpg", synthetic_jpeg(1))
+    result = handler("detect_faces")({"capture": capture}, context())
+    assert result["face_count"] == 1
+    assert result["faces"][0]["Pose"]["Yaw"] == 0.0
+    assert 0 <= result["image_quality"]["Brightness"] <= 100
+    assert result["image"] == {"width": 640, "height": 480, "format": "JPEG"}
+
+
+def test_detect_faces_rejects_a_corrupt_image_with_a_code(local_env):
+    set_analyzer(CannedAnalyzer({}))
+    data = synthetic_jpeg(1)
+    capture = capture_state(local_env, "images/e/u/broken.jpg", data[:300])
+    result = handler("detect_faces")({"capture": capture}, context())
+    assert result["rejection"]["code"] == "IMAGE_CORRUPT"
+    assert result["face_count"] == 0
+
+
+def test_detect_faces_refuses_oversized_files_before_downloading(local_env):
+    set_analyzer(CannedAnalyzer({}))
+    capture = capture_state(local_env, "images/e/u/huge.jpg", synthetic_jpeg(1))
+    capture["size"] = 16 * 1024 * 1024
+    result = handler("detect_faces")({"capture": capture}, context())
+    assert result["rejection"]["code"] == "IMAGE_TOO_LARGE"
+
+
+# -- CompareToReference -----------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("reference_faces", "status", "face_count"),
+    [([face()], "ok", 1), ([], "invalid", 0), ([face(), face()], "invalid", 2)],
+)
+def test_compare_checks_the_reference_has_exactly_one_face(local_env, reference_faces, status, face_count):
+    analyzer = CannedAnalyzer({"reference": reference_faces, "capture": [face()]}, similarity=97.5)
+    set_analyzer(analyzer)
+    capture = capture_state(local_env, "images/e/u/capture.jpg", synthetic_jpeg(1), synthetic_jpeg(2))
+    result = handler("compare_to_reference")({"capture": capture}, context())
+    assert result["reference"]["status"] == status
+    assert result["reference"]["face_count"] == face_count
+    compared = [call for call in analyzer.calls if call[0] == "compare_faces"]
+    assert bool(compared) is (status == "ok")
+    assert result["similarity"] == (97.5 if status == "ok" else None)
+
+
+def test_compare_reports_a_corrupt_reference(local_env):
+    set_analyzer(CannedAnalyzer({"capture": [face()]}))
+    capture = capture_state(local_env, "images/e/u/capture.jpg", synthetic_jpeg(1), b"not an image at all" * 10)
+    result = handler("compare_to_reference")({"capture": capture}, context())
+    assert result["reference"]["status"] == "invalid"
+    assert result["reference"]["error_code"] == "IMAGE_UNREADABLE"
+
+
+# -- DetectLabels -----------------------------------------------------------------------------------
+def test_detect_labels_passes_the_configured_limits(local_env):
+    labels = {"checked": True, "labels": [{"Name": "Book", "Confidence": 88.0}], "person_count": 1}
+    set_analyzer(CannedAnalyzer({}, labels=labels))
+    capture = capture_state(local_env, "images/e/u/capture.jpg", synthetic_jpeg(1))
+    assert handler("detect_labels")({"capture": capture}, context()) == labels
+
+
+# -- DecideVerdict ----------------------------------------------------------------------------------
+def decide_state(local_env, name: str, faces: list, similarity: float | None = 99.0) -> dict:
+    capture = capture_state(
+        local_env, f"images/exam/user/{name}.jpg", synthetic_jpeg(hash(name) % 1000), synthetic_jpeg(5)
+    )
+    return {
+        "capture": capture,
+        "faces": {"face_count": len(faces), "faces": faces, "image_quality": {"Brightness": 60, "Sharpness": 60}},
+        "analysis": {
+            "comparison": {"reference": {"status": "ok", "face_count": 1}, "similarity": similarity},
+            "labels": {"checked": True, "labels": [], "person_count": 1},
+        },
+    }
+
+
+def test_decide_verdict_ok(local_env):
+    result = handler("decide_verdict")(decide_state(local_env, "c1", [face()]), context("decide"))
+    assert result["failed"] is False
+    assert result["key"] == "results/exam/user/c1.json"
+    assert result["document"]["status"] == "OK"
+    assert result["document"]["alert_count"] == 0
+
+
+def test_decide_verdict_escalates_at_the_third_alert_and_is_idempotent(local_env):
+    decide = handler("decide_verdict")
+    states = [decide_state(local_env, f"c{i}", [], similarity=None) for i in range(1, 5)]
+    documents = [decide(state, context("decide"))["document"] for state in states]
+    assert [d["status"] for d in documents] == ["ALERT", "ALERT", "ALERT_FINAL", "ALERT"]
+    assert [d["alert_count"] for d in documents] == [1, 2, 3, 4]
+    again = decide(states[2], context("decide"))["document"]
+    assert again == documents[2]  # same verdict, same processed_at: the document is rewritten identically
+    assert decide(states[3], context("decide"))["document"]["alert_count"] == 4
+
+
+def test_decide_verdict_for_a_rejected_key_is_an_error_document(local_env):
+    capture = handler("parse_key")(object_created_event(BUCKET, "images/x.jpg", size=1, etag="e"), context())
+    result = handler("decide_verdict")({"capture": capture}, context("decide"))
+    document = result["document"]
+    assert document["status"] == "ERROR"
+    assert document["reason"] == "INVALID_KEY"
+    assert document["error"]["name"] == "INVALID_KEY"
+    assert result["key"].startswith("results/_invalid/")
+
+
+# -- RecordFailure ----------------------------------------------------------------------------------
+def test_record_failure_builds_the_error_document_from_the_catch():
+    event = json.loads((ROOT / "events" / "record_failure.json").read_text())
+    result = handler("record_failure")(event, context())
+    assert result["failed"] is True
+    document = result["document"]
+    assert document["status"] == "ERROR"
+    assert document["error"] == {"name": "RekognitionThrottled", "message": "detect_faces: ThrottlingException"}
+    assert result["key"] == "results/exam_123/user_456/capture_001.json"
+
+
+def test_record_failure_without_a_parsed_capture_uses_the_event():
+    event = json.loads((ROOT / "events" / "s3_object_created.json").read_text())
+    event["error"] = {"Error": "Lambda.ServiceException", "Cause": "Lambda was unavailable"}
+    result = handler("record_failure")(event, context())
+    assert result["document"]["exam_id"] == "exam_123"
+    assert result["document"]["error"]["message"] == "Lambda was unavailable"
+    assert result["key"] == "results/exam_123/user_456/capture_001.json"
+
+
+# -- PersistResult ----------------------------------------------------------------------------------
+def test_persist_writes_the_document_with_its_notification(local_env):
+    event = json.loads((ROOT / "events" / "persist_result.json").read_text())
+    result = handler("persist_result")(event, context())
+    written = json.loads((local_env / event["key"]).read_text())
+    assert written["notification"] == {"status": "pending"}
+    assert written["status"] == result["status"] == "OK"
+
+
+def test_persist_records_a_failed_delivery(local_env):
+    event = json.loads((ROOT / "events" / "persist_result.json").read_text())
+    del event["notification"]
+    message = json.dumps({"attempt": 5, "http_status": 503, "error": "HTTP 503"})
+    event["notification_error"] = {
+        "Error": "WebhookTransientError",
+        "Cause": json.dumps({"errorType": "WebhookTransientError", "errorMessage": message}),
+    }
+    handler("persist_result")(event, context())
+    written = json.loads((local_env / event["key"]).read_text())
+    assert written["notification"] == {
+        "status": "failed",
+        "attempts": 5,
+        "http_status": 503,
+        "last_error": "WebhookTransientError: HTTP 503",
+    }
+
+
+# -- Notify -----------------------------------------------------------------------------------------
+def notify_env(local_env, url, monkeypatch):
+    from dev.engine import reset_backends
+
+    monkeypatch.setenv("WEBHOOK_URL", url)
+    monkeypatch.setenv("WEBHOOK_SECRET", WEBHOOK_SECRET)
+    monkeypatch.setenv("WEBHOOK_ALLOW_HTTP", "true")
+    monkeypatch.setenv("WEBHOOK_READ_TIMEOUT", "0.5")
+    reset_backends()
+
+
+def test_notify_posts_once_and_replays_the_stored_outcome(local_env, monkeypatch):
+    event = json.loads((ROOT / "events" / "notify.json").read_text())
+    with WebhookReceiver(secret=WEBHOOK_SECRET) as receiver:
+        notify_env(local_env, receiver.url, monkeypatch)
+        first = handler("notify")(event, context("notify"))
+        second = handler("notify")({**event, "retry_count": 3}, context("notify"))
+    assert first["status"] == "delivered"
+    assert first == second
+    assert len(receiver.deliveries) == 1
+    assert receiver.idempotency_keys() == [event["idempotency_key"]]
+
+
+@pytest.mark.parametrize(
+    ("status", "error"), [(500, WebhookTransientError), (429, WebhookTransientError), (404, WebhookRejected)]
+)
+def test_notify_classifies_failures_for_the_state_machine(local_env, monkeypatch, status, error):
+    event = json.loads((ROOT / "events" / "notify.json").read_text())
+    with WebhookReceiver(secret=WEBHOOK_SECRET, responses=[status]) as receiver:
+        notify_env(local_env, receiver.url, monkeypatch)
+        with pytest.raises(error) as raised:
+            handler("notify")({**event, "retry_count": 1}, context("notify"))
+    details = json.loads(str(raised.value))
+    assert details == {"attempt": 2, "http_status": status, "error": f"HTTP {status}"}

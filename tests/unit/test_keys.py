@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+from urllib.parse import unquote
+
+import pytest
+
+from proctoring.keys import (
+    InvalidCaptureKey,
+    idempotency_key,
+    key_candidates,
+    parse_capture_key,
+    rejected_result_key,
+)
+
+
+@pytest.mark.parametrize(
+    ("key", "exam", "user", "file"),
+    [
+        ("images/exam_123/user_456/capture_001.jpg", "exam_123", "user_456", "capture_001.jpg"),
+        ("images/final exam/ana maría/foto 1.jpg", "final exam", "ana maría", "foto 1.jpg"),
+        ("images/exam+1/user+2/a+b.jpg", "exam+1", "user+2", "a+b.jpg"),
+        ("images/考试/学生/截图.JPG", "考试", "学生", "截图.JPG"),
+        ("images/e/u/capture.JPEG", "e", "u", "capture.JPEG"),
+        ("images/e/u/100%25.png", "e", "u", "100%25.png"),
+    ],
+)
+def test_valid_keys(key, exam, user, file):
+    parsed = parse_capture_key(key)
+    assert (parsed.exam_id, parsed.user_id, parsed.file_name) == (exam, user, file)
+
+
+def test_result_and_reference_keys_follow_the_capture():
+    parsed = parse_capture_key("images/exam_123/user_456/capture_001.jpg")
+    assert parsed.result_key("results/") == "results/exam_123/user_456/capture_001.json"
+    assert parsed.reference_keys("reference/")[0] == "reference/user_456.jpg"
+    assert parsed.reference_keys("reference/")[1:] == ["reference/user_456.jpeg", "reference/user_456.png"]
+
+
+def test_uppercase_extension_still_maps_to_json():
+    assert parse_capture_key("images/e/u/SNAP.JPG").result_key("results/") == "results/e/u/SNAP.json"
+
+
+@pytest.mark.parametrize(
+    ("key", "fragment"),
+    [
+        ("images/x.jpg", "segment(s)"),
+        ("images/e/x.jpg", "segment(s)"),
+        ("images/e/u/extra/x.jpg", "segment(s)"),
+        ("images//u/x.jpg", "empty exam_id"),
+        ("images/e//x.jpg", "empty user_id"),
+        ("images/e/u/", "empty file name"),
+        ("images/../u/x.jpg", "'..'"),
+        ("images/e/../x.jpg", "'..'"),
+        ("images/e/u/..", "'..'"),
+        ("images/./u/x.jpg", "'.'"),
+        ("uploads/e/u/x.jpg", "not under"),
+        ("images/e/u/.jpg", "without a name"),
+        ("images/e/u\x00/x.jpg", "control characters"),
+    ],
+)
+def test_keys_outside_the_convention_are_refused_with_a_reason(key, fragment):
+    with pytest.raises(InvalidCaptureKey) as error:
+        parse_capture_key(key)
+    assert fragment in str(error.value)
+    assert error.value.code == "INVALID_KEY"
+
+
+def test_custom_prefix():
+    assert parse_capture_key("captures/e/u/f.jpg", "captures/").exam_id == "e"
+    with pytest.raises(InvalidCaptureKey):
+        parse_capture_key("images/e/u/f.jpg", "captures/")
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("images/e/u/foto+1.jpg", ["images/e/u/foto 1.jpg", "images/e/u/foto+1.jpg"]),
+        ("images/e/u/100%25.jpg", ["images/e/u/100%.jpg", "images/e/u/100%25.jpg"]),
+        ("images/e/u/caf%C3%A9.jpg", ["images/e/u/café.jpg", "images/e/u/caf%C3%A9.jpg"]),
+        ("images/e/u/plain.jpg", ["images/e/u/plain.jpg"]),
+        ("images/e/u/café.jpg", ["images/e/u/café.jpg"]),
+    ],
+)
+def test_key_candidates_decoded_first_then_raw(raw, expected):
+    assert key_candidates(raw) == expected
+
+
+@pytest.mark.parametrize("key", ["images/x.jpg", "images/../../etc/passwd", "images//a/b/c.jpg", "elsewhere/x.jpg"])
+def test_rejected_result_key_is_one_flat_escaped_name(key):
+    result = rejected_result_key(key)
+    assert result.startswith("results/_invalid/")
+    name = result.removeprefix("results/_invalid/")
+    assert "/" not in name
+    assert name.endswith(".json")
+    rest = key.removeprefix("images/")
+    assert unquote(name.removesuffix(".json")) == rest  # the original key stays readable
+
+
+def test_rejected_result_key_keeps_long_keys_bounded_and_distinct():
+    first = rejected_result_key("images/" + "a" * 500 + "1.jpg")
+    second = rejected_result_key("images/" + "a" * 500 + "2.jpg")
+    assert first != second
+    assert len(first) < 260
+
+
+def test_idempotency_key_identifies_one_object_version():
+    base = idempotency_key("b", "images/e/u/f.jpg", "v1", '"etag"')
+    assert base == idempotency_key("b", "images/e/u/f.jpg", "v1", "etag")
+    assert base != idempotency_key("b", "images/e/u/f.jpg", "v2", "etag")
+    assert base != idempotency_key("b", "images/e/u/f.jpg", "v1", "other")
+    assert base != idempotency_key("other", "images/e/u/f.jpg", "v1", "etag")
+    assert len(base) == 64

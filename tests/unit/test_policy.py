@@ -1,0 +1,247 @@
+"""The verdict policy with plain data: each rule at its thresholds and edges."""
+
+from __future__ import annotations
+
+import pytest
+
+from proctoring.config import Settings
+from proctoring.policy import ALERT, ALERT_FINAL, ERROR, OK, SEVERITY, PolicyConfig, decide, escalate, filter_labels
+from tests.fakes import face
+
+CONFIG = PolicyConfig()
+
+
+def analysis(**overrides):
+    base = {
+        "faces": [face()],
+        "image_quality": {"Brightness": 60, "Sharpness": 60},
+        "reference": {"status": "ok", "face_count": 1},
+        "similarity": 99.0,
+        "labels": {"checked": True, "labels": [{"Name": "Person", "Confidence": 99.0}], "person_count": 1},
+    }
+    base.update(overrides)
+    return base
+
+
+def codes(verdict):
+    return [reason.code for reason in verdict.reasons]
+
+
+def test_clean_capture_is_ok():
+    verdict = decide(analysis(), CONFIG)
+    assert verdict.status == OK
+    assert verdict.reasons == ()
+    assert verdict.reason == ""
+    assert verdict.face["Confidence"] == 99.9
+
+
+def test_rejection_is_error_with_its_code():
+    verdict = decide(analysis(rejection={"code": "IMAGE_CORRUPT", "message": "truncated"}), CONFIG)
+    assert verdict.status == ERROR
+    assert codes(verdict) == ["IMAGE_CORRUPT"]
+
+
+def test_no_face():
+    verdict = decide(analysis(faces=[], reference={"status": "skipped"}, similarity=None), CONFIG)
+    assert verdict.status == ALERT
+    assert codes(verdict) == ["NO_FACE"]
+    assert verdict.reasons[0].evidence == {}
+
+
+def test_low_confidence_faces_do_not_count():
+    verdict = decide(analysis(faces=[face(confidence=89.9)], reference={"status": "skipped"}), CONFIG)
+    assert "NO_FACE" in codes(verdict)
+    assert decide(analysis(faces=[face(confidence=90.0)]), CONFIG).status == OK
+
+
+def test_multiple_faces_with_count_and_boxes():
+    faces = [face(box=(0.1, 0.1, 0.2, 0.3)), face(box=(0.6, 0.1, 0.3, 0.4))]
+    verdict = decide(analysis(faces=faces), CONFIG)
+    assert codes(verdict) == ["MULTIPLE_FACES"]
+    assert verdict.reasons[0].evidence["count"] == 2
+    assert len(verdict.reasons[0].evidence["boxes"]) == 2
+    # the main face is the largest one
+    assert verdict.face["BoundingBox"]["Left"] == 0.6
+
+
+@pytest.mark.parametrize(("similarity", "alert"), [(89.99, True), (90.0, False), (90.01, False), (None, True)])
+def test_face_mismatch_at_the_threshold(similarity, alert):
+    verdict = decide(analysis(similarity=similarity), CONFIG)
+    assert ("FACE_MISMATCH" in codes(verdict)) is alert
+    if alert:
+        assert verdict.reasons[0].evidence["similarity"] == similarity
+        assert verdict.reasons[0].evidence["threshold"] == 90.0
+
+
+def test_mismatch_threshold_is_configurable():
+    assert decide(analysis(similarity=85), PolicyConfig(similarity_threshold=80)).status == OK
+
+
+def test_reference_missing():
+    verdict = decide(analysis(reference={"status": "missing"}, similarity=None), CONFIG)
+    assert codes(verdict) == ["REFERENCE_MISSING"]
+
+
+@pytest.mark.parametrize(
+    ("reference", "fragment"),
+    [
+        ({"status": "invalid", "face_count": 0}, "no face"),
+        ({"status": "invalid", "face_count": 2}, "2 faces"),
+        ({"status": "invalid", "error_code": "IMAGE_CORRUPT", "error": "the image could not be decoded"}, "decoded"),
+    ],
+)
+def test_reference_invalid(reference, fragment):
+    verdict = decide(analysis(reference=reference, similarity=None), CONFIG)
+    assert codes(verdict) == ["REFERENCE_INVALID"]
+    assert fragment in verdict.reasons[0].message
+
+
+@pytest.mark.parametrize(("confidence", "alert"), [(74.99, False), (75.0, True), (99.0, True)])
+def test_forbidden_object_at_min_confidence(confidence, alert):
+    labels = {"checked": True, "labels": [{"Name": "Cell Phone", "Confidence": confidence}], "person_count": 1}
+    verdict = decide(analysis(labels=labels), CONFIG)
+    assert ("FORBIDDEN_OBJECT" in codes(verdict)) is alert
+    if alert:
+        assert verdict.reasons[0].evidence == {"label": "Cell Phone", "confidence": confidence}
+
+
+@pytest.mark.parametrize("name", ["Mobile Phone", "book", "LAPTOP", "Tablet Computer", "Headphones"])
+def test_default_forbidden_list_matches_case_insensitively(name):
+    labels = {"checked": True, "labels": [{"Name": name, "Confidence": 90}], "person_count": 1}
+    assert codes(decide(analysis(labels=labels), CONFIG)) == ["FORBIDDEN_OBJECT"]
+
+
+def test_forbidden_list_is_configurable():
+    labels = {"checked": True, "labels": [{"Name": "Book", "Confidence": 95}], "person_count": 1}
+    assert decide(analysis(labels=labels), PolicyConfig(forbidden_labels=("Cell Phone",))).status == OK
+
+
+def test_labels_beyond_max_labels_are_ignored():
+    labels = [{"Name": f"Thing {i}", "Confidence": 99 - i} for i in range(10)] + [{"Name": "Book", "Confidence": 80}]
+    config = PolicyConfig(max_labels=10)
+    assert len(filter_labels(labels, config)) == 10
+    verdict = decide(analysis(labels={"checked": True, "labels": labels, "person_count": 1}), config)
+    assert "FORBIDDEN_OBJECT" not in codes(verdict)
+    assert "FORBIDDEN_OBJECT" in codes(
+        decide(analysis(labels={"checked": True, "labels": labels}), PolicyConfig(max_labels=11))
+    )
+
+
+def test_unchecked_labels_are_said_not_checked_and_never_clear_objects():
+    labels = {"checked": False, "labels": [], "person_count": 1}
+    verdict = decide(analysis(labels=labels), CONFIG)
+    assert verdict.status == OK
+    assert any("not checked" in note for note in verdict.notes)
+
+
+@pytest.mark.parametrize(("count", "alert"), [(1, False), (2, True), (3, True)])
+def test_extra_person(count, alert):
+    labels = {"checked": True, "labels": [], "person_count": count}
+    verdict = decide(analysis(labels=labels), CONFIG)
+    assert ("EXTRA_PERSON" in codes(verdict)) is alert
+    if alert:
+        assert verdict.reasons[0].evidence == {"count": count}
+
+
+@pytest.mark.parametrize(
+    ("yaw", "pitch", "alert"),
+    [(35.0, 0, False), (35.01, 0, True), (-35.01, 0, True), (0, 25.0, False), (0, -25.01, True), (20, 20, False)],
+)
+def test_looking_away_at_the_angles(yaw, pitch, alert):
+    verdict = decide(analysis(faces=[face(yaw=yaw, pitch=pitch)]), CONFIG)
+    assert ("LOOKING_AWAY" in codes(verdict)) is alert
+    if alert:
+        assert verdict.reasons[0].evidence["pose"]["Yaw"] == yaw
+
+
+def test_looking_away_angles_are_configurable():
+    config = PolicyConfig(max_yaw=20, max_pitch=10)
+    assert "LOOKING_AWAY" in codes(decide(analysis(faces=[face(yaw=21)]), config))
+    assert "LOOKING_AWAY" in codes(decide(analysis(faces=[face(pitch=11)]), config))
+
+
+@pytest.mark.parametrize(
+    ("brightness", "sharpness", "alert"),
+    [(19.99, 50, True), (20.0, 50, False), (50, 4.99, True), (50, 5.0, False)],
+)
+def test_low_quality_at_the_thresholds(brightness, sharpness, alert):
+    verdict = decide(analysis(faces=[face(brightness=brightness, sharpness=sharpness)]), CONFIG)
+    assert ("LOW_QUALITY" in codes(verdict)) is alert
+    if alert:
+        assert verdict.reasons[-1].evidence == {"brightness": brightness, "sharpness": sharpness}
+
+
+def test_low_quality_without_a_face_uses_the_whole_image():
+    verdict = decide(
+        analysis(faces=[], image_quality={"Brightness": 4, "Sharpness": 30}, reference={"status": "skipped"}), CONFIG
+    )
+    assert codes(verdict) == ["NO_FACE", "LOW_QUALITY"]
+    assert "too dark" in verdict.reasons[1].message
+
+
+def test_all_reasons_are_kept_most_serious_first():
+    faces = [face(yaw=60, brightness=5), face(box=(0.7, 0.7, 0.1, 0.1))]
+    labels = {"checked": True, "labels": [{"Name": "Book", "Confidence": 90}], "person_count": 2}
+    verdict = decide(analysis(faces=faces, similarity=20, labels=labels), CONFIG)
+    assert codes(verdict) == [
+        "FACE_MISMATCH",
+        "MULTIPLE_FACES",
+        "EXTRA_PERSON",
+        "FORBIDDEN_OBJECT",
+        "LOOKING_AWAY",
+        "LOW_QUALITY",
+    ]
+    assert verdict.reason == "FACE_MISMATCH"
+    assert [code for code in SEVERITY if code in codes(verdict)] == codes(verdict)
+    assert all(reason.message for reason in verdict.reasons)
+
+
+@pytest.mark.parametrize(
+    ("status", "number", "threshold", "expected"),
+    [
+        (ALERT, 1, 3, ALERT),
+        (ALERT, 2, 3, ALERT),
+        (ALERT, 3, 3, ALERT_FINAL),
+        (ALERT, 4, 3, ALERT),
+        (ALERT, 1, 1, ALERT_FINAL),
+        (OK, 3, 3, OK),
+        (ERROR, 3, 3, ERROR),
+        (ALERT, None, 3, ALERT),
+    ],
+)
+def test_escalation_happens_once_at_the_threshold(status, number, threshold, expected):
+    assert escalate(status, number, threshold) == expected
+
+
+def test_policy_config_comes_from_the_environment(monkeypatch):
+    monkeypatch.setenv("SIMILARITY_THRESHOLD", "80")
+    monkeypatch.setenv("MAX_YAW", "20")
+    monkeypatch.setenv("FORBIDDEN_LABELS", "Book, Pen ")
+    monkeypatch.setenv("ALERT_FINAL_THRESHOLD", "5")
+    config = PolicyConfig.from_settings(Settings.from_env())
+    assert config.similarity_threshold == 80
+    assert config.max_yaw == 20
+    assert config.forbidden_labels == ("Book", "Pen")
+    assert config.alert_final_threshold == 5
+
+
+def test_bad_setting_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("MIN_CONFIDENCE", "high")
+    with pytest.raises(ValueError, match="MIN_CONFIDENCE"):
+        Settings.from_env()
+
+
+def test_policy_module_has_no_aws_imports():
+    import ast
+    from pathlib import Path
+
+    import proctoring.policy as policy
+
+    tree = ast.parse(Path(policy.__file__).read_text())
+    imported = {
+        alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
+    }
+    imported |= {
+        node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
+    }
+    assert not imported & {"boto3", "botocore", "aws_lambda_powertools"}

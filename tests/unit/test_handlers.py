@@ -158,7 +158,7 @@ def test_detect_labels_passes_the_configured_limits(local_env):
 # -- DecideVerdict ----------------------------------------------------------------------------------
 def decide_state(local_env, name: str, faces: list, similarity: float | None = 99.0) -> dict:
     capture = capture_state(
-        local_env, f"images/exam/user/{name}.jpg", synthetic_jpeg(hash(name) % 1000), synthetic_jpeg(5)
+        local_env, f"images/exam/user/{name}.jpg", synthetic_jpeg(sum(map(ord, name))), synthetic_jpeg(5)
     )
     return {
         "capture": capture,

@@ -1,0 +1,37 @@
+# Two commands on a fresh clone (Python 3.11+): `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt functions/shared/requirements.txt | cksum | cut -d' ' -f1)
+DEMO_DIR ?= demo
+PYTEST_ARGS ?= -n 2
+
+.PHONY: install test lint demo bench run clean
+
+$(STAMP): requirements-dev.txt functions/shared/requirements.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found " + sys.version.split()[0] + ")")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install -r requirements-dev.txt
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+install: $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/cfn-lint template.yaml
+	$(BIN)/statelint --ignore=URI,FLOAT statemachine/proctoring.asl.json
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: lint
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+demo: $(STAMP)
+	$(BIN)/python -m dev demo $(DEMO_DIR)
+
+bench: $(STAMP)
+	$(BIN)/python -m dev bench
+
+clean:
+	rm -rf $(DEMO_DIR) .pytest_cache .ruff_cache

@@ -1,0 +1,167 @@
+"""template.yaml and the ASL agree with each other and with the rules the project promises."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from dev import template as tpl
+from dev.events import UploadRule, object_created_event
+
+LAMBDA_ERRORS = {"Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
+                 "Lambda.TooManyRequestsException"}
+CAUGHT = {"ParseKey", "DetectFaces", "DetectLabelsOnly", "CompareAndDetectLabels", "DecideVerdict"}
+
+
+@pytest.fixture(scope="module")
+def template():
+    return tpl.load_template()
+
+
+@pytest.fixture(scope="module")
+def definition():
+    return json.loads(tpl.DEFINITION.read_text())
+
+
+def all_states(definition):
+    for name, state in definition["States"].items():
+        yield name, state
+        for branch in state.get("Branches", []):
+            yield from all_states(branch)
+
+
+def test_every_placeholder_has_a_substitution_and_back(template, definition):
+    placeholders = set(re.findall(r"\$\{(\w+)\}", tpl.DEFINITION.read_text()))
+    substitutions = template["Resources"]["ProctoringStateMachine"]["Properties"]["DefinitionSubstitutions"]
+    assert placeholders == set(substitutions)
+
+
+def test_one_function_per_step_each_with_its_handler_and_event(template):
+    steps = tpl.step_functions()
+    assert {step["resource"] for step in steps.values()} == {
+        "ParseKeyFunction", "DetectFacesFunction", "CompareToReferenceFunction", "DetectLabelsFunction",
+        "DecideVerdictFunction", "RecordFailureFunction", "PersistResultFunction", "NotifyFunction",
+    }
+    for step in steps.values():
+        code_dir = tpl.ROOT / step["code_dir"]
+        assert (code_dir / "app.py").is_file()
+        event = tpl.ROOT / "events" / f"{code_dir.name}.json"
+        assert event.is_file(), f"no sam local invoke event for {code_dir.name}"
+        json.loads(event.read_text())
+
+
+def test_handlers_share_one_package_and_copy_nothing():
+    for app in (tpl.ROOT / "functions").glob("*/app.py"):
+        assert len(app.read_text().splitlines()) < 80, f"{app} is not a thin handler"
+        assert not list(app.parent.glob("*.py"))[1:], f"{app.parent} holds more than its handler"
+
+
+def test_every_task_retries_lambda_service_errors(definition):
+    for name, state in all_states(definition):
+        if state["Type"] == "Task":
+            retried = set().union(*(set(r["ErrorEquals"]) for r in state.get("Retry", [])))
+            assert LAMBDA_ERRORS <= retried, name
+
+
+def test_analysis_steps_retry_throttling_with_backoff(definition):
+    states = dict(all_states(definition))
+    for name in ("DetectFaces", "DetectLabelsOnly", "CompareToReference", "DetectLabels"):
+        retry = next(r for r in states[name]["Retry"] if "RekognitionThrottled" in r["ErrorEquals"])
+        assert retry["BackoffRate"] > 1 and retry["MaxAttempts"] >= 3
+
+
+def test_analysis_steps_catch_into_the_error_document_path(definition):
+    states = definition["States"]
+    for name in CAUGHT:
+        catch = states[name]["Catch"]
+        assert catch == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "RecordFailure"}], name
+    assert states["RecordFailure"]["Next"] == "IsWebhookConfigured"
+    assert states["ProcessingFailed"]["Type"] == "Fail"
+
+
+def test_compare_and_labels_run_in_parallel(definition):
+    parallel = definition["States"]["CompareAndDetectLabels"]
+    assert parallel["Type"] == "Parallel"
+    assert [branch["StartAt"] for branch in parallel["Branches"]] == ["CompareToReference", "DetectLabels"]
+
+
+def test_definition_stays_on_jsonpath(definition):
+    assert definition.get("QueryLanguage", "JSONPath") == "JSONPath"
+    for name, state in all_states(definition):
+        assert state.get("QueryLanguage", "JSONPath") == "JSONPath", name
+
+
+def test_state_machine_is_standard_traced_and_logs_no_execution_data(template):
+    props = template["Resources"]["ProctoringStateMachine"]["Properties"]
+    assert props["Type"] == "STANDARD"
+    assert props["Tracing"]["Enabled"] is True
+    assert props["Logging"]["IncludeExecutionData"] is False
+
+
+def test_required_parameters_and_defaults(template):
+    params = template["Parameters"]
+    expected = {"MinConfidence": 75, "MaxLabels": 10, "ImagesPrefix": "images", "ReferencePrefix": "reference",
+                "ResultsPrefix": "results", "ProctoringWebhookUrl": "", "BucketName": "", "CaptureRetentionDays": 30}
+    for name, default in expected.items():
+        assert params[name]["Default"] == default, name
+
+
+def iam_statements(template):
+    for name, resource in template["Resources"].items():
+        for policy in resource.get("Properties", {}).get("Policies", []) or []:
+            if isinstance(policy, dict) and "Statement" in policy:
+                for statement in policy["Statement"]:
+                    if isinstance(statement, dict) and "Fn::If" in statement:
+                        statement = statement["Fn::If"][1]
+                    yield name, statement
+
+
+def test_no_wildcard_actions(template):
+    for name, statement in iam_statements(template):
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        for action in actions:
+            assert action != "*" and not action.endswith(":*"), f"{name}: {action}"
+
+
+def test_s3_access_is_scoped_to_the_prefixes_each_step_needs(template):
+    reads_images = {"ParseKeyFunction", "DetectFacesFunction", "CompareToReferenceFunction", "DetectLabelsFunction"}
+    for name, statement in iam_statements(template):
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        if not any(action.startswith("s3:") for action in actions):
+            continue
+        resources = json.dumps(statement["Resource"])
+        if "s3:PutObject" in actions:
+            assert name == "PersistResultFunction" and "${ResultsPrefix}" in resources
+        if "s3:GetObject" in actions:
+            assert name in reads_images and "${ResultsPrefix}" not in resources
+
+
+def test_bucket_is_private_encrypted_versioned_tls_only_and_expires_captures(template):
+    resources = template["Resources"]
+    bucket = resources["CaptureBucket"]["Properties"]
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert bucket["VersioningConfiguration"]["Status"] == "Enabled"
+    assert bucket["NotificationConfiguration"]["EventBridgeConfiguration"]["EventBridgeEnabled"] is True
+    expire = next(rule for rule in bucket["LifecycleConfiguration"]["Rules"] if rule["Id"] == "ExpireCaptures")
+    assert expire["ExpirationInDays"] == {"Ref": "CaptureRetentionDays"}
+    statement = resources["CaptureBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
+    assert statement["Effect"] == "Deny"
+    assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+@pytest.mark.parametrize(
+    ("key", "matches"),
+    [
+        ("images/exam_123/user_456/capture_001.jpg", True),
+        ("images/x.jpg", True),
+        ("results/exam_123/user_456/capture_001.json", False),
+        ("reference/user_456.jpg", False),
+    ],
+)
+def test_upload_rule_matches_captures_only(key, matches):
+    rule = UploadRule("my-bucket")
+    assert rule.matches(object_created_event("my-bucket", key, size=1, etag="e")) is matches
+    assert rule.matches(object_created_event("other-bucket", key, size=1, etag="e")) is False

@@ -146,6 +146,7 @@ class LocalStepFunctions:
         self.state_machine_arn = ""
         self.client: Any = None
         self.invocations: list[str] = []
+        self.step_seconds: dict[str, float] = {}
         self._invocations_lock = threading.Lock()
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -230,7 +231,11 @@ class LocalStepFunctions:
             self.invocations.append(name)
         raw = parameters.get("Payload")
         payload = json.loads(raw) if isinstance(raw, (bytes, str)) else raw
+        started = time.perf_counter()
         result, errored = invoke_handler(module, name, payload)
+        elapsed = time.perf_counter() - started
+        with self._invocations_lock:
+            self.step_seconds[name] = self.step_seconds.get(name, 0.0) + elapsed
         response: dict[str, Any] = {"StatusCode": 200, "Payload": result, "ExecutedVersion": "$LATEST"}
         if errored:
             response["FunctionError"] = "Unhandled"

@@ -8,6 +8,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from proctoring.analysis import get_analyzer
+from proctoring.config import get_settings
 from proctoring.pipeline import compare_to_reference
 from proctoring.storage import get_storage
 
@@ -22,6 +23,7 @@ metrics = Metrics()
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     capture = event["capture"]
     logger.append_keys(exam_id=capture.get("exam_id"), user_id=capture.get("user_id"))
-    result = compare_to_reference(get_storage(), get_analyzer(), capture)
+    settings = get_settings()
+    result = compare_to_reference(get_storage(), get_analyzer(), capture, settings.face_min_confidence)
     logger.info("compared", extra={"reference": result["reference"]["status"], "similarity": result["similarity"]})
     return result

@@ -118,7 +118,9 @@ def detect_capture_faces(storage: Storage, analyzer: FaceAnalyzer, capture: dict
     }
 
 
-def compare_to_reference(storage: Storage, analyzer: FaceAnalyzer, capture: dict[str, Any]) -> dict[str, Any]:
+def compare_to_reference(
+    storage: Storage, analyzer: FaceAnalyzer, capture: dict[str, Any], min_face_confidence: float = 90.0
+) -> dict[str, Any]:
     """Best similarity between the reference's face and the capture's faces.
 
     The reference must hold exactly one face; otherwise it is reported invalid and CompareFaces
@@ -130,7 +132,8 @@ def compare_to_reference(storage: Storage, analyzer: FaceAnalyzer, capture: dict
         return {"reference": {"status": "invalid", "error_code": exc.code, "error": exc.message}, "similarity": None}
     except FileNotFoundError:
         return {"reference": {"status": "missing"}, "similarity": None}
-    reference_faces = analyzer.detect_faces(reference)
+    # Count faces as the policy does: low-confidence detections (a patch, a poster) are not faces.
+    reference_faces = [f for f in analyzer.detect_faces(reference) if f["Confidence"] >= min_face_confidence]
     if len(reference_faces) != 1:
         return {"reference": {"status": "invalid", "face_count": len(reference_faces)}, "similarity": None}
     try:

@@ -163,7 +163,10 @@ class LocalAnalyzer(FaceAnalyzer):
         faces = self.detect_faces(capture)
         if not reference_embeddings or not capture_embeddings:
             return {"similarity": None, "face_matches": []}
-        source = reference_embeddings[0]
+        # As CompareFaces does, the reference's largest face is the one compared.
+        reference_faces = self.detect_faces(reference)
+        largest = max(range(len(reference_faces)), key=lambda i: _box_area(reference_faces[i]))
+        source = reference_embeddings[largest]
         matches = []
         for face, embedding in zip(faces, capture_embeddings, strict=True):
             distance = float(np.linalg.norm(embedding - source))
@@ -185,6 +188,10 @@ class LocalAnalyzer(FaceAnalyzer):
             "person_count": len(self.detect_faces(image)),
             "note": "the offline analyzer has no object model: phones, books and other objects were not checked",
         }
+
+
+def _box_area(face: dict[str, Any]) -> float:
+    return float(face["BoundingBox"]["Width"]) * float(face["BoundingBox"]["Height"])
 
 
 def head_pose(shape: Any, width: int, height: int) -> dict[str, float]:

@@ -1,0 +1,146 @@
+"""Local tools: ``python -m dev {run,demo,menu,bench,webhook}``. See the README."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from dev import template as _template  # noqa: F401 - puts functions/shared on the path via dev.engine
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "functions" / "shared"))
+
+
+def _secret(args: argparse.Namespace) -> str:
+    from dev.runner import DEFAULT_SECRET
+
+    return args.webhook_secret or os.environ.get("PROCTORING_WEBHOOK_SECRET") or DEFAULT_SECRET
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from dev.runner import print_summary, run_folder
+
+    report = run_folder(
+        Path(args.dir),
+        only=args.only,
+        analyzer=args.analyzer,
+        webhook=args.webhook,
+        secret=_secret(args),
+        workers=args.workers,
+        progress=not args.no_progress,
+    )
+    print_summary(report)
+    if not report.complete:
+        print("some captures have no result document (see above)", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from dev.demo import build_demo, check_results
+    from dev.runner import print_summary, run_folder
+
+    root = Path(args.dir)
+    expected = build_demo(root)
+    print(f"demo exam written to {root} ({len(expected)} captures, expectations in {root / 'expected.json'})")
+    report = run_folder(root, analyzer="local", workers=args.workers, progress=not args.no_progress)
+    print_summary(report)
+    problems = check_results(root, expected)
+    for key, want in expected.items():
+        mark = "differs" if any(problem.startswith(key) for problem in problems) else "as expected"
+        print(
+            f"  {key.removeprefix('images/'):<40} {want['status']:<11} {', '.join(want['reasons']) or '-':<18} "
+            f"{mark}  ({want['why']})"
+        )
+    if problems:
+        print("\n".join(["", "Verdicts that differ from expected.json:", *problems]), file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_menu(args: argparse.Namespace) -> int:
+    from dev.menu import interactive_menu
+
+    return interactive_menu(Path(args.dir), analyzer=args.analyzer, webhook=args.webhook, secret=_secret(args))
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from dev.bench import run_benchmark
+
+    return run_benchmark(captures=args.captures, size=args.size, workers=args.workers, keep=args.keep)
+
+
+def cmd_webhook(args: argparse.Namespace) -> int:
+    from dev.webhook import serve
+
+    return serve(args.port, _secret(args))
+
+
+def parser() -> argparse.ArgumentParser:
+    main = argparse.ArgumentParser(prog="python -m dev", description="Local proctoring tools (never deployed).")
+    commands = main.add_subparsers(dest="command", required=True)
+
+    def pipeline_options(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--analyzer",
+            choices=["local", "rekognition"],
+            default="local",
+            help="local: offline dlib models (default); rekognition: the real service, your credentials",
+        )
+        sub.add_argument("--webhook", metavar="URL", help="POST each result document to this URL")
+        sub.add_argument("--webhook-secret", help="HMAC key for the signature (default: $PROCTORING_WEBHOOK_SECRET)")
+
+    run = commands.add_parser("run", help="process every capture under DIR/images against DIR/reference")
+    run.add_argument("dir", metavar="DIR")
+    run.add_argument(
+        "--only",
+        action="append",
+        metavar="GLOB",
+        help="process only matching captures (a path or a glob on the key, e.g. 'exam1/ana/*'); repeatable",
+    )
+    pipeline_options(run)
+    run.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core)")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.set_defaults(handler=cmd_run)
+
+    demo = commands.add_parser("demo", help="build a sample exam in DIR from real photos and run it")
+    demo.add_argument("dir", metavar="DIR", nargs="?", default="demo")
+    demo.add_argument("--workers", type=int, default=None)
+    demo.add_argument("--no-progress", action="store_true")
+    demo.set_defaults(handler=cmd_demo)
+
+    menu = commands.add_parser("menu", help="interactive tester on DIR")
+    menu.add_argument("dir", metavar="DIR")
+    pipeline_options(menu)
+    menu.set_defaults(handler=cmd_menu)
+
+    bench = commands.add_parser("bench", help="throughput, step times, orchestration overhead, peak RSS")
+    bench.add_argument("-n", "--captures", type=int, default=200)
+    bench.add_argument("--size", default="640x480", help="capture size WxH")
+    bench.add_argument("--workers", type=int, default=None)
+    bench.add_argument("--keep", metavar="DIR", help="build the captures in DIR and keep them")
+    bench.set_defaults(handler=cmd_bench)
+
+    webhook = commands.add_parser("webhook", help="a receiver that verifies signatures and prints each alert")
+    webhook.add_argument("--port", type=int, default=8765)
+    webhook.add_argument("--webhook-secret")
+    webhook.set_defaults(handler=cmd_webhook)
+    return main
+
+
+def main(argv: list[str] | None = None) -> int:
+    from dev.runner import UsageError
+
+    args = parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except (UsageError, FileExistsError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

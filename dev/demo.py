@@ -1,0 +1,134 @@
+"""``python -m dev demo DIR``: a sample exam built from real photos that ship inside wheels.
+
+scikit-image's ``astronaut`` (Eileen Collins) and matplotlib's ``grace_hopper.jpg`` are the two
+students with references; a third student has none. Every capture has its expected verdict in
+``DIR/expected.json``; ``python -m dev demo`` checks the pipeline against it, and so does a test.
+
+No photo of a turned head ships in a wheel, so "turned away" is simulated with a perspective warp
+of the frontal portrait; the offline analyzer measures it at about 45 degrees of yaw.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+MARKER = ".proctoring-demo"
+EXAM = "demo_exam"
+
+
+def _sources() -> tuple[Any, Any, Any]:
+    import matplotlib.cbook as cbook
+    from PIL import Image
+    from skimage import data
+
+    astronaut = Image.fromarray(data.astronaut())
+    with cbook.get_sample_data("grace_hopper.jpg") as handle:
+        grace = Image.open(handle).convert("RGB")
+    desk = Image.fromarray(data.coffee())  # a coffee cup on a table: the student has left
+    return astronaut, grace, desk
+
+
+def _jpeg(image: Any, quality: int = 90) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def _webcam(image: Any, box: tuple[int, int, int, int]) -> Any:
+    return image.crop(box).resize((640, 480))
+
+
+def _turned(image: Any) -> Any:
+    import cv2
+    import numpy as np
+    from PIL import Image
+
+    pixels = np.asarray(image)
+    height, width = pixels.shape[:2]
+    source = np.float32([[0, 0], [width, 0], [width, height], [0, height]])
+    target = np.float32([[0, 0], [width * 0.55, height * 0.12], [width * 0.55, height * 0.88], [0, height]])
+    matrix = cv2.getPerspectiveTransform(source, target)
+    return Image.fromarray(cv2.warpPerspective(pixels, matrix, (width, height), borderMode=cv2.BORDER_REPLICATE))
+
+
+def build_demo(root: Path) -> dict[str, dict[str, Any]]:
+    """Write the demo exam into ``root`` (replacing an earlier demo there); return the expectations."""
+    from PIL import Image, ImageEnhance, ImageOps
+
+    root = Path(root)
+    if root.exists() and any(root.iterdir()):
+        if not (root / MARKER).exists():
+            raise FileExistsError(f"{root} exists and is not a demo folder; choose another folder")
+        shutil.rmtree(root)
+    astronaut, grace, desk = _sources()
+    eileen_cam = _webcam(astronaut, (80, 0, 400, 240))
+    grace_cam = _webcam(grace, (0, 40, 512, 424))
+
+    two = Image.new("RGB", (640, 480))
+    two.paste(_webcam(grace, (0, 40, 512, 424)).resize((320, 240)), (0, 120))
+    two.paste(eileen_cam.resize((320, 240)), (320, 120))
+
+    files: dict[str, bytes] = {
+        "reference/eileen.jpg": _jpeg(astronaut),
+        "reference/grace.jpg": _jpeg(grace),
+    }
+    expected: dict[str, dict[str, Any]] = {}
+
+    def capture(user: str, name: str, data: bytes, status: str, reasons: list[str], why: str) -> None:
+        key = f"images/{EXAM}/{user}/{name}.jpg"
+        files[key] = data
+        expected[key] = {"status": status, "reasons": reasons, "why": why}
+
+    capture("eileen", "01_ok", _jpeg(eileen_cam), "OK", [], "her own face, frontal, well lit")
+    capture("eileen", "02_mismatch", _jpeg(grace_cam), "ALERT", ["FACE_MISMATCH"], "another person in her seat")
+    dark = ImageEnhance.Brightness(eileen_cam).enhance(0.12)
+    capture("eileen", "03_too_dark", _jpeg(dark), "ALERT", ["LOW_QUALITY"], "the room light is off")
+    capture("grace", "01_ok", _jpeg(ImageOps.mirror(grace_cam)), "OK", [], "her own face (mirrored webcam)")
+    capture("grace", "02_two_faces", _jpeg(two), "ALERT", ["MULTIPLE_FACES"], "someone next to her")
+    capture("grace", "03_no_face", _jpeg(desk.resize((640, 480))), "ALERT", ["NO_FACE"], "she left the desk")
+    capture(
+        "grace",
+        "04_turned_away",
+        _jpeg(_turned(grace_cam)),
+        "ALERT_FINAL",
+        ["LOOKING_AWAY"],
+        "third alert for grace: escalates",
+    )
+    broken = _jpeg(grace_cam)
+    capture("grace", "05_corrupt", broken[: len(broken) // 3], "ERROR", ["IMAGE_CORRUPT"], "upload cut short")
+    capture(
+        "nora",
+        "01_no_reference",
+        _jpeg(ImageOps.mirror(eileen_cam)),
+        "ALERT",
+        ["REFERENCE_MISSING"],
+        "nora has no reference photo",
+    )
+
+    for key, data in files.items():
+        path = root / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    (root / MARKER).write_text("Built by `python -m dev demo`; safe to delete.\n")
+    (root / "expected.json").write_text(json.dumps(expected, indent=2) + "\n")
+    return expected
+
+
+def check_results(root: Path, expected: dict[str, dict[str, Any]]) -> list[str]:
+    """Differences between the result documents and the expectations (empty when all agree)."""
+    problems = []
+    for key, want in expected.items():
+        result = root / ("results/" + key.removeprefix("images/")).rsplit(".", 1)[0]
+        path = result.with_suffix(".json")
+        if not path.is_file():
+            problems.append(f"{key}: no result document")
+            continue
+        document = json.loads(path.read_text())
+        codes = [reason["code"] for reason in document["reasons"]]
+        if document["status"] != want["status"] or not set(want["reasons"]) <= set(codes):
+            problems.append(f"{key}: expected {want['status']} {want['reasons']}, got {document['status']} {codes}")
+    return problems

@@ -1,0 +1,68 @@
+"""``python -m dev menu DIR``: the interactive tester, on the same pipeline as ``run``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dev.runner import UsageError, find_captures, print_summary, run_folder
+
+MENU = """
+  1) test one image
+  2) test several images
+  3) test one image without a reference
+  4) run all
+  q) quit
+"""
+
+
+def _pick(keys: list[str], prompt: str, many: bool) -> list[str]:
+    for index, key in enumerate(keys, 1):
+        print(f"  {index:>3}. {key}")
+    answer = input(prompt).strip()
+    chosen = []
+    for part in answer.replace(",", " ").split():
+        if part.isdigit() and 1 <= int(part) <= len(keys):
+            chosen.append(keys[int(part) - 1])
+        else:
+            print(f"  ignoring {part!r}: not a number from the list")
+    return chosen if many else chosen[:1]
+
+
+def _show(root: Path, keys: list[str]) -> None:
+    import json
+
+    for key in keys:
+        parts = key.split("/")
+        result = root / "results" / "/".join(parts[1:-1]) / (Path(parts[-1]).stem + ".json")
+        if result.is_file():
+            document = json.loads(result.read_text())
+            print(f"  {key}: {document['status']} {document.get('reason', '')}")
+            for detail in document.get("details", []):
+                print(f"      - {detail}")
+
+
+def interactive_menu(root: Path, *, analyzer: str, webhook: str | None, secret: str) -> int:
+    keys = find_captures(root) if (root / "images").is_dir() else []
+    if not keys:
+        raise UsageError(f"no images found under {root / 'images'}")
+    while True:
+        print(MENU)
+        try:
+            choice = input("choice: ").strip().lower()
+        except EOFError:
+            return 0
+        options = {"analyzer": analyzer, "webhook": webhook, "secret": secret, "workers": 1}
+        if choice == "q":
+            return 0
+        if choice in {"1", "2", "3"}:
+            chosen = _pick(keys, "number(s): " if choice == "2" else "number: ", many=choice == "2")
+            if not chosen:
+                continue
+            extra = {"REFERENCE_PREFIX": "reference-disabled-for-this-test"} if choice == "3" else None
+            report = run_folder(root, only=chosen, extra_env=extra, progress=False, **options)
+            _show(root, chosen)
+            print_summary(report)
+        elif choice == "4":
+            print_summary(run_folder(root, **{**options, "workers": None}))
+        else:
+            print("  choose 1, 2, 3, 4 or q")

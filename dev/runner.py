@@ -1,0 +1,286 @@
+"""``python -m dev run DIR``: the whole pipeline on a folder of images, on this machine.
+
+The folder is the bucket: ``DIR/images/{exam_id}/{user_id}/*`` are the captures,
+``DIR/reference/{user_id}.jpg`` the references, and results land in ``DIR/results/`` with the same
+keys as on S3. Each capture becomes the S3 "Object Created" event EventBridge would deliver; the
+event is matched against the upload rule declared in template.yaml and, when it matches, starts an
+execution of the real ``statemachine/proctoring.asl.json`` in-process.
+
+Students are spread over worker processes (both cores by default). A student's captures stay in
+one worker, in file-name order, so escalation to ALERT_FINAL is reproducible.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import multiprocessing
+import os
+import queue
+import time
+import warnings
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+LOCAL_BUCKET = "local-proctoring"
+DEFAULT_SECRET = "local-development-secret"  # noqa: S105 - local runs only; real deployments use SSM
+STATUSES = ("OK", "ALERT", "ALERT_FINAL", "ERROR")
+
+
+class UsageError(Exception):
+    """A problem with the command line or the folder; reported without a traceback."""
+
+
+@dataclass
+class CaptureOutcome:
+    key: str
+    status: str  # the result document's status, or MISSING when no document was written
+    execution: str  # SUCCEEDED / FAILED / NOT_MATCHED
+    reason: str = ""
+
+
+@dataclass
+class RunReport:
+    root: Path
+    outcomes: list[CaptureOutcome] = field(default_factory=list)
+    seconds: float = 0.0
+    step_seconds: dict[str, float] = field(default_factory=dict)
+    workers: int = 1
+
+    @property
+    def complete(self) -> bool:
+        return all(outcome.status in STATUSES for outcome in self.outcomes if outcome.execution != "NOT_MATCHED")
+
+    def by_student(self) -> dict[tuple[str, str], Counter]:
+        table: dict[tuple[str, str], Counter] = defaultdict(Counter)
+        for outcome in self.outcomes:
+            parts = outcome.key.split("/")
+            student = (parts[1], parts[2]) if len(parts) == 4 else ("(invalid key)", "")
+            table[student]["captures"] += 1
+            table[student][outcome.status] += 1
+        return dict(sorted(table.items()))
+
+
+def find_captures(root: Path, only: list[str] | None = None) -> list[str]:
+    """Keys of the capture files under ``root/images``; ``only`` filters by glob or path."""
+    images = root / "images"
+    keys = sorted(
+        path.relative_to(root).as_posix()
+        for path in images.rglob("*")
+        if path.is_file() and not path.name.startswith(".")
+    )
+    if only:
+        wanted = []
+        for pattern in only:
+            candidate = Path(pattern)
+            if candidate.is_absolute() or candidate.exists():
+                try:
+                    pattern = candidate.resolve().relative_to(root.resolve()).as_posix()
+                except ValueError as exc:
+                    raise UsageError(f"{pattern} is not inside {root}") from exc
+            matched = [
+                key
+                for key in keys
+                if fnmatch.fnmatchcase(key, pattern) or key == pattern or fnmatch.fnmatchcase(key, f"images/{pattern}")
+            ]
+            if not matched:
+                raise UsageError(f"no capture under {images} matches {pattern!r}")
+            wanted.extend(key for key in matched if key not in wanted)
+        keys = wanted
+    return keys
+
+
+def step_environment(
+    root: Path, analyzer: str, webhook: str | None, secret: str, extra: dict[str, str] | None = None
+) -> dict[str, str]:
+    env = {
+        "ANALYZER": analyzer,
+        "STORAGE": "local",
+        "LOCAL_ROOT": str(root.resolve()),
+        "ALERT_HISTORY": "sqlite",
+        "IDEMPOTENCY_STORE": "sqlite",
+        "POWERTOOLS_SERVICE_NAME": "proctoring",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+        "POWERTOOLS_METRICS_NAMESPACE": "Proctoring",
+        "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "ERROR"),
+        "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+        "WEBHOOK_URL": webhook or "",
+        "WEBHOOK_SECRET": secret if webhook else "",
+        "WEBHOOK_ALLOW_HTTP": "true" if webhook and urlparse(webhook).scheme == "http" else "false",
+    }
+    env.update(extra or {})
+    return env
+
+
+def _worker(config: dict[str, Any], tasks: Any, results: Any) -> None:
+    """One process: its own in-process state machine and analyzer, fed students from ``tasks``."""
+    os.environ.update(config["env"])
+    warnings.filterwarnings("ignore", category=UserWarning, module="aws_lambda_powertools")
+    from dev.engine import LocalStepFunctions, reset_backends
+    from dev.events import UploadRule, object_created_event
+    from proctoring.analysis import get_analyzer, set_analyzer
+    from proctoring.storage import file_etag
+
+    reset_backends()
+    if config.get("analyzer_factory"):
+        module_name, attribute = config["analyzer_factory"].split(":")
+        set_analyzer(getattr(__import__(module_name, fromlist=[attribute]), attribute)())
+    else:
+        get_analyzer()  # load the models once, before the clock of the first capture starts
+    root = Path(config["env"]["LOCAL_ROOT"])
+    passthrough = ("rekognition",) if config["env"]["ANALYZER"] == "rekognition" else ()
+    with LocalStepFunctions(
+        webhook_enabled=bool(config["env"]["WEBHOOK_URL"]), passthrough_services=passthrough
+    ) as sfn:
+        rule = UploadRule(LOCAL_BUCKET)
+        results.put(("ready", None))
+        while True:
+            try:
+                group = tasks.get_nowait()
+            except queue.Empty:
+                break
+            for key in group:
+                path = root / key
+                event = object_created_event(LOCAL_BUCKET, key, size=path.stat().st_size, etag=file_etag(path))
+                if not rule.matches(event):
+                    results.put(("outcome", CaptureOutcome(key, "NOT_MATCHED", "NOT_MATCHED")))
+                    continue
+                execution = sfn.run(event)
+                document = (execution.output or {}).get("result", {}).get("document")
+                if document is None:
+                    document = _read_result(root, execution)
+                status = document["status"] if document else "MISSING"
+                reason = document.get("reason", "") if document else (execution.error or "")
+                results.put(("outcome", CaptureOutcome(key, status, execution.status, reason)))
+        results.put(("steps", dict(sfn.step_seconds)))
+
+
+def _read_result(root: Path, execution: Any) -> dict[str, Any] | None:
+    """For a FAILED execution, the document the failure path wrote (if it got that far)."""
+    for event in reversed(execution.history):
+        details = event.get("taskSucceededEventDetails") or event.get("lambdaFunctionSucceededEventDetails")
+        if details and "output" in details:
+            output = json.loads(details["output"])
+            if isinstance(output, dict) and "uri" in output:
+                path = Path(output["uri"])
+                if path.is_file():
+                    return json.loads(path.read_text())
+    return None
+
+
+def run_folder(
+    root: Path,
+    *,
+    only: list[str] | None = None,
+    analyzer: str = "local",
+    webhook: str | None = None,
+    secret: str = DEFAULT_SECRET,
+    workers: int | None = None,
+    progress: bool = True,
+    extra_env: dict[str, str] | None = None,
+    analyzer_factory: str | None = None,
+) -> RunReport:
+    root = Path(root)
+    if not root.is_dir():
+        raise UsageError(f"folder not found: {root}")
+    if not (root / "images").is_dir():
+        raise UsageError(f"{root} has no images/ folder (expected {root}/images/{{exam_id}}/{{user_id}}/*.jpg)")
+    keys = find_captures(root, only)
+    if not keys:
+        raise UsageError(f"no images found under {root / 'images'}")
+    if webhook:
+        scheme, host = urlparse(webhook).scheme, urlparse(webhook).hostname or ""
+        if scheme not in {"http", "https"}:
+            raise UsageError(f"--webhook must be an http(s) URL, got {webhook!r}")
+        if scheme == "http" and host not in {"localhost", "127.0.0.1", "::1"}:
+            raise UsageError("plain http webhooks are only allowed on localhost; use https")
+
+    groups: dict[str, list[str]] = defaultdict(list)
+    for key in keys:
+        parts = key.split("/")
+        groups["/".join(parts[1:3]) if len(parts) == 4 else "_invalid"].append(key)
+    ordered = sorted(groups.values(), key=len, reverse=True)  # big students first: better balance
+    workers = max(1, min(workers or os.cpu_count() or 1, len(ordered)))
+
+    context = multiprocessing.get_context("spawn")
+    tasks, results = context.Queue(), context.Queue()
+    for group in ordered:
+        tasks.put(group)
+    config = {"env": step_environment(root, analyzer, webhook, secret, extra_env), "analyzer_factory": analyzer_factory}
+    processes = [context.Process(target=_worker, args=(config, tasks, results), daemon=True) for _ in range(workers)]
+    for process in processes:
+        process.start()
+
+    report = RunReport(root=root, workers=workers)
+    bar = _progress(len(keys), progress)
+    ready = finished = 0
+    started = None
+    try:
+        while finished < workers:
+            try:
+                kind, payload = results.get(timeout=1.0)
+            except queue.Empty:
+                if not any(process.is_alive() for process in processes):
+                    break
+                continue
+            if kind == "ready":
+                ready += 1
+                started = started or time.perf_counter()
+            elif kind == "outcome":
+                report.outcomes.append(payload)
+                bar.update(1)
+            elif kind == "steps":
+                finished += 1
+                for name, seconds in payload.items():
+                    report.step_seconds[name] = report.step_seconds.get(name, 0.0) + seconds
+    finally:
+        bar.close()
+        for process in processes:
+            process.join(timeout=10)
+    report.seconds = time.perf_counter() - (started or time.perf_counter())
+    if len(report.outcomes) < len(keys):
+        crashed = [process.exitcode for process in processes if process.exitcode]
+        raise RuntimeError(f"a worker stopped early (exit codes {crashed}); {len(report.outcomes)}/{len(keys)} done")
+    report.outcomes.sort(key=lambda outcome: outcome.key)
+    return report
+
+
+def _progress(total: int, enabled: bool) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="img", disable=not enabled, desc="captures", dynamic_ncols=True)
+
+
+def print_summary(report: RunReport) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="Proctoring results", show_lines=False)
+    table.add_column("exam")
+    table.add_column("student")
+    for column in ("captures", *STATUSES):
+        table.add_column(column, justify="right")
+    totals: Counter = Counter()
+    for (exam, student), counts in report.by_student().items():
+        totals.update(counts)
+        table.add_row(exam, student, *(str(counts.get(column, 0)) for column in ("captures", *STATUSES)))
+    table.add_section()
+    table.add_row("total", "", *(str(totals.get(column, 0)) for column in ("captures", *STATUSES)))
+    console = Console()
+    console.print(table)
+    rate = len(report.outcomes) / report.seconds if report.seconds else 0.0
+    console.print(
+        f"{len(report.outcomes)} captures in {report.seconds:.1f} s ({rate:.2f} images/s, "
+        f"{report.workers} worker{'s' if report.workers > 1 else ''})"
+    )
+    failed = [outcome for outcome in report.outcomes if outcome.execution == "FAILED"]
+    if failed:
+        console.print(f"{len(failed)} execution(s) FAILED after retries; their ERROR documents say why.")
+    unmatched = [outcome for outcome in report.outcomes if outcome.execution == "NOT_MATCHED"]
+    if unmatched:
+        console.print(f"{len(unmatched)} file(s) not matched by the upload rule, not processed.")
+    console.print(f"Results: {report.root / 'results'}")

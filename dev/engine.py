@@ -10,14 +10,16 @@ error names as on AWS.
 
 from __future__ import annotations
 
+import copy
+import functools
 import importlib.util
 import json
 import logging
+import os
 import sys
 import threading
 import time
 import traceback
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,6 +28,7 @@ from types import ModuleType, SimpleNamespace
 from typing import Any
 
 from . import template as tpl
+from .ids import fast_uuid4
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -46,7 +49,7 @@ class LambdaContext:
         self.function_version = "$LATEST"
         self.invoked_function_arn = function_arn(function_name)
         self.memory_limit_in_mb = 512
-        self.aws_request_id = str(uuid.uuid4())
+        self.aws_request_id = str(fast_uuid4())
         self.log_group_name = f"/aws/lambda/{function_name}"
         self.log_stream_name = "local"
         self._deadline = time.monotonic() + timeout_seconds
@@ -59,7 +62,30 @@ def function_arn(name: str) -> str:
     return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
 
 
+def json_copy(value: Any) -> Any:
+    """Deep copy of JSON-shaped data; anything else falls back to copy.deepcopy."""
+    if isinstance(value, dict):
+        return {key: json_copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [json_copy(item) for item in value]
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return copy.deepcopy(value)
+
+
+_FAST_COPY = SimpleNamespace(deepcopy=json_copy, copy=copy.copy)
+_DEEPCOPY_MODULES = (
+    "eval.states",
+    "eval.environment",
+    "eval.event.event_manager",
+    "component.common.string.string_expression",
+    "component.common.path.result_path",
+    "component.state.exec.execute_state",
+    "component.state.exec.state_parallel.state_parallel",
+)
+
 _modules: dict[str, ModuleType] = {}
+_finished = threading.Condition()
 _modules_lock = threading.Lock()
 
 
@@ -90,17 +116,38 @@ def invoke_handler(module: ModuleType, function_name: str, payload: Any) -> tupl
             "errorMessage": str(exc),
             "stackTrace": traceback.format_exception(exc)[-3:],
         }, True
+    finally:
+        # With POWERTOOLS_METRICS_DISABLED, Powertools keeps the values and prints them all once
+        # 100 accumulate; a Lambda sandbox would have flushed them. Drop them, as a flush would.
+        metrics = getattr(module, "metrics", None)
+        if metrics is not None and os.environ.get("POWERTOOLS_METRICS_DISABLED", "").lower() == "true":
+            metrics.clear_metrics()
 
 
 @dataclass
 class Execution:
     arn: str
     status: str
-    input: dict[str, Any]
     output: dict[str, Any] | None
     error: str | None
     cause: str | None
-    history: list[dict[str, Any]] = field(repr=False)
+    _client: Any = field(repr=False)
+    _history: list[dict[str, Any]] | None = field(default=None, repr=False)
+
+    @property
+    def history(self) -> list[dict[str, Any]]:
+        """The AWS-shaped event history, fetched through the API on first use (it is costly)."""
+        if self._history is None:
+            events: list[dict[str, Any]] = []
+            kwargs: dict[str, Any] = {"executionArn": self.arn, "maxResults": 1000}
+            while True:
+                page = self._client.get_execution_history(**kwargs)
+                events.extend(page["events"])
+                if not page.get("nextToken"):
+                    break
+                kwargs["nextToken"] = page["nextToken"]
+            self._history = events
+        return self._history
 
     def entered_states(self) -> list[str]:
         """Names of the states entered, in order (Parallel branches interleave)."""
@@ -177,7 +224,42 @@ class LocalStepFunctions:
             return parsed[definition]
 
         AmazonStateLanguageParser.parse = staticmethod(parse_once)
+
+        # Wake the waiting thread when an execution ends instead of polling on a short timer.
+        from moto.stepfunctions.parser.backend import execution as execution_module
+
+        original_terminated = execution_module.BaseExecutionWorkerCommunication.terminated
+
+        def terminated(comm: Any) -> None:
+            original_terminated(comm)
+            with _finished:
+                _finished.notify_all()
+
+        execution_module.BaseExecutionWorkerCommunication.terminated = terminated
+        self._stack.append(
+            lambda: setattr(execution_module.BaseExecutionWorkerCommunication, "terminated", original_terminated)
+        )
         self._stack.append(lambda: setattr(AmazonStateLanguageParser, "parse", original_parse))
+
+        # Every JSONPath is compiled again at every use (a PLY parser build); compiled paths are
+        # immutable, so compile each once.
+        from moto.stepfunctions.parser.asl.component.common.path import result_path
+        from moto.stepfunctions.parser.asl.utils import json_path
+
+        for module in (json_path, result_path):
+            original_compile = module.parse
+            module.parse = functools.lru_cache(maxsize=1024)(original_compile)
+            self._stack.append(lambda module=module, original=original_compile: setattr(module, "parse", original))
+
+        # The interpreter deep-copies the state data at every step with copy.deepcopy, which is
+        # generic and slow; state data is JSON, which a plain recursive copy handles 5-10x faster.
+        import importlib
+
+        for name in _DEEPCOPY_MODULES:
+            module = importlib.import_module(f"moto.stepfunctions.parser.asl.{name}")
+            original_copy = module.copy
+            module.copy = _FAST_COPY
+            self._stack.append(lambda module=module, original=original_copy: setattr(module, "copy", original))
 
         original_invoke = lambda_eval_utils._invoke_lambda_function
         lambda_eval_utils._invoke_lambda_function = self._dispatch
@@ -213,7 +295,7 @@ class LocalStepFunctions:
             aws_secret_access_key="local",  # noqa: S106 - moto
         )
         self.state_machine_arn = self.client.create_state_machine(
-            name=f"proctoring-{uuid.uuid4().hex[:8]}",
+            name=f"proctoring-{fast_uuid4().hex[:8]}",
             definition=definition,
             roleArn=f"arn:aws:iam::{ACCOUNT}:role/proctoring-local",
             type="STANDARD",
@@ -244,10 +326,10 @@ class LocalStepFunctions:
     # -- executions ----------------------------------------------------------------------------
     def start(self, event: dict[str, Any], name: str | None = None) -> str:
         return self.client.start_execution(
-            stateMachineArn=self.state_machine_arn, name=name or uuid.uuid4().hex, input=json.dumps(event)
+            stateMachineArn=self.state_machine_arn, name=name or fast_uuid4().hex, input=json.dumps(event)
         )["executionArn"]
 
-    def wait(self, execution_arn: str, timeout: float = 300.0, poll: float = 0.001) -> Execution:
+    def wait(self, execution_arn: str, timeout: float = 300.0, poll: float = 0.05) -> Execution:
         # Poll the interpreter's own execution object: going through the API for every poll
         # costs ~5 ms of serialisation and holds the GIL the execution thread needs.
         from moto.stepfunctions.parser.models import stepfunctions_parser_backends
@@ -255,20 +337,20 @@ class LocalStepFunctions:
         backend = stepfunctions_parser_backends[ACCOUNT][REGION]
         execution = backend.describe_execution(execution_arn)
         deadline = time.monotonic() + timeout
-        while str(getattr(execution.exec_status, "value", execution.exec_status)) == "RUNNING":
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"execution {execution_arn} still running after {timeout}s")
-            time.sleep(poll)
-        described = self.client.describe_execution(executionArn=execution_arn)
-        history = self.client.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
+        with _finished:  # status is checked under the lock `terminated` notifies with: no lost wake-up
+            while str(getattr(execution.exec_status, "value", execution.exec_status)) == "RUNNING":
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"execution {execution_arn} still running after {timeout}s")
+                _finished.wait(poll)
+        status = str(getattr(execution.exec_status, "value", execution.exec_status))
+        output = execution.output
         return Execution(
             arn=execution_arn,
-            status=described["status"],
-            input=json.loads(described["input"]),
-            output=json.loads(described["output"]) if described.get("output") else None,
-            error=described.get("error"),
-            cause=described.get("cause"),
-            history=history,
+            status=status,
+            output=json.loads(output) if isinstance(output, str) else output,
+            error=execution.error,
+            cause=execution.cause,
+            _client=self.client,
         )
 
     def run(self, event: dict[str, Any], timeout: float = 300.0) -> Execution:

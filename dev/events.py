@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 from . import template as tpl
+from .ids import fast_uuid4
 
 
 def object_created_event(
@@ -21,14 +21,14 @@ def object_created_event(
     account: str = "123456789012",
 ) -> dict[str, Any]:
     """The event S3 sends to EventBridge for a PutObject (shape of the S3 user guide's example)."""
-    obj: dict[str, Any] = {"key": key, "size": size, "sequencer": uuid.uuid4().hex[:18].upper()}
+    obj: dict[str, Any] = {"key": key, "size": size, "sequencer": fast_uuid4().hex[:18].upper()}
     if etag:
         obj["etag"] = etag
     if version_id:
         obj["version-id"] = version_id
     return {
         "version": "0",
-        "id": str(uuid.uuid4()),
+        "id": str(fast_uuid4()),
         "detail-type": "Object Created",
         "source": "aws.s3",
         "account": account,
@@ -39,7 +39,7 @@ def object_created_event(
             "version": "0",
             "bucket": {"name": bucket},
             "object": obj,
-            "request-id": uuid.uuid4().hex[:16].upper(),
+            "request-id": fast_uuid4().hex[:16].upper(),
             "requester": account,
             "source-ip-address": "203.0.113.15",
             "reason": "PutObject",

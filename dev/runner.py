@@ -104,6 +104,7 @@ def step_environment(
         "IDEMPOTENCY_STORE": "sqlite",
         "POWERTOOLS_SERVICE_NAME": "proctoring",
         "POWERTOOLS_TRACE_DISABLED": "true",
+        "AWS_XRAY_SDK_ENABLED": "false",  # no daemon here; also skips the SDK's dummy segments
         "POWERTOOLS_METRICS_DISABLED": "true",
         "POWERTOOLS_METRICS_NAMESPACE": "Proctoring",
         "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "ERROR"),

@@ -48,6 +48,8 @@ class SqlitePersistenceLayer(BasePersistenceLayer):
         if conn is None:
             conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
+            # WAL with NORMAL sync stays consistent after a crash; only the last commits can be lost.
+            conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA busy_timeout=60000")
             self._local.conn = conn
         return conn

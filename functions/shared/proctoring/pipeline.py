@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .analysis.base import FaceAnalyzer
+from .analysis.base import _LRU, FaceAnalyzer
 from .config import Settings
 from .images import MAX_SOURCE_BYTES, ImageRejected, PreparedImage, image_quality, prepare_image
 from .keys import InvalidCaptureKey, idempotency_key, key_candidates, parse_capture_key, rejected_result_key
@@ -79,6 +79,10 @@ def locate_capture(
     return capture
 
 
+# Steps that share a process (the local runner, a warm Lambda) decode each image version once.
+_prepared = _LRU(32)
+
+
 def load_image(
     storage: Storage, bucket: str, key: str, *, etag: str | None, version_id: str | None = None, size: int | None = None
 ) -> PreparedImage:
@@ -88,8 +92,15 @@ def load_image(
         raise ImageRejected(
             "IMAGE_TOO_LARGE", f"the file is {size / 1048576:.1f} MB; the limit is {MAX_SOURCE_BYTES // 1048576} MB"
         )
+    version = etag or version_id
+    cached = _prepared.get(f"s3://{bucket}/{key}@{version}") if version else None
+    if cached is not None:
+        return cached
     data = storage.read(bucket, key, version_id)
-    return prepare_image(data, identity=f"s3://{bucket}/{key}@{etag or version_id or len(data)}")
+    prepared = prepare_image(data, identity=f"s3://{bucket}/{key}@{version or len(data)}")
+    if version:
+        _prepared.put(prepared.identity, prepared)
+    return prepared
 
 
 def load_capture(storage: Storage, capture: dict[str, Any]) -> PreparedImage:
@@ -113,7 +124,8 @@ def detect_capture_faces(storage: Storage, analyzer: FaceAnalyzer, capture: dict
     return {
         "face_count": len(faces),
         "faces": faces,
-        "image_quality": image_quality(image.image),
+        # Each face carries its own quality; the whole picture's only matters when there is none.
+        "image_quality": None if faces else image_quality(image.image),
         "image": {"width": image.source_size[0], "height": image.source_size[1], "format": image.source_format},
     }
 

@@ -1,0 +1,171 @@
+"""``python -m dev bench``: numbers for the local pipeline, printed, never asserted.
+
+For N generated captures (default 200, 640x480, built from the demo's real photos so the analyzer
+does real work) it prints:
+
+* raw analyzer throughput: decode + detect + compare + labels called directly, one process;
+* whole-pipeline throughput with one worker and with every core, and the time split per step;
+* orchestration overhead per image: the pipeline with a no-op analyzer;
+* peak RSS of the runner and of its largest worker.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+import resource
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from dev.runner import run_folder
+
+
+class NullAnalyzer:
+    """Answers instantly with one frontal face: what is left is orchestration and image I/O."""
+
+    name = "null"
+
+    def detect_faces(self, image: Any) -> list[dict[str, Any]]:
+        return [
+            {
+                "BoundingBox": {"Width": 0.3, "Height": 0.4, "Left": 0.35, "Top": 0.2},
+                "Confidence": 99.9,
+                "Pose": {"Yaw": 1.0, "Pitch": 2.0, "Roll": 0.0},
+                "Quality": {"Brightness": 60.0, "Sharpness": 60.0},
+            }
+        ]
+
+    def compare_faces(self, reference: Any, capture: Any) -> dict[str, Any]:
+        return {"similarity": 99.0, "face_matches": []}
+
+    def detect_labels(self, image: Any, max_labels: int, min_confidence: float) -> dict[str, Any]:
+        return {"checked": False, "labels": [], "person_count": 1}
+
+
+def build_captures(root: Path, count: int, size: tuple[int, int], seed: int = 7) -> list[Path]:
+    """``count`` webcam-like captures of 2 real faces, spread over count/10 students."""
+    from PIL import ImageEnhance, ImageOps
+
+    from dev.demo import _jpeg, _sources
+
+    astronaut, grace, _desk = _sources()
+    faces = {"eileen": (astronaut, (80, 0, 400, 240)), "grace": (grace, (0, 40, 512, 424))}
+    rng = random.Random(seed)
+    students = max(1, count // 10)
+    paths = []
+    for student in range(students):
+        who = "eileen" if student % 2 == 0 else "grace"
+        photo, _box = faces[who]
+        (root / "reference").mkdir(parents=True, exist_ok=True)
+        (root / "reference" / f"student{student:03d}.jpg").write_bytes(_jpeg(photo))
+    for index in range(count):
+        student = index % students
+        # One capture in eight shows the other person: some alerts, as in a real exam.
+        who = ("eileen" if student % 2 == 0 else "grace") if index % 8 else ("grace" if student % 2 == 0 else "eileen")
+        photo, (left, top, right, bottom) = faces[who]
+        dx, dy = rng.randint(-20, 20), rng.randint(-15, 15)
+        frame = photo.crop((max(0, left + dx), max(0, top + dy), right + dx, bottom + dy)).resize(size)
+        frame = ImageEnhance.Brightness(frame).enhance(rng.uniform(0.8, 1.2))
+        if rng.random() < 0.5:
+            frame = ImageOps.mirror(frame)
+        path = root / "images" / "bench_exam" / f"student{student:03d}" / f"capture_{index:05d}.jpg"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(_jpeg(frame))
+        paths.append(path)
+    return paths
+
+
+def raw_analyzer_rate(root: Path, paths: list[Path]) -> tuple[float, float]:
+    """Images/s and seconds per image of the analyzer called directly, in this process."""
+    from proctoring.analysis.local import LocalAnalyzer
+    from proctoring.images import prepare_image
+
+    analyzer = LocalAnalyzer()
+    references: dict[str, Any] = {}
+    started = time.perf_counter()
+    for path in paths:
+        student = path.parent.name
+        if student not in references:
+            data = (root / "reference" / f"{student}.jpg").read_bytes()
+            references[student] = prepare_image(data, f"reference/{student}")
+        image = prepare_image(path.read_bytes(), str(path))
+        analyzer.detect_faces(image)
+        analyzer.compare_faces(references[student], image)
+        analyzer.detect_labels(image, 10, 75)
+    elapsed = time.perf_counter() - started
+    return len(paths) / elapsed, elapsed / len(paths)
+
+
+def _fresh(root: Path) -> None:
+    shutil.rmtree(root / "results", ignore_errors=True)
+    shutil.rmtree(root / ".proctoring", ignore_errors=True)
+
+
+def _mb(kilobytes: int) -> float:
+    return kilobytes / 1024
+
+
+def run_benchmark(
+    captures: int = 200, size: str = "640x480", workers: int | None = None, keep: str | None = None
+) -> int:
+    import os
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "functions" / "shared"))
+    width, height = (int(part) for part in size.lower().split("x"))
+    root = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="proctoring-bench-"))
+    workers = workers or os.cpu_count() or 1
+    try:
+        print(f"building {captures} captures of {width}x{height} in {root} ...", flush=True)
+        paths = build_captures(root, captures, (width, height))
+        _ = io  # (kept for symmetry with the demo builder)
+
+        raw_rate, raw_seconds = raw_analyzer_rate(root, paths)
+        print(f"raw analyzer, 1 process:        {raw_rate:6.2f} images/s  ({raw_seconds * 1000:.0f} ms per image)")
+
+        _fresh(root)
+        single = run_folder(root, workers=1, progress=False)
+        single_rate = len(single.outcomes) / single.seconds
+        print(
+            f"pipeline, 1 worker:             {single_rate:6.2f} images/s  ({100 * single_rate / raw_rate:.0f}% of raw)"
+        )
+
+        _fresh(root)
+        multi = run_folder(root, workers=workers, progress=False)
+        multi_rate = len(multi.outcomes) / multi.seconds
+        print(
+            f"pipeline, {workers} workers:            {multi_rate:6.2f} images/s  "
+            f"({100 * multi_rate / raw_rate:.0f}% of raw single-process)"
+        )
+
+        print("time per step (1 worker), ms per image:")
+        for name, seconds in sorted(single.step_seconds.items(), key=lambda item: -item[1]):
+            print(f"  {name:<28} {seconds * 1000 / len(paths):8.1f}")
+        inside = sum(single.step_seconds.values()) / len(paths)
+        print(f"  {'(sum of steps)':<28} {inside * 1000:8.1f}   wall: {single.seconds * 1000 / len(paths):.1f}")
+
+        _fresh(root)
+        null = run_folder(root, workers=1, progress=False, analyzer_factory="dev.bench:NullAnalyzer")
+        overhead = null.seconds / len(paths)
+        print(
+            f"orchestration + image I/O, no-op analyzer: {overhead * 1000:.1f} ms per image "
+            f"= {100 * overhead / raw_seconds:.1f}% of analysis time ({raw_seconds * 1000:.0f} ms)"
+        )
+
+        statuses: dict[str, int] = {}
+        for outcome in multi.outcomes:
+            statuses[outcome.status] = statuses.get(outcome.status, 0) + 1
+        print(f"verdicts: {statuses}")
+        own = _mb(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+        child = _mb(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+        print(
+            f"peak RSS: runner {own:.0f} MB, largest worker {child:.0f} MB, "
+            f"bound for {workers} workers {own + workers * child:.0f} MB"
+        )
+    finally:
+        if not keep:
+            shutil.rmtree(root, ignore_errors=True)
+    return 0

@@ -353,6 +353,14 @@ class LocalStepFunctions:
             _client=self.client,
         )
 
+    def forget(self, execution_arn: str) -> None:
+        """Drop a finished execution and its history from memory (long local runs)."""
+        from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+        backend = stepfunctions_parser_backends[ACCOUNT][REGION]
+        state_machine = backend.describe_state_machine(self.state_machine_arn)
+        state_machine.executions[:] = [e for e in state_machine.executions if e.exec_arn != execution_arn]
+
     def run(self, event: dict[str, Any], timeout: float = 300.0) -> Execution:
         return self.wait(self.start(event), timeout=timeout)
 

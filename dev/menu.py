@@ -28,12 +28,12 @@ def _pick(keys: list[str], prompt: str, many: bool) -> list[str]:
     return chosen if many else chosen[:1]
 
 
-def _show(root: Path, keys: list[str]) -> None:
+def _show(root: Path, keys: list[str], results: str = "results") -> None:
     import json
 
     for key in keys:
         parts = key.split("/")
-        result = root / "results" / "/".join(parts[1:-1]) / (Path(parts[-1]).stem + ".json")
+        result = root / results / "/".join(parts[1:-1]) / (Path(parts[-1]).stem + ".json")
         if result.is_file():
             document = json.loads(result.read_text())
             print(f"  {key}: {document['status']} {document.get('reason', '')}")
@@ -58,9 +58,19 @@ def interactive_menu(root: Path, *, analyzer: str, webhook: str | None, secret: 
             chosen = _pick(keys, "number(s): " if choice == "2" else "number: ", many=choice == "2")
             if not chosen:
                 continue
-            extra = {"REFERENCE_PREFIX": "reference-disabled-for-this-test"} if choice == "3" else None
+            results = "results"
+            extra = None
+            if choice == "3":
+                # A what-if run: its own results folder and state, so the real verdicts, alert
+                # counts and idempotency records stay untouched.
+                results = "results-without-reference"
+                extra = {
+                    "REFERENCE_PREFIX": "reference-disabled-for-this-test",
+                    "RESULTS_PREFIX": results,
+                    "STATE_DIR": str(root / ".proctoring" / "without-reference"),
+                }
             report = run_folder(root, only=chosen, extra_env=extra, progress=False, **options)
-            _show(root, chosen)
+            _show(root, chosen, results)
             print_summary(report)
         elif choice == "4":
             print_summary(run_folder(root, **{**options, "workers": None}))

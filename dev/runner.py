@@ -17,6 +17,7 @@ import json
 import multiprocessing
 import os
 import queue
+import threading
 import time
 import warnings
 from collections import Counter, defaultdict
@@ -117,8 +118,24 @@ def step_environment(
     return env
 
 
+def result_key_for(key: str, env: dict[str, str]) -> str:
+    """Where the pipeline writes the document for ``key`` (the same rule ParseKey applies)."""
+    from proctoring.keys import InvalidCaptureKey, parse_capture_key, rejected_result_key
+
+    images = env.get("IMAGES_PREFIX", "images").strip("/") + "/"
+    results = env.get("RESULTS_PREFIX", "results").strip("/") + "/"
+    try:
+        return parse_capture_key(key, images).result_key(results)
+    except InvalidCaptureKey:
+        return rejected_result_key(key, results, images)
+
+
 def _worker(config: dict[str, Any], tasks: Any, results: Any) -> None:
-    """One process: its own in-process state machine and analyzer, fed students from ``tasks``."""
+    """One process: its own in-process state machine and analyzer, fed students from ``tasks``.
+
+    ``in_flight`` threads each take a student and run its captures one after the other, so the
+    orchestration of one execution overlaps the analysis of another (dlib releases the GIL).
+    """
     os.environ.update(config["env"])
     warnings.filterwarnings("ignore", category=UserWarning, module="aws_lambda_powertools")
     from dev.engine import LocalStepFunctions, reset_backends
@@ -138,39 +155,36 @@ def _worker(config: dict[str, Any], tasks: Any, results: Any) -> None:
         webhook_enabled=bool(config["env"]["WEBHOOK_URL"]), passthrough_services=passthrough
     ) as sfn:
         rule = UploadRule(LOCAL_BUCKET)
+
+        def process(key: str) -> CaptureOutcome:
+            path = root / key
+            event = object_created_event(LOCAL_BUCKET, key, size=path.stat().st_size, etag=file_etag(path))
+            if not rule.matches(event):
+                return CaptureOutcome(key, "NOT_MATCHED", "NOT_MATCHED")
+            execution = sfn.run(event)
+            sfn.forget(execution.arn)
+            document_path = root / result_key_for(key, config["env"])
+            if not document_path.is_file():
+                return CaptureOutcome(key, "MISSING", execution.status, execution.error or "")
+            document = json.loads(document_path.read_text())
+            return CaptureOutcome(key, document["status"], execution.status, document.get("reason", ""))
+
+        def drain() -> None:
+            while True:
+                try:
+                    group = tasks.get_nowait()
+                except queue.Empty:
+                    return
+                for key in group:
+                    results.put(("outcome", process(key)))
+
         results.put(("ready", None))
-        while True:
-            try:
-                group = tasks.get_nowait()
-            except queue.Empty:
-                break
-            for key in group:
-                path = root / key
-                event = object_created_event(LOCAL_BUCKET, key, size=path.stat().st_size, etag=file_etag(path))
-                if not rule.matches(event):
-                    results.put(("outcome", CaptureOutcome(key, "NOT_MATCHED", "NOT_MATCHED")))
-                    continue
-                execution = sfn.run(event)
-                document = (execution.output or {}).get("result", {}).get("document")
-                if document is None:
-                    document = _read_result(root, execution)
-                status = document["status"] if document else "MISSING"
-                reason = document.get("reason", "") if document else (execution.error or "")
-                results.put(("outcome", CaptureOutcome(key, status, execution.status, reason)))
+        threads = [threading.Thread(target=drain) for _ in range(max(1, config.get("in_flight", 1)))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
         results.put(("steps", dict(sfn.step_seconds)))
-
-
-def _read_result(root: Path, execution: Any) -> dict[str, Any] | None:
-    """For a FAILED execution, the document the failure path wrote (if it got that far)."""
-    for event in reversed(execution.history):
-        details = event.get("taskSucceededEventDetails") or event.get("lambdaFunctionSucceededEventDetails")
-        if details and "output" in details:
-            output = json.loads(details["output"])
-            if isinstance(output, dict) and "uri" in output:
-                path = Path(output["uri"])
-                if path.is_file():
-                    return json.loads(path.read_text())
-    return None
 
 
 def run_folder(
@@ -184,6 +198,7 @@ def run_folder(
     progress: bool = True,
     extra_env: dict[str, str] | None = None,
     analyzer_factory: str | None = None,
+    in_flight: int = 1,
 ) -> RunReport:
     root = Path(root)
     if not root.is_dir():
@@ -207,11 +222,18 @@ def run_folder(
     ordered = sorted(groups.values(), key=len, reverse=True)  # big students first: better balance
     workers = max(1, min(workers or os.cpu_count() or 1, len(ordered)))
 
+    # Many short-lived interpreter threads make glibc keep one malloc arena each; two arenas keep
+    # a worker near 500 MB instead of 700 MB over a long run, at no measurable cost in speed.
+    os.environ.setdefault("MALLOC_ARENA_MAX", "2")
     context = multiprocessing.get_context("spawn")
     tasks, results = context.Queue(), context.Queue()
     for group in ordered:
         tasks.put(group)
-    config = {"env": step_environment(root, analyzer, webhook, secret, extra_env), "analyzer_factory": analyzer_factory}
+    config = {
+        "env": step_environment(root, analyzer, webhook, secret, extra_env),
+        "analyzer_factory": analyzer_factory,
+        "in_flight": in_flight,
+    }
     processes = [context.Process(target=_worker, args=(config, tasks, results), daemon=True) for _ in range(workers)]
     for process in processes:
         process.start()

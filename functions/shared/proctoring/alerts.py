@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any, Protocol
 
-from .config import Settings, get_settings
+from .config import Settings, get_settings, local_state_file
 from .errors import ConfigurationError, StorageUnavailable
 
 
@@ -166,9 +166,7 @@ def get_alert_history(settings: Settings | None = None) -> AlertHistory:
     if _history is None:
         settings = settings or get_settings()
         if settings.alert_history == "sqlite":
-            if not settings.local_root:
-                raise ConfigurationError("ALERT_HISTORY=sqlite needs LOCAL_ROOT")
-            _history = SqliteAlertHistory(Path(settings.local_root) / ".proctoring" / "state.sqlite3")
+            _history = SqliteAlertHistory(local_state_file(settings))
         else:
             if not settings.alert_table:
                 raise ConfigurationError("ALERT_TABLE is not set")

@@ -67,6 +67,7 @@ class Settings:
     analyzer: str = "rekognition"
     storage: str = "s3"
     local_root: str = ""
+    state_dir: str = ""
     alert_history: str = "dynamodb"
     alert_table: str = ""
     idempotency_store: str = "dynamodb"
@@ -105,6 +106,7 @@ class Settings:
             analyzer=_env("ANALYZER", "rekognition").lower(),
             storage=_env("STORAGE", "s3").lower(),
             local_root=_env("LOCAL_ROOT", ""),
+            state_dir=_env("STATE_DIR", ""),
             alert_history=_env("ALERT_HISTORY", "dynamodb").lower(),
             alert_table=_env("ALERT_TABLE", ""),
             idempotency_store=_env("IDEMPOTENCY_STORE", "dynamodb").lower(),
@@ -118,6 +120,17 @@ class Settings:
             webhook_connect_timeout=_float("WEBHOOK_CONNECT_TIMEOUT", 3.0),
             webhook_read_timeout=_float("WEBHOOK_READ_TIMEOUT", 10.0),
         )
+
+
+def local_state_file(settings: Settings) -> str:
+    """The SQLite file holding alert history and idempotency records for local runs."""
+    from pathlib import Path
+
+    if settings.state_dir:
+        return str(Path(settings.state_dir) / "state.sqlite3")
+    if not settings.local_root:
+        raise ValueError("local state needs LOCAL_ROOT or STATE_DIR")
+    return str(Path(settings.local_root) / ".proctoring" / "state.sqlite3")
 
 
 @lru_cache(maxsize=1)

@@ -22,7 +22,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
-from .config import Settings, get_settings
+from .config import Settings, get_settings, local_state_file
 from .errors import ConfigurationError
 
 INPROGRESS = "INPROGRESS"
@@ -136,9 +136,7 @@ class SqlitePersistenceLayer(BasePersistenceLayer):
 def create_persistence_layer(settings: Settings | None = None) -> BasePersistenceLayer:
     settings = settings or get_settings()
     if settings.idempotency_store == "sqlite":
-        if not settings.local_root:
-            raise ConfigurationError("IDEMPOTENCY_STORE=sqlite needs LOCAL_ROOT")
-        return SqlitePersistenceLayer(Path(settings.local_root) / ".proctoring" / "state.sqlite3")
+        return SqlitePersistenceLayer(local_state_file(settings))
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
     if not settings.idempotency_table:

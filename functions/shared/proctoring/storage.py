@@ -163,6 +163,22 @@ class LocalStorage:
 
 
 def file_etag(path: Path) -> str:
+    """MD5 of the file, as S3 gives for single-part uploads; cached while size and mtime hold."""
+    stat = path.stat()
+    cache_key = (str(path), stat.st_size, stat.st_mtime_ns)
+    cached = _etags.get(cache_key)
+    if cached is None:
+        cached = _md5(path)
+        if len(_etags) > 10_000:
+            _etags.clear()
+        _etags[cache_key] = cached
+    return cached
+
+
+_etags: dict[tuple[str, int, int], str] = {}
+
+
+def _md5(path: Path) -> str:
     digest = hashlib.md5(usedforsecurity=False)
     with path.open("rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):

@@ -1,0 +1,36 @@
+"""The demo exam through the whole local pipeline: every capture gets its written-down verdict."""
+
+from __future__ import annotations
+
+import json
+
+from dev.demo import build_demo, check_results
+from dev.runner import run_folder
+
+
+def test_demo_verdicts_match_expected(tmp_path):
+    root = tmp_path / "demo"
+    expected = build_demo(root)
+    assert len(expected) == 9
+    assert {want["status"] for want in expected.values()} == {"OK", "ALERT", "ALERT_FINAL", "ERROR"}
+
+    report = run_folder(root, workers=2, progress=False)
+
+    assert report.complete
+    assert check_results(root, expected) == []
+    final = json.loads((root / "results/demo_exam/grace/04_turned_away.json").read_text())
+    assert final["alert_count"] == 3
+    assert final["analyzer"] == "local"
+    assert final["analysis"]["objects_checked"] is False
+    assert any("not checked" in detail for detail in final["details"])
+
+
+def test_demo_refuses_to_overwrite_a_folder_that_is_not_a_demo(tmp_path):
+    (tmp_path / "precious.txt").write_text("keep me")
+    try:
+        build_demo(tmp_path)
+    except FileExistsError as error:
+        assert "not a demo folder" in str(error)
+    else:
+        raise AssertionError("build_demo overwrote a non-demo folder")
+    assert (tmp_path / "precious.txt").read_text() == "keep me"

@@ -1,0 +1,202 @@
+"""The offline analyzer on real photos: the two that ship in wheels, and ../shared/faces when present."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image, ImageOps
+
+from proctoring.analysis.local import LocalAnalyzer, similarity_from_distance
+from proctoring.images import prepare_image
+
+
+@pytest.fixture(scope="module")
+def analyzer():
+    return LocalAnalyzer()
+
+
+def photo(path, identity=None):
+    return prepare_image(path.read_bytes(), identity or str(path))
+
+
+def from_pil(image, identity):
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=92)
+    return prepare_image(buffer.getvalue(), identity)
+
+
+def confident(faces, minimum=90.0):
+    return [face for face in faces if face["Confidence"] >= minimum]
+
+
+@pytest.fixture(scope="module")
+def wheel_photos():
+    from dev.demo import _sources
+
+    astronaut, grace, desk = _sources()
+    return astronaut, grace, desk
+
+
+def test_similarity_mapping_puts_90_at_distance_060():
+    assert similarity_from_distance(0.60) == pytest.approx(90.0)
+    values = [similarity_from_distance(d / 10) for d in range(0, 13)]
+    assert values == sorted(values, reverse=True)
+    assert similarity_from_distance(0.3) > 99 and similarity_from_distance(1.0) < 10
+
+
+def test_faces_come_in_rekognition_shapes(analyzer, wheel_photos):
+    _astronaut, grace, _desk = wheel_photos
+    faces = analyzer.detect_faces(from_pil(grace, "grace"))
+    assert len(faces) == 1
+    face = faces[0]
+    box = face["BoundingBox"]
+    assert set(box) == {"Width", "Height", "Left", "Top"}
+    assert all(0 <= value <= 1 for value in box.values())
+    assert 90 <= face["Confidence"] <= 100
+    assert set(face["Pose"]) == {"Yaw", "Pitch", "Roll"}
+    assert abs(face["Pose"]["Yaw"]) < 15
+    assert 0 <= face["Quality"]["Brightness"] <= 100 and 0 <= face["Quality"]["Sharpness"] <= 100
+
+
+def test_wheel_photos_match_themselves_and_not_each_other(analyzer, wheel_photos):
+    astronaut, grace, _desk = wheel_photos
+    eileen_ref, grace_ref = from_pil(astronaut, "eileen-ref"), from_pil(grace, "grace-ref")
+    eileen_cam = from_pil(astronaut.crop((80, 0, 400, 240)).resize((640, 480)), "eileen-cam")
+    grace_cam = from_pil(ImageOps.mirror(grace.crop((0, 40, 512, 424))).resize((640, 480)), "grace-cam")
+    assert analyzer.compare_faces(eileen_ref, eileen_cam)["similarity"] >= 90
+    assert analyzer.compare_faces(grace_ref, grace_cam)["similarity"] >= 90
+    assert analyzer.compare_faces(eileen_ref, grace_cam)["similarity"] < 90
+    assert analyzer.compare_faces(grace_ref, eileen_cam)["similarity"] < 90
+
+
+def test_mission_patch_false_face_has_low_confidence(analyzer, wheel_photos):
+    astronaut, _grace, _desk = wheel_photos
+    faces = analyzer.detect_faces(from_pil(astronaut, "astronaut-full"))
+    assert len(confident(faces)) == 1  # the patch, if found, stays under the policy's 90
+
+
+def test_no_face_on_an_empty_desk(analyzer, wheel_photos):
+    _astronaut, _grace, desk = wheel_photos
+    assert confident(analyzer.detect_faces(from_pil(desk, "desk"))) == []
+
+
+def test_simulated_turn_is_looking_away(analyzer, wheel_photos):
+    _astronaut, grace, _desk = wheel_photos
+    from dev.demo import _turned
+
+    turned = _turned(grace.crop((0, 40, 512, 424)).resize((640, 480)))
+    assert abs(analyzer.detect_faces(from_pil(turned, "turned"))[0]["Pose"]["Yaw"]) > 35
+
+
+def test_labels_are_not_checked_offline(analyzer, wheel_photos):
+    _astronaut, grace, _desk = wheel_photos
+    labels = analyzer.detect_labels(from_pil(grace, "grace-labels"), 10, 75)
+    assert labels["checked"] is False
+    assert labels["labels"] == []
+    assert labels["person_count"] == 1
+    assert "not checked" in labels["note"]
+
+
+def test_reference_embedding_is_computed_once_per_version(analyzer, wheel_photos, monkeypatch):
+    _astronaut, grace, _desk = wheel_photos
+    calls = []
+    original = analyzer._encoder
+
+    class CountingEncoder:
+        def compute_face_descriptor(self, *args):
+            calls.append(1)
+            return original.compute_face_descriptor(*args)
+
+    monkeypatch.setattr(analyzer, "_encoder", CountingEncoder())
+    reference = from_pil(grace, "s3://b/reference/g.jpg@etag-1")
+    captures = [from_pil(grace.rotate(angle), f"capture-{angle}") for angle in (2, 4, 6)]
+    for capture in captures:
+        analyzer.compare_faces(reference, capture)
+    assert len(calls) == 1 + 3  # the reference once, each capture once
+    analyzer.compare_faces(from_pil(grace, "s3://b/reference/g.jpg@etag-2"), captures[0])
+    assert len(calls) == 5  # a new reference version is analysed again
+
+
+def test_models_load_once_per_process(monkeypatch):
+    from dev.engine import reset_backends
+    from proctoring.analysis import get_analyzer
+
+    monkeypatch.setenv("ANALYZER", "local")
+    reset_backends()
+    try:
+        assert get_analyzer() is get_analyzer()
+    finally:
+        reset_backends()
+
+
+# -- ../shared/faces (skipped where absent) ---------------------------------------------------------
+SAME = [
+    ("obama.jpg", "obama2.jpg"),
+    ("obama.jpg", "obama-480p.jpg"),
+    ("biden.jpg", "biden2.jpg"),
+    ("alex_lacamoire1.jpg", "alex_lacamoire2.jpg"),
+    ("kit_harington_test.jpg", "kit_harington2.jpg"),
+    ("rose_leslie1.jpg", "rose_leslie2.jpg"),
+]
+DIFFERENT = [
+    ("obama.jpg", "biden2.jpg"),
+    ("alex_lacamoire2.jpg", "lin-manuel-miranda.png"),
+    ("rose_leslie1.jpg", "kit_harington_test.jpg"),
+    ("biden2.jpg", "obama2.jpg"),
+    ("obama.jpg", "alex_lacamoire1.jpg"),
+]
+
+
+@pytest.mark.faces
+@pytest.mark.parametrize(("first", "second"), SAME)
+def test_same_person_pairs_match(analyzer, faces_dir, first, second):
+    assert analyzer.compare_faces(photo(faces_dir / first), photo(faces_dir / second))["similarity"] >= 90
+
+
+@pytest.mark.faces
+@pytest.mark.parametrize(("first", "second"), DIFFERENT)
+def test_different_person_pairs_do_not_match(analyzer, faces_dir, first, second):
+    assert analyzer.compare_faces(photo(faces_dir / first), photo(faces_dir / second))["similarity"] < 90
+
+
+@pytest.mark.faces
+@pytest.mark.parametrize(
+    ("name", "count"), [("two_people.jpg", 2), ("kit_with_rose.jpg", 2), ("obama.jpg", 1), ("obama_and_biden.jpg", 3)]
+)
+def test_face_counts(analyzer, faces_dir, name, count):
+    assert len(confident(analyzer.detect_faces(photo(faces_dir / name)), 80)) == count
+
+
+@pytest.mark.faces
+@pytest.mark.parametrize(
+    "name", ["obama.jpg", "biden2.jpg", "alex_lacamoire2.jpg", "obama-1080p.jpg", "rose_leslie1.jpg"]
+)
+def test_frontal_portraits_have_small_yaw(analyzer, faces_dir, name):
+    faces = analyzer.detect_faces(photo(faces_dir / name))
+    assert len(faces) == 1
+    assert abs(faces[0]["Pose"]["Yaw"]) < 15
+
+
+@pytest.mark.faces
+def test_rgba_png_photo_is_analysed(analyzer, faces_dir):
+    assert len(analyzer.detect_faces(photo(faces_dir / "32bit.png"))) == 1
+    assert Image.open(faces_dir / "32bit.png").mode == "RGBA"  # the input really is RGBA
+
+
+@pytest.mark.faces
+@pytest.mark.parametrize("name", ["obama2.jpg", "kit_harington2.jpg", "obama1_knn.jpg", "biden.jpg"])
+def test_mirroring_a_turned_face_flips_yaw_and_roll(analyzer, faces_dir, name):
+    image = Image.open(faces_dir / name).convert("RGB")
+    pose = analyzer.detect_faces(from_pil(image, name))[0]["Pose"]
+    mirrored = analyzer.detect_faces(from_pil(ImageOps.mirror(image), name + "-mirror"))[0]["Pose"]
+    assert abs(pose["Yaw"]) > 20
+    assert mirrored["Yaw"] == pytest.approx(-pose["Yaw"], abs=5)
+    assert mirrored["Roll"] == pytest.approx(-pose["Roll"], abs=5)
+    assert mirrored["Pitch"] == pytest.approx(pose["Pitch"], abs=5)
+
+
+@pytest.mark.faces
+def test_yaw_is_negative_when_the_face_turns_to_the_image_left(analyzer, faces_dir):
+    # obama2.jpg: Obama at a podium, his nose pointing to the left of the picture.
+    assert analyzer.detect_faces(photo(faces_dir / "obama2.jpg"))[0]["Pose"]["Yaw"] < -20

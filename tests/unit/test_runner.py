@@ -1,0 +1,130 @@
+"""The local runner (python -m dev run) and the interactive menu, on small folders."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from dev.__main__ import main
+from dev.runner import UsageError, find_captures, run_folder
+from tests.conftest import synthetic_jpeg
+
+FACTORY = "tests.fakes:one_face_analyzer"
+
+
+@pytest.fixture
+def exam(tmp_path):
+    for user in ("ana", "ben"):
+        (tmp_path / "reference").mkdir(exist_ok=True)
+        (tmp_path / "reference" / f"{user}.jpg").write_bytes(synthetic_jpeg(100))
+        for index in range(2):
+            path = tmp_path / "images" / "exam1" / user / f"c{index}.jpg"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(synthetic_jpeg(index))
+    (tmp_path / "images" / "stray.jpg").write_bytes(synthetic_jpeg(9))
+    return tmp_path
+
+
+def test_missing_folder_is_a_usage_error(tmp_path, capsys):
+    assert main(["run", str(tmp_path / "nope"), "--no-progress"]) == 2
+    assert "folder not found" in capsys.readouterr().err
+
+
+def test_folder_without_images_is_a_usage_error(tmp_path, capsys):
+    assert main(["run", str(tmp_path), "--no-progress"]) == 2
+    assert "has no images/ folder" in capsys.readouterr().err
+
+
+def test_empty_images_folder_is_a_usage_error(tmp_path, capsys):
+    (tmp_path / "images").mkdir()
+    assert main(["run", str(tmp_path), "--no-progress"]) == 2
+    assert "no images found" in capsys.readouterr().err
+
+
+def test_only_that_matches_nothing_is_a_usage_error(exam, capsys):
+    assert main(["run", str(exam), "--only", "exam9/*", "--no-progress"]) == 2
+    assert "matches 'exam9/*'" in capsys.readouterr().err
+
+
+def test_plain_http_webhook_off_localhost_is_refused(exam, capsys):
+    assert main(["run", str(exam), "--webhook", "http://example.com/hook", "--no-progress"]) == 2
+    assert "only allowed on localhost" in capsys.readouterr().err
+
+
+def test_unknown_analyzer_is_refused_by_the_parser(exam):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", str(exam), "--analyzer", "magic"])
+    assert exit_info.value.code == 2
+
+
+def test_find_captures_filters_by_glob_and_path(exam):
+    assert len(find_captures(exam)) == 5
+    assert find_captures(exam, ["exam1/ana/*"]) == ["images/exam1/ana/c0.jpg", "images/exam1/ana/c1.jpg"]
+    assert find_captures(exam, [str(exam / "images/exam1/ben/c1.jpg")]) == ["images/exam1/ben/c1.jpg"]
+    with pytest.raises(UsageError):
+        find_captures(exam, ["/elsewhere/x.jpg"])
+
+
+def test_run_writes_one_document_per_capture_mirroring_the_keys(exam):
+    report = run_folder(exam, workers=2, progress=False, analyzer_factory=FACTORY)
+    assert report.complete
+    assert len(report.outcomes) == 5
+    written = sorted(path.relative_to(exam / "results").as_posix() for path in (exam / "results").rglob("*.json"))
+    assert written == [
+        "_invalid/stray.jpg.json",
+        "exam1/ana/c0.json",
+        "exam1/ana/c1.json",
+        "exam1/ben/c0.json",
+        "exam1/ben/c1.json",
+    ]
+    table = report.by_student()
+    assert table[("exam1", "ana")]["OK"] == 2
+    assert table[("(invalid key)", "")]["ERROR"] == 1
+
+
+def test_run_twice_rewrites_identical_documents(exam):
+    run_folder(exam, workers=1, progress=False, analyzer_factory=FACTORY)
+    first = {path: path.read_bytes() for path in (exam / "results").rglob("*.json")}
+    run_folder(exam, workers=1, progress=False, analyzer_factory=FACTORY)
+    second = {path: path.read_bytes() for path in (exam / "results").rglob("*.json")}
+    assert first == second
+
+
+def test_only_processes_the_subset(exam):
+    report = run_folder(exam, only=["exam1/ben/c1.jpg"], workers=1, progress=False, analyzer_factory=FACTORY)
+    assert [outcome.key for outcome in report.outcomes] == ["images/exam1/ben/c1.jpg"]
+    assert [path.name for path in (exam / "results").rglob("*.json")] == ["c1.json"]
+
+
+def test_cli_exit_code_is_zero_with_alerts_and_errors(exam, capsys, monkeypatch):
+    # No reference for ben: his captures alert; the stray key is an ERROR document. Still exit 0.
+    (exam / "reference" / "ben.jpg").unlink()
+    import dev.runner as runner
+
+    original = runner.run_folder
+    monkeypatch.setattr(runner, "run_folder", lambda root, **kw: original(root, **{**kw, "analyzer_factory": FACTORY}))
+    assert main(["run", str(exam), "--no-progress", "--workers", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "Proctoring results" in out
+    assert "Results:" in out
+    document = json.loads((exam / "results/exam1/ben/c0.json").read_text())
+    assert document["reason"] == "REFERENCE_MISSING"
+
+
+def test_menu_tests_one_image_without_its_reference(exam, monkeypatch, capsys):
+    import dev.runner as runner
+
+    original = runner.run_folder
+    monkeypatch.setattr("dev.menu.run_folder", lambda root, **kw: original(root, **{**kw, "analyzer_factory": FACTORY}))
+    answers = iter(["3", "1", "1", "1", "q"])
+    monkeypatch.setattr("builtins.input", lambda prompt="": next(answers))
+    assert main(["menu", str(exam)]) == 0
+    what_if = json.loads((exam / "results-without-reference/exam1/ana/c0.json").read_text())
+    assert what_if["reason"] == "REFERENCE_MISSING"  # option 3 hides the reference that exists
+    real = json.loads((exam / "results/exam1/ana/c0.json").read_text())
+    assert real["status"] == "OK"  # ...without touching the real verdict of the same capture
+    assert real["alert_count"] == 0
+    out = capsys.readouterr().out
+    assert "images/exam1/ana/c0.jpg: ALERT REFERENCE_MISSING" in out
+    assert "images/exam1/ana/c0.jpg: OK" in out

@@ -56,11 +56,49 @@ def synthetic_jpeg(seed: int, size: tuple[int, int] = (640, 480), **save: Any) -
     return buffer.getvalue()
 
 
+def assert_valid(document: dict[str, Any], kind: str = "result") -> dict[str, Any]:
+    """Check a document against the published JSON Schema (``result`` or ``webhook``)."""
+    import jsonschema
+
+    from proctoring.result import schema
+
+    jsonschema.validate(document, schema(kind), format_checker=jsonschema.FormatChecker())
+    return document
+
+
 def sent_bytes(data: bytes) -> bytes:
     """The bytes the analyzer sends to Rekognition for an upload (normalised JPEG)."""
     from proctoring.images import prepare_image
 
     return prepare_image(data, identity="probe").jpeg_bytes()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def atomic_moto_dynamodb() -> Iterator[None]:
+    """Give moto's DynamoDB the per-item atomicity the real service guarantees.
+
+    moto applies a conditional UpdateItem as read, check, write in Python, so two threads can both
+    pass the condition and lose an update; DynamoDB never does. One lock around moto's item
+    operations restores that guarantee; the code under test is unchanged.
+    """
+    import threading
+
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.RLock()
+    originals = {}
+    for name in ("put_item", "update_item", "delete_item", "get_item"):
+        original = getattr(DynamoDBBackend, name)
+        originals[name] = original
+
+        def locked(self, *args, _original=original, **kwargs):
+            with lock:
+                return _original(self, *args, **kwargs)
+
+        setattr(DynamoDBBackend, name, locked)
+    yield
+    for name, original in originals.items():
+        setattr(DynamoDBBackend, name, original)
 
 
 @pytest.fixture
@@ -119,7 +157,8 @@ class AwsPipeline:
         self.put(f"reference/{user_id}.jpg", data)
 
     def result(self, key: str) -> dict[str, Any]:
-        return json.loads(self.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
+        """The result document, validated against the published schema."""
+        return assert_valid(json.loads(self.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()))
 
     def result_keys(self) -> list[str]:
         listed = self.s3.list_objects_v2(Bucket=BUCKET, Prefix="results/").get("Contents", [])

@@ -186,3 +186,10 @@ def notification_from_error(error: dict[str, Any]) -> dict[str, Any]:
 
 def with_notification(document: dict[str, Any], notification: dict[str, Any]) -> dict[str, Any]:
     return {**document, "notification": notification}
+
+
+def schema(name: str = "result") -> dict[str, Any]:
+    """The published JSON Schema: ``result`` (the stored document) or ``webhook`` (the POST body)."""
+    from importlib import resources
+
+    return json.loads(resources.files("proctoring").joinpath(f"schemas/{name}.schema.json").read_text())

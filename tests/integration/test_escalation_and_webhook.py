@@ -1,0 +1,169 @@
+"""Escalation and exactly-once effects through the real state machine: duplicates, concurrency,
+retried and failed webhook deliveries."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from dev.webhook import WebhookReceiver
+from proctoring.keys import idempotency_key
+from tests.conftest import WEBHOOK_SECRET, assert_valid, synthetic_jpeg
+
+MISMATCH = {
+    "detect_faces": "detect_faces_one",
+    "compare_faces": "compare_faces_mismatch",
+    "detect_labels": "detect_labels_person",
+}
+OK = {
+    "detect_faces": "detect_faces_one",
+    "compare_faces": "compare_faces_match",
+    "detect_labels": "detect_labels_person",
+}
+
+
+def key(index: int, user: str = "ana") -> str:
+    return f"images/exam1/{user}/capture_{index:03d}.jpg"
+
+
+def result_key(index: int, user: str = "ana") -> str:
+    return f"results/exam1/{user}/capture_{index:03d}.json"
+
+
+def test_third_alert_is_final_once_and_later_alerts_keep_counting(make_aws_pipeline):
+    pipeline = make_aws_pipeline()
+    pipeline.reference("ana", synthetic_jpeg(500))
+    statuses = []
+    for index in range(5):
+        answers = OK if index == 1 else MISMATCH
+        pipeline.sfn.run(pipeline.upload(key(index), synthetic_jpeg(index), **answers))
+        document = pipeline.result(result_key(index))
+        statuses.append((document["status"], document["alert_count"]))
+    assert statuses == [("ALERT", 1), ("OK", 1), ("ALERT", 2), ("ALERT_FINAL", 3), ("ALERT", 4)]
+
+
+def test_a_duplicate_event_counts_once_and_rewrites_the_same_document(make_aws_pipeline):
+    with WebhookReceiver(secret=WEBHOOK_SECRET) as receiver:
+        pipeline = make_aws_pipeline(webhook_url=receiver.url)
+        pipeline.reference("ana", synthetic_jpeg(500))
+        event = pipeline.upload(key(0), synthetic_jpeg(0), **MISMATCH)
+
+        first = pipeline.sfn.run(event)
+        before = pipeline.s3.get_object(Bucket="proctoring-test-bucket", Key=result_key(0))["Body"].read()
+        second = pipeline.sfn.run(event)  # the same object version delivered again
+        after = pipeline.s3.get_object(Bucket="proctoring-test-bucket", Key=result_key(0))["Body"].read()
+
+    assert first.status == second.status == "SUCCEEDED"
+    assert before == after
+    assert pipeline.result(result_key(0))["alert_count"] == 1
+    assert len(receiver.deliveries) == 1
+    assert receiver.requests == 1
+
+
+def test_a_new_version_of_the_same_key_is_a_new_capture(make_aws_pipeline):
+    pipeline = make_aws_pipeline()
+    pipeline.reference("ana", synthetic_jpeg(500))
+    pipeline.sfn.run(pipeline.upload(key(0), synthetic_jpeg(0), **MISMATCH))
+    pipeline.sfn.run(pipeline.upload(key(0), synthetic_jpeg(1), **MISMATCH))
+    assert pipeline.result(result_key(0))["alert_count"] == 2
+
+
+def test_ten_alerting_captures_at_once_give_one_alert_final(make_aws_pipeline):
+    pipeline = make_aws_pipeline()
+    pipeline.reference("ana", synthetic_jpeg(500))
+    events = [pipeline.upload(key(index), synthetic_jpeg(index), **MISMATCH) for index in range(10)]
+
+    arns = [pipeline.sfn.start(event) for event in events]  # all running together
+    executions = [pipeline.sfn.wait(arn) for arn in arns]
+
+    assert all(execution.status == "SUCCEEDED" for execution in executions)
+    documents = [pipeline.result(result_key(index)) for index in range(10)]
+    assert [document["status"] for document in documents].count("ALERT_FINAL") == 1
+    assert sorted(document["alert_count"] for document in documents) == list(range(1, 11))
+    item = pipeline.dynamodb.get_item(TableName=pipeline.alert_table, Key={"pk": {"S": "exam1#ana"}})["Item"]
+    assert item["alert_count"]["N"] == "10"
+
+
+def test_webhook_answering_500_twice_gets_exactly_one_delivery(make_aws_pipeline):
+    with WebhookReceiver(secret=WEBHOOK_SECRET, responses=[500, 500]) as receiver:
+        pipeline = make_aws_pipeline(webhook_url=receiver.url)
+        pipeline.reference("ana", synthetic_jpeg(500))
+        event = pipeline.upload(key(0), synthetic_jpeg(0), **OK)
+        execution = pipeline.sfn.run(event)
+
+    assert execution.status == "SUCCEEDED"
+    assert execution.task_failures().count("WebhookTransientError") == 2
+    assert receiver.requests == 3
+    assert len(receiver.deliveries) == 1
+    delivery = receiver.deliveries[0]
+    assert delivery.signature_valid
+    assert_valid(delivery.payload, "webhook")
+    obj = event["detail"]["object"]
+    expected_key = idempotency_key("proctoring-test-bucket", obj["key"], obj["version-id"], obj["etag"])
+    assert delivery.headers["Idempotency-Key"] == expected_key
+    notification = pipeline.result(result_key(0))["notification"]
+    assert notification["status"] == "delivered"
+    assert notification["attempts"] == 3
+    # backoff from the ASL: 5 s, then 10 s (jitter may shorten them)
+    assert len(pipeline.sfn.retry_sleeps) == 2
+    assert all(0 <= seconds <= 10 for seconds in pipeline.sfn.retry_sleeps)
+
+
+def test_a_4xx_is_not_retried_and_is_recorded(make_aws_pipeline):
+    with WebhookReceiver(secret=WEBHOOK_SECRET, responses=[422]) as receiver:
+        pipeline = make_aws_pipeline(webhook_url=receiver.url)
+        pipeline.reference("ana", synthetic_jpeg(500))
+        execution = pipeline.sfn.run(pipeline.upload(key(0), synthetic_jpeg(0), **OK))
+
+    assert execution.status == "SUCCEEDED"
+    assert receiver.requests == 1
+    assert "RecordNotificationFailure" in execution.entered_states()
+    assert pipeline.result(result_key(0))["notification"] == {
+        "status": "failed",
+        "attempts": 1,
+        "http_status": 422,
+        "last_error": "WebhookRejected: HTTP 422",
+    }
+
+
+def test_a_dead_webhook_leaves_the_document_with_the_failure(make_aws_pipeline):
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    pipeline = make_aws_pipeline(webhook_url=f"http://127.0.0.1:{port}/hook")
+    pipeline.reference("ana", synthetic_jpeg(500))
+    execution = pipeline.sfn.run(pipeline.upload(key(0), synthetic_jpeg(0), **MISMATCH))
+
+    assert execution.status == "SUCCEEDED"  # the verdict stands; only the delivery failed
+    assert execution.task_failures().count("WebhookTransientError") == 5  # first try + 4 retries
+    document = pipeline.result(result_key(0))
+    assert document["status"] == "ALERT"
+    assert document["notification"]["status"] == "failed"
+    assert document["notification"]["attempts"] == 5
+    assert "connection failed" in document["notification"]["last_error"]
+
+
+def test_a_slow_webhook_times_out_and_is_recorded(make_aws_pipeline):
+    with WebhookReceiver(secret=WEBHOOK_SECRET, delay=1.5) as receiver:
+        pipeline = make_aws_pipeline(webhook_url=receiver.url, WEBHOOK_READ_TIMEOUT="0.2")
+        pipeline.reference("ana", synthetic_jpeg(500))
+        execution = pipeline.sfn.run(pipeline.upload(key(0), synthetic_jpeg(0), **OK))
+
+    assert execution.status == "SUCCEEDED"
+    notification = pipeline.result(result_key(0))["notification"]
+    assert notification["status"] == "failed"
+    assert "timed out" in notification["last_error"]
+
+
+@pytest.mark.parametrize("url", ["http://example.com/hook", "ftp://example.com/hook"])
+def test_plain_http_is_refused_unless_allowed(make_aws_pipeline, url):
+    pipeline = make_aws_pipeline(webhook_url=url, WEBHOOK_ALLOW_HTTP="false")
+    pipeline.reference("ana", synthetic_jpeg(500))
+    execution = pipeline.sfn.run(pipeline.upload(key(0), synthetic_jpeg(0), **OK))
+
+    notification = pipeline.result(result_key(0))["notification"]
+    assert notification["status"] == "failed"
+    assert "ConfigurationError" in notification["last_error"]
+    assert "https" in notification["last_error"]
+    assert execution.task_failures() == ["ConfigurationError"]  # not retried

@@ -1,0 +1,94 @@
+"""Alert history: exact counts, sequentially, concurrently and with duplicates, in SQLite and DynamoDB."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from proctoring.alerts import DynamoDBAlertHistory, SqliteAlertHistory
+from proctoring.policy import ALERT, ALERT_FINAL, escalate
+from tests.conftest import create_tables
+
+
+@pytest.fixture(params=["sqlite", "dynamodb"])
+def history(request, tmp_path):
+    if request.param == "sqlite":
+        yield SqliteAlertHistory(tmp_path / "state.sqlite3")
+        return
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        table, _ = create_tables(client)
+        yield DynamoDBAlertHistory(table, client=client)
+
+
+def test_sequential_alerts_count_up(history):
+    numbers = [history.record_alert("exam", "ana", f"capture-{i}") for i in range(4)]
+    assert numbers == [1, 2, 3, 4]
+    assert history.alert_count("exam", "ana") == 4
+    assert history.alert_count("exam", "ben") == 0
+    assert history.alert_count("other", "ana") == 0
+
+
+def test_a_duplicate_gets_its_original_number_and_counts_once(history):
+    assert history.record_alert("exam", "ana", "c1") == 1
+    assert history.record_alert("exam", "ana", "c2") == 2
+    assert history.record_alert("exam", "ana", "c1") == 1
+    assert history.record_alert("exam", "ana", "c2") == 2
+    assert history.alert_count("exam", "ana") == 2
+
+
+def test_students_and_exams_are_counted_apart(history):
+    history.record_alert("exam1", "ana", "c1")
+    history.record_alert("exam2", "ana", "c1")
+    history.record_alert("exam1", "ben", "c1")
+    assert history.alert_count("exam1", "ana") == 1
+    assert history.alert_count("exam2", "ana") == 1
+
+
+def test_ten_concurrent_alerts_give_one_alert_final_and_a_count_of_ten(history):
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        numbers = list(pool.map(lambda i: history.record_alert("exam", "ana", f"capture-{i}"), range(10)))
+    assert sorted(numbers) == list(range(1, 11))
+    statuses = [escalate(ALERT, number, 3) for number in numbers]
+    assert statuses.count(ALERT_FINAL) == 1
+    assert history.alert_count("exam", "ana") == 10
+
+
+def test_concurrent_duplicates_count_once(history):
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        numbers = list(pool.map(lambda i: history.record_alert("exam", "ana", f"capture-{i % 4}"), range(16)))
+    assert history.alert_count("exam", "ana") == 4
+    by_capture = {}
+    for i, number in enumerate(numbers):
+        by_capture.setdefault(i % 4, set()).add(number)
+    assert all(len(values) == 1 for values in by_capture.values())
+    assert sorted(value.pop() for value in by_capture.values()) == [1, 2, 3, 4]
+
+
+def test_sqlite_history_is_shared_between_processes(tmp_path):
+    import multiprocessing
+
+    path = tmp_path / "state.sqlite3"
+    SqliteAlertHistory(path)
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(2) as pool:
+        numbers = pool.starmap(_record_in_process, [(str(path), f"capture-{i}") for i in range(8)])
+    assert sorted(numbers) == list(range(1, 9))
+
+
+def _record_in_process(path: str, capture: str) -> int:
+    return SqliteAlertHistory(path).record_alert("exam", "ana", capture)
+
+
+def test_dynamodb_items_expire_with_ttl():
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        table, _ = create_tables(client)
+        DynamoDBAlertHistory(table, ttl_days=30, client=client).record_alert("exam", "ana", "c1")
+        item = client.get_item(TableName=table, Key={"pk": {"S": "exam#ana"}})["Item"]
+        import time
+
+        assert 29 * 86400 < int(item["expires_at"]["N"]) - time.time() <= 30 * 86400

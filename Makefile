@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt functions/shared/re
 DEMO_DIR ?= demo
 PYTEST_ARGS ?= -n 2
 
-.PHONY: install test lint demo bench run clean
+.PHONY: install test lint audit demo bench clean
 
 $(STAMP): requirements-dev.txt functions/shared/requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found " + sys.version.split()[0] + ")")'
@@ -27,6 +27,13 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# IaC security scan (checkov, suppressions carry their reason in template.yaml) and dependency audit.
+AUDIT_VENV := .venv-audit
+audit: $(STAMP)
+	@test -x $(AUDIT_VENV)/bin/checkov || ($(PYTHON) -m venv $(AUDIT_VENV) && $(AUDIT_VENV)/bin/python -m pip install -q -r .ci/audit-requirements.txt)
+	$(AUDIT_VENV)/bin/checkov -f template.yaml --framework cloudformation --compact --quiet
+	$(AUDIT_VENV)/bin/pip-audit --path "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+
 demo: $(STAMP)
 	$(BIN)/python -m dev demo $(DEMO_DIR)
 
@@ -34,4 +41,4 @@ bench: $(STAMP)
 	$(BIN)/python -m dev bench
 
 clean:
-	rm -rf $(DEMO_DIR) .pytest_cache .ruff_cache
+	rm -rf $(DEMO_DIR) .pytest_cache .ruff_cache $(AUDIT_VENV)

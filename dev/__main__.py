@@ -71,6 +71,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return run_benchmark(captures=args.captures, size=args.size, workers=args.workers, keep=args.keep)
 
 
+def cmd_load(args: argparse.Namespace) -> int:
+    from dev.load import run_load
+
+    return run_load(captures=args.captures, students=args.students, workers=args.workers, keep=args.keep)
+
+
 def cmd_webhook(args: argparse.Namespace) -> int:
     from dev.webhook import serve
 
@@ -121,6 +127,13 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument("--workers", type=int, default=None)
     bench.add_argument("--keep", metavar="DIR", help="build the captures in DIR and keep them")
     bench.set_defaults(handler=cmd_bench)
+
+    load = commands.add_parser("load", help="many captures in one run: nothing lost, nothing sent twice")
+    load.add_argument("-n", "--captures", type=int, default=1000)
+    load.add_argument("--students", type=int, default=50)
+    load.add_argument("--workers", type=int, default=None)
+    load.add_argument("--keep", metavar="DIR", help="build the captures in DIR and keep them")
+    load.set_defaults(handler=cmd_load)
 
     webhook = commands.add_parser("webhook", help="a receiver that verifies signatures and prints each alert")
     webhook.add_argument("--port", type=int, default=8765)

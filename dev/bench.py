@@ -44,8 +44,10 @@ class NullAnalyzer:
         return {"checked": False, "labels": [], "person_count": 1}
 
 
-def build_captures(root: Path, count: int, size: tuple[int, int], seed: int = 7) -> list[Path]:
-    """``count`` webcam-like captures of 2 real faces, spread over count/10 students."""
+def build_captures(
+    root: Path, count: int, size: tuple[int, int], seed: int = 7, students: int | None = None
+) -> list[Path]:
+    """``count`` webcam-like captures of 2 real faces, spread over ``students`` (default count/10)."""
     from PIL import ImageEnhance, ImageOps
 
     from dev.demo import _jpeg, _sources
@@ -53,7 +55,7 @@ def build_captures(root: Path, count: int, size: tuple[int, int], seed: int = 7)
     astronaut, grace, _desk = _sources()
     faces = {"eileen": (astronaut, (80, 0, 400, 240)), "grace": (grace, (0, 40, 512, 424))}
     rng = random.Random(seed)
-    students = max(1, count // 10)
+    students = students or max(1, count // 10)
     paths = []
     for student in range(students):
         who = "eileen" if student % 2 == 0 else "grace"

@@ -135,3 +135,8 @@ def face(
 def one_face_analyzer() -> CannedAnalyzer:
     """Factory for the runner's workers: every image shows one frontal face matching the reference."""
     return CannedAnalyzer({"": [face()]}, similarity=99.0)
+
+
+def alert_by_name_analyzer() -> CannedAnalyzer:
+    """Factory for load tests: captures whose file name contains "_alert" show no face."""
+    return CannedAnalyzer({"_alert": [], "": [face()]}, similarity=99.0)

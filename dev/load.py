@@ -1,0 +1,150 @@
+"""``python -m dev load``: one run over many captures, then checks that nothing was lost or doubled.
+
+Builds N captures of S students from the demo's real photos (one in eight shows the other person,
+so students collect alerts), runs the local pipeline with a webhook receiver on loopback, and checks:
+
+* one result document per capture, at the key mirroring the capture;
+* one webhook delivery per capture, no idempotency key twice, every signature valid;
+* exact alert counts: each student's alerting captures are numbered 1..n with no gap or repeat,
+  and exactly one is ALERT_FINAL when n reaches the threshold;
+* a second run over the same folder sends nothing and rewrites identical documents.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import shutil
+import tempfile
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dev.runner import find_captures, result_key_for, run_folder
+from dev.webhook import WebhookReceiver
+
+SECRET = "load-test-secret"  # noqa: S105 - a loopback receiver's key for this run only
+
+
+@dataclass
+class LoadReport:
+    captures: int
+    documents: int
+    deliveries: int
+    duplicate_deliveries: int
+    bad_signatures: int
+    alert_problems: list[str] = field(default_factory=list)
+    second_run_deliveries: int = 0
+    second_run_changed: int = 0
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return (
+            self.documents == self.captures
+            and self.deliveries == self.captures
+            and self.duplicate_deliveries == 0
+            and self.bad_signatures == 0
+            and not self.alert_problems
+            and self.second_run_deliveries == 0
+            and self.second_run_changed == 0
+        )
+
+
+def check_alert_counts(documents: dict[str, dict[str, Any]], threshold: int) -> list[str]:
+    """Every student's alerting captures numbered 1..n exactly once; one ALERT_FINAL iff n >= threshold."""
+    by_student: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for document in documents.values():
+        if document.get("exam_id"):
+            by_student[(document["exam_id"], document["user_id"])].append(document)
+    problems = []
+    for student, docs in sorted(by_student.items()):
+        alerting = [d for d in docs if d["status"] in {"ALERT", "ALERT_FINAL"}]
+        numbers = sorted(d["alert_count"] for d in alerting)
+        if numbers != list(range(1, len(alerting) + 1)):
+            problems.append(f"{student}: alert numbers {numbers}")
+        finals = sum(d["status"] == "ALERT_FINAL" for d in docs)
+        if finals != (1 if len(alerting) >= threshold else 0):
+            problems.append(f"{student}: {finals} ALERT_FINAL for {len(alerting)} alerts")
+    return problems
+
+
+def run_load_check(
+    root: Path,
+    *,
+    workers: int | None = None,
+    analyzer_factory: str | None = None,
+    threshold: int = 3,
+    progress: bool = False,
+) -> LoadReport:
+    keys = find_captures(root)
+    with WebhookReceiver(secret=SECRET) as receiver:
+        first = run_folder(
+            root,
+            workers=workers,
+            webhook=receiver.url,
+            secret=SECRET,
+            analyzer_factory=analyzer_factory,
+            progress=progress,
+        )
+        documents = {}
+        for key in keys:
+            path = root / result_key_for(key, {})
+            if path.is_file():
+                documents[key] = json.loads(path.read_text())
+        snapshot = {key: (root / result_key_for(key, {})).read_bytes() for key in documents}
+        delivered = len(receiver.deliveries)
+        idempotency_keys = receiver.idempotency_keys()
+        run_folder(
+            root,
+            workers=workers,
+            webhook=receiver.url,
+            secret=SECRET,
+            analyzer_factory=analyzer_factory,
+            progress=False,
+        )
+        second_deliveries = len(receiver.deliveries) - delivered
+        changed = sum((root / result_key_for(key, {})).read_bytes() != data for key, data in snapshot.items())
+        bad = sum(not delivery.signature_valid for delivery in receiver.deliveries)
+    return LoadReport(
+        captures=len(keys),
+        documents=len(documents),
+        deliveries=delivered,
+        duplicate_deliveries=len(idempotency_keys) - len(set(idempotency_keys)),
+        bad_signatures=bad,
+        alert_problems=check_alert_counts(documents, threshold),
+        second_run_deliveries=second_deliveries,
+        second_run_changed=changed,
+        seconds=first.seconds,
+    )
+
+
+def run_load(captures: int = 1000, students: int = 50, workers: int | None = None, keep: str | None = None) -> int:
+    from dev.bench import build_captures
+
+    root = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="proctoring-load-"))
+    try:
+        print(f"building {captures} captures of {students} students in {root} ...", flush=True)
+        build_captures(root, captures, (640, 480), students=students)
+        report = run_load_check(root, workers=workers, progress=True)
+        rate = report.captures / report.seconds if report.seconds else 0.0
+        print(f"captures:            {report.captures}  ({report.seconds:.0f} s, {rate:.2f} images/s)")
+        print(f"result documents:    {report.documents}")
+        print(
+            f"webhook deliveries:  {report.deliveries}  (duplicates {report.duplicate_deliveries}, "
+            f"bad signatures {report.bad_signatures})"
+        )
+        print(f"alert counts:        {'exact' if not report.alert_problems else report.alert_problems[:5]}")
+        print(
+            f"second run:          {report.second_run_deliveries} deliveries, "
+            f"{report.second_run_changed} documents changed"
+        )
+        own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        print(f"peak RSS:            runner {own:.0f} MB, largest worker {child:.0f} MB")
+        print("PASS" if report.ok else "FAIL")
+        return 0 if report.ok else 1
+    finally:
+        if not keep:
+            shutil.rmtree(root, ignore_errors=True)

@@ -1,0 +1,57 @@
+"""A smaller version of ``python -m dev load``: many captures in one local run, nothing lost or doubled."""
+
+from __future__ import annotations
+
+import random
+
+from dev.load import check_alert_counts, run_load_check
+from tests.conftest import synthetic_jpeg
+
+
+def build(root, captures: int, students: int, seed: int = 5) -> dict[str, int]:
+    rng = random.Random(seed)
+    alerts: dict[str, int] = {}
+    for student in range(students):
+        (root / "reference").mkdir(parents=True, exist_ok=True)
+        (root / "reference" / f"s{student:02d}.jpg").write_bytes(synthetic_jpeg(1000 + student))
+    for index in range(captures):
+        student = f"s{index % students:02d}"
+        alerting = rng.random() < 0.3
+        alerts[student] = alerts.get(student, 0) + alerting
+        name = f"capture_{index:04d}{'_alert' if alerting else ''}.jpg"
+        path = root / "images" / "exam" / student / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(synthetic_jpeg(index))
+    return alerts
+
+
+def test_many_captures_one_run_nothing_lost_nothing_doubled(tmp_path):
+    expected_alerts = build(tmp_path, captures=120, students=8)
+
+    report = run_load_check(tmp_path, workers=2, analyzer_factory="tests.fakes:alert_by_name_analyzer")
+
+    assert report.documents == report.captures == 120
+    assert report.deliveries == 120
+    assert report.duplicate_deliveries == 0
+    assert report.bad_signatures == 0
+    assert report.alert_problems == []
+    assert report.second_run_deliveries == 0
+    assert report.second_run_changed == 0
+    assert report.ok
+    import json
+
+    for student, alerts in expected_alerts.items():
+        documents = [json.loads(p.read_text()) for p in (tmp_path / "results/exam" / student).glob("*.json")]
+        counted = max((d["alert_count"] or 0) for d in documents)
+        assert counted == alerts, student
+
+
+def test_alert_count_checker_catches_gaps_repeats_and_double_finals():
+    def doc(status, count, user="ana"):
+        return {"exam_id": "e", "user_id": user, "status": status, "alert_count": count}
+
+    good = {"a": doc("ALERT", 1), "b": doc("ALERT", 2), "c": doc("ALERT_FINAL", 3), "d": doc("OK", 3)}
+    assert check_alert_counts(good, 3) == []
+    assert check_alert_counts({**good, "e": doc("ALERT", 3)}, 3)  # a number given twice
+    assert check_alert_counts({"a": doc("ALERT", 1), "b": doc("ALERT", 3)}, 3)  # a gap
+    assert check_alert_counts({"a": doc("ALERT", 1), "b": doc("ALERT", 2), "c": doc("ALERT", 3)}, 3)  # no final

@@ -275,7 +275,8 @@ def run_folder(
 def _progress(total: int, enabled: bool) -> Any:
     from tqdm import tqdm
 
-    return tqdm(total=total, unit="img", disable=not enabled, desc="captures", dynamic_ncols=True)
+    # disable=None: a bar on a terminal, none when the output is a file or a pipe.
+    return tqdm(total=total, unit="img", disable=None if enabled else True, desc="captures", dynamic_ncols=True)
 
 
 def print_summary(report: RunReport) -> None:

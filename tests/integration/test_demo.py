@@ -6,6 +6,7 @@ import json
 
 from dev.demo import build_demo, check_results
 from dev.runner import run_folder
+from tests.conftest import assert_valid
 
 
 def test_demo_verdicts_match_expected(tmp_path):
@@ -18,6 +19,8 @@ def test_demo_verdicts_match_expected(tmp_path):
 
     assert report.complete
     assert check_results(root, expected) == []
+    for path in (root / "results").rglob("*.json"):
+        assert_valid(json.loads(path.read_text()))
     final = json.loads((root / "results/demo_exam/grace/04_turned_away.json").read_text())
     assert final["alert_count"] == 3
     assert final["analyzer"] == "local"

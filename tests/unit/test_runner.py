@@ -128,3 +128,31 @@ def test_menu_tests_one_image_without_its_reference(exam, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "images/exam1/ana/c0.jpg: ALERT REFERENCE_MISSING" in out
     assert "images/exam1/ana/c0.jpg: OK" in out
+
+
+def test_rekognition_mode_lets_rekognition_calls_through_to_the_network():
+    """With --analyzer rekognition the emulated AWS must not answer Rekognition calls itself."""
+    import socket
+
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import EndpointConnectionError
+
+    from dev.engine import LocalStepFunctions
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with LocalStepFunctions(passthrough_services=("rekognition",)):
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="still-emulated")  # other services stay emulated
+        client = boto3.client(
+            "rekognition",
+            region_name="us-east-1",
+            endpoint_url=f"http://127.0.0.1:{port}",
+            aws_access_key_id="x",
+            aws_secret_access_key="x",
+            config=Config(retries={"total_max_attempts": 1}, connect_timeout=1),
+        )
+        with pytest.raises(EndpointConnectionError):
+            client.detect_labels(Image={"Bytes": synthetic_jpeg(1)})

@@ -1,0 +1,91 @@
+"""What reaches the logs: structured step records, never image bytes, embeddings, secrets or signatures."""
+
+from __future__ import annotations
+
+import base64
+import io
+import logging
+import re
+
+import pytest
+
+from dev.webhook import WebhookReceiver
+from tests.conftest import WEBHOOK_SECRET, synthetic_jpeg
+
+OK = {
+    "detect_faces": "detect_faces_one",
+    "compare_faces": "compare_faces_match",
+    "detect_labels": "detect_labels_person",
+}
+
+
+def forbidden_in(text: str, image: bytes) -> list[str]:
+    problems = []
+    if WEBHOOK_SECRET in text:
+        problems.append("webhook secret")
+    if "v1=" in text or "X-Proctoring-Signature" in text:
+        problems.append("signature header")
+    if base64.b64encode(image[:48]).decode()[:40] in text or "/9j/" in text:
+        problems.append("image bytes (base64)")
+    if "\\xff\\xd8" in text:
+        problems.append("image bytes (repr)")
+    if re.search(r"(-?0\.\d{3,}\s*,\s*){20,}", text):
+        problems.append("a long vector of floats (an embedding)")
+    return problems
+
+
+@pytest.fixture
+def debug_logs():
+    """The steps' log records at DEBUG, formatted as in Lambda, collected in memory.
+
+    The handlers share the Powertools service logger, created once per process; its handler is
+    swapped for one writing to a buffer for the duration of the test.
+    """
+    logger = logging.getLogger("proctoring")
+    saved_level, saved_handlers = logger.level, list(logger.handlers)
+    buffer = io.StringIO()
+    handler = logging.StreamHandler(buffer)
+    if saved_handlers:
+        handler.setFormatter(saved_handlers[0].formatter)
+    logger.handlers = [handler]
+    logger.setLevel(logging.DEBUG)
+    yield buffer
+    logger.handlers = saved_handlers
+    logger.setLevel(saved_level)
+
+
+def test_aws_path_logs_at_debug_hold_no_sensitive_data(make_aws_pipeline, capfd, debug_logs):
+    image = synthetic_jpeg(77)
+    with WebhookReceiver(secret=WEBHOOK_SECRET) as receiver:
+        pipeline = make_aws_pipeline(webhook_url=receiver.url, POWERTOOLS_LOG_LEVEL="DEBUG")
+        pipeline.reference("user", synthetic_jpeg(78))
+        execution = pipeline.sfn.run(pipeline.upload("images/exam/user/c.jpg", image, **OK))
+    assert execution.status == "SUCCEEDED"
+    assert len(receiver.deliveries) == 1
+
+    out, err = capfd.readouterr()
+    logs = debug_logs.getvalue() + out + err
+    assert '"message":"verdict"' in logs.replace(" ", "")  # the logs are there, and structured
+    assert '"level":"DEBUG"' in logs.replace(" ", "") or '"message":"resultwritten"' in logs.replace(" ", "")
+    assert forbidden_in(logs, image) == []
+
+
+def test_local_analyzer_run_logs_no_embeddings_or_images(tmp_path, capfd, monkeypatch):
+    from dev.demo import _jpeg, _sources, _webcam
+    from dev.runner import run_folder
+
+    astronaut, _grace, _desk = _sources()
+    capture = _jpeg(_webcam(astronaut, (80, 0, 400, 240)))
+    (tmp_path / "reference").mkdir()
+    (tmp_path / "reference" / "eileen.jpg").write_bytes(_jpeg(astronaut))
+    (tmp_path / "images" / "exam" / "eileen").mkdir(parents=True)
+    (tmp_path / "images" / "exam" / "eileen" / "c.jpg").write_bytes(capture)
+    monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "DEBUG")
+
+    report = run_folder(tmp_path, workers=1, progress=False)
+
+    assert report.complete
+    out, err = capfd.readouterr()
+    logs = out + err
+    assert '"message":"compared"' in logs.replace(" ", "")  # the comparison step did log
+    assert forbidden_in(logs, capture) == []

@@ -1,0 +1,151 @@
+"""Webhook signing, the secret from SSM through Powertools parameters, and the local receiver."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import boto3
+import pytest
+import requests
+from moto import mock_aws
+
+from proctoring.errors import ConfigurationError
+from proctoring.notify import (
+    IDEMPOTENCY_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    ParameterSecret,
+    StaticSecret,
+    WebhookNotifier,
+    encode_payload,
+    payload_of,
+    sign,
+    verify,
+)
+from tests.conftest import ROOT
+
+BODY = b'{"status":"ALERT"}'
+
+
+def test_signature_is_hmac_sha256_of_timestamp_dot_body():
+    import hashlib
+    import hmac
+
+    expected = hmac.new(b"k", b"1700000000." + BODY, hashlib.sha256).hexdigest()
+    assert sign("k", "1700000000", BODY) == f"v1={expected}"
+
+
+def test_verify_accepts_a_fresh_signature_and_rejects_tampering_and_replays():
+    now = time.time()
+    timestamp = str(int(now))
+    signature = sign("k", timestamp, BODY)
+    assert verify("k", timestamp, BODY, signature, now=now)
+    assert not verify("k", timestamp, BODY + b" ", signature, now=now)
+    assert not verify("other", timestamp, BODY, signature, now=now)
+    assert not verify("k", timestamp, BODY, signature, now=now + 301)  # replayed later
+    assert not verify("k", "not-a-time", BODY, signature, now=now)
+
+
+def test_payload_leaves_out_the_delivery_record_and_is_canonical():
+    document = {"status": "OK", "notification": {"status": "pending"}, "b": 1, "a": "é"}
+    payload = payload_of(document)
+    assert "notification" not in payload
+    assert encode_payload(payload) == '{"a":"é","b":1,"status":"OK"}'.encode()
+
+
+@pytest.mark.parametrize("url", ["http://proctor.example/hook", "ftp://proctor.example/hook", "proctor.example/hook"])
+def test_only_https_unless_allowed(url):
+    with pytest.raises(ConfigurationError, match="https"):
+        WebhookNotifier(url, StaticSecret("k"))
+    if url.startswith("http://"):
+        assert WebhookNotifier(url, StaticSecret("k"), allow_http=True).url == url
+
+
+def test_secret_comes_from_ssm_securestring_and_is_cached():
+    with mock_aws():
+        ssm = boto3.client("ssm", region_name="us-east-1")
+        ssm.put_parameter(Name="/proctoring/webhook-secret", Value="s3cr3t", Type="SecureString")
+        secret = ParameterSecret("/proctoring/webhook-secret", max_age=300)
+        assert secret.get() == "s3cr3t"
+        ssm.put_parameter(Name="/proctoring/webhook-secret", Value="rotated", Type="SecureString", Overwrite=True)
+        assert secret.get() == "s3cr3t"  # served from Powertools' cache for max_age seconds
+        from aws_lambda_powertools.utilities import parameters
+
+        fresh = parameters.get_parameter("/proctoring/webhook-secret", decrypt=True, force_fetch=True)
+        assert fresh == "rotated"  # the rotation is picked up once the cache entry expires
+
+
+def test_headers_carry_timestamp_signature_and_idempotency_key():
+    sent = {}
+
+    class Session:
+        def post(self, url, data, headers, timeout, allow_redirects):
+            sent.update(url=url, data=data, headers=headers, timeout=timeout, allow_redirects=allow_redirects)
+            return type("Response", (), {"status_code": 204})()
+
+    notifier = WebhookNotifier(
+        "https://proctor.example/hook", StaticSecret("k"), session=Session(), connect_timeout=2, read_timeout=7
+    )
+    outcome = notifier.send({"status": "OK", "notification": None}, "idem-1", attempt=2)
+    assert outcome == {"status": "delivered", "attempts": 2, "http_status": 204}
+    headers = sent["headers"]
+    assert headers[IDEMPOTENCY_HEADER] == "idem-1"
+    assert verify("k", headers[TIMESTAMP_HEADER], sent["data"], headers[SIGNATURE_HEADER])
+    assert sent["timeout"] == (2, 7)
+    assert sent["allow_redirects"] is False
+    assert json.loads(sent["data"]) == {"status": "OK"}
+
+
+def test_dev_webhook_receiver_verifies_and_prints(tmp_path):
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dev", "webhook", "--port", str(port), "--webhook-secret", "k"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}/hook"
+        for _ in range(100):
+            try:
+                requests.post(url, data=b"{}", timeout=1)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        document = {
+            "status": "ALERT",
+            "exam_id": "e",
+            "user_id": "u",
+            "capture": "c.jpg",
+            "reason": "NO_FACE",
+            "details": ["No face was found in the capture."],
+        }
+        body = encode_payload(document)
+        timestamp = str(int(time.time()))
+        good = requests.post(
+            url,
+            data=body,
+            timeout=5,
+            headers={TIMESTAMP_HEADER: timestamp, SIGNATURE_HEADER: sign("k", timestamp, body)},
+        )
+        forged = requests.post(
+            url,
+            data=body,
+            timeout=5,
+            headers={TIMESTAMP_HEADER: timestamp, SIGNATURE_HEADER: sign("wrong", timestamp, body)},
+        )
+    finally:
+        process.terminate()
+        out, _err = process.communicate(timeout=10)
+    assert good.status_code == 200
+    assert forged.status_code == 401
+    assert "ALERT" in out and "e/u/c.jpg" in out and "NO_FACE" in out and "signature ok" in out
+    assert "No face was found" in out

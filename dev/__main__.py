@@ -1,4 +1,4 @@
-"""Local tools: ``python -m dev {run,demo,menu,bench,webhook}``. See the README."""
+"""Local tools: ``python -m dev {run,demo,menu,bench,load,webhook}``. See the README."""
 
 from __future__ import annotations
 
@@ -6,10 +6,6 @@ import argparse
 import os
 import sys
 from pathlib import Path
-
-from dev import template as _template  # noqa: F401 - puts functions/shared on the path via dev.engine
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "functions" / "shared"))
 
 
 def _secret(args: argparse.Namespace) -> str:

@@ -113,9 +113,7 @@ def run_benchmark(
     captures: int = 200, size: str = "640x480", workers: int | None = None, keep: str | None = None
 ) -> int:
     import os
-    import sys
 
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "functions" / "shared"))
     width, height = (int(part) for part in size.lower().split("x"))
     root = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="proctoring-bench-"))
     workers = workers or os.cpu_count() or 1

@@ -32,10 +32,6 @@ from .ids import fast_uuid4
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
-SHARED = tpl.ROOT / "functions" / "shared"
-
-if str(SHARED) not in sys.path:
-    sys.path.insert(0, str(SHARED))
 
 # A Choice on ``IsPresent`` logs the missing path at ERROR level although nothing failed.
 logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)

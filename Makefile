@@ -31,7 +31,7 @@ test: lint
 AUDIT_VENV := .venv-audit
 audit: $(STAMP)
 	@test -x $(AUDIT_VENV)/bin/checkov || ($(PYTHON) -m venv $(AUDIT_VENV) && $(AUDIT_VENV)/bin/python -m pip install -q -r .ci/audit-requirements.txt)
-	$(AUDIT_VENV)/bin/checkov -f template.yaml --framework cloudformation --compact --quiet
+	$(AUDIT_VENV)/bin/checkov -f template.yaml --framework cloudformation --compact --quiet --skip-download
 	$(AUDIT_VENV)/bin/pip-audit --path "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
 
 demo: $(STAMP)

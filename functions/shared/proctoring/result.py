@@ -70,7 +70,10 @@ def build_document(
         "analyzer": analyzer,
         "processed_at": processed_at,
         "notification": None,
-        "analysis": {
+        # Nothing was analysed when the input was refused: no analysis block rather than a misleading one.
+        "analysis": None
+        if status == ERROR
+        else {
             "face_count": len(analysis.get("faces") or []),
             "similarity": analysis.get("similarity"),
             "reference": (analysis.get("reference") or {}).get("status"),

@@ -1,0 +1,82 @@
+"""The Rekognition analyzer against recorded responses; every request checked against the API model."""
+
+from __future__ import annotations
+
+import pytest
+
+from proctoring.analysis.rekognition import RekognitionAnalyzer
+from proctoring.errors import AnalyzerUnavailable, RekognitionThrottled
+from proctoring.images import ImageRejected, prepare_image
+from tests.conftest import synthetic_jpeg
+from tests.fakes import RecordedRekognition
+
+
+@pytest.fixture
+def recorded():
+    return RecordedRekognition()
+
+
+def image(seed: int, identity: str | None = None):
+    return prepare_image(synthetic_jpeg(seed), identity or f"s3://b/images/e/u/{seed}.jpg@etag")
+
+
+def test_detect_faces_keeps_box_confidence_pose_quality(recorded):
+    capture = image(1)
+    recorded.register(capture.jpeg_bytes(), detect_faces="detect_faces_two")
+    faces = RekognitionAnalyzer(client=recorded).detect_faces(capture)
+    assert len(faces) == 2
+    assert set(faces[0]) == {"BoundingBox", "Confidence", "Pose", "Quality"}
+    assert faces[1]["Pose"]["Yaw"] == 14.2
+
+
+def test_detections_are_cached_per_image_version(recorded):
+    analyzer = RekognitionAnalyzer(client=recorded)
+    reference = image(2, "s3://b/reference/u.jpg@v1")
+    recorded.register(reference.jpeg_bytes(), detect_faces="detect_faces_one")
+    analyzer.detect_faces(reference)
+    analyzer.detect_faces(image(2, "s3://b/reference/u.jpg@v1"))
+    assert recorded.calls == ["detect_faces"]
+    analyzer.detect_faces(image(2, "s3://b/reference/u.jpg@v2"))  # the reference changed
+    assert recorded.calls == ["detect_faces", "detect_faces"]
+
+
+def test_compare_returns_the_best_similarity(recorded):
+    capture = image(3)
+    recorded.register(capture.jpeg_bytes(), compare_faces="compare_faces_match")
+    result = RekognitionAnalyzer(client=recorded).compare_faces(image(4), capture)
+    assert result["similarity"] == 99.46
+    assert result["face_matches"][0]["BoundingBox"]["Left"] == 0.3712
+
+
+def test_labels_count_person_instances(recorded):
+    capture = image(5)
+    recorded.register(capture.jpeg_bytes(), detect_labels="detect_labels_two_people")
+    labels = RekognitionAnalyzer(client=recorded).detect_labels(capture, 10, 75)
+    assert labels["checked"] is True
+    assert labels["person_count"] == 2
+
+
+@pytest.mark.parametrize(
+    "code", ["ThrottlingException", "ProvisionedThroughputExceededException", "LimitExceededException"]
+)
+def test_throttling_is_a_named_retryable_error(recorded, code):
+    recorded.fail("detect_faces", code)
+    with pytest.raises(RekognitionThrottled, match=code):
+        RekognitionAnalyzer(client=recorded).detect_faces(image(6))
+
+
+def test_service_errors_are_analyzer_unavailable(recorded):
+    recorded.fail("detect_labels", "InternalServerError")
+    with pytest.raises(AnalyzerUnavailable):
+        RekognitionAnalyzer(client=recorded).detect_labels(image(7), 10, 75)
+
+
+@pytest.mark.parametrize(
+    ("code", "reason"),
+    [("InvalidImageFormatException", "IMAGE_FORMAT_UNSUPPORTED"), ("ImageTooLargeException", "IMAGE_TOO_LARGE")],
+)
+def test_image_refusals_become_rejections(recorded, code, reason):
+    recorded.fail("detect_faces", code)
+    with pytest.raises(ImageRejected) as error:
+        RekognitionAnalyzer(client=recorded).detect_faces(image(8))
+    assert error.value.code == reason

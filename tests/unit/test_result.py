@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+import json
+
+from proctoring.policy import PolicyConfig, decide
+from proctoring.result import (
+    analysis_input,
+    build_document,
+    capture_from_event,
+    failure_document,
+    notification_from_error,
+    with_notification,
+)
+from tests.conftest import assert_valid
+from tests.fakes import face
+
+CAPTURE = {
+    "bucket": "b",
+    "key": "images/e/u/c.jpg",
+    "exam_id": "e",
+    "user_id": "u",
+    "file_name": "c.jpg",
+    "s3_input": "s3://b/images/e/u/c.jpg",
+    "etag": "abc",
+    "version_id": "v1",
+    "reference_key": "reference/u.jpg",
+    "result_key": "results/e/u/c.json",
+    "idempotency_key": "k",
+}
+
+
+def test_analysis_input_reads_each_branch_of_the_state():
+    assert analysis_input({"capture": {**CAPTURE, "reference_key": None}})["reference"] == {"status": "missing"}
+    assert analysis_input({"capture": CAPTURE})["reference"] == {"status": "skipped"}  # no face: not compared
+    compared = analysis_input(
+        {
+            "capture": CAPTURE,
+            "faces": {"faces": [face()]},
+            "analysis": {
+                "comparison": {"reference": {"status": "ok"}, "similarity": 97.0},
+                "labels": {"checked": True},
+            },
+        }
+    )
+    assert compared["similarity"] == 97.0 and compared["reference"] == {"status": "ok"}
+    rejected = analysis_input({"capture": CAPTURE, "faces": {"rejection": {"code": "IMAGE_EMPTY", "message": "m"}}})
+    assert rejected["rejection"]["code"] == "IMAGE_EMPTY"
+
+
+def test_documents_for_every_status_follow_the_schema():
+    for analysis, status in [
+        ({"faces": [face()], "reference": {"status": "ok"}, "similarity": 99.0}, "OK"),
+        ({"faces": [], "reference": {"status": "missing"}}, "ALERT"),
+        ({"rejection": {"code": "IMAGE_CORRUPT", "message": "truncated"}}, "ERROR"),
+    ]:
+        verdict = decide(analysis, PolicyConfig())
+        document = build_document(
+            CAPTURE,
+            verdict,
+            status=verdict.status,
+            alert_count=1,
+            analyzer="rekognition",
+            processed_at="2026-11-27T10:00:00.000Z",
+            analysis=analysis,
+        )
+        assert document["status"] == status
+        assert_valid(document)
+        assert_valid(with_notification(document, {"status": "not_configured"}))
+
+
+def test_failure_document_names_the_error_from_a_lambda_cause():
+    cause = json.dumps({"errorType": "RekognitionThrottled", "errorMessage": "detect_faces: ThrottlingException"})
+    document = failure_document(
+        CAPTURE,
+        {"Error": "RekognitionThrottled", "Cause": cause},
+        analyzer="rekognition",
+        processed_at="2026-11-27T10:00:00.000Z",
+    )
+    assert document["error"] == {"name": "RekognitionThrottled", "message": "detect_faces: ThrottlingException"}
+    assert_valid(document)
+    plain = failure_document(
+        CAPTURE,
+        {"Error": "States.Timeout", "Cause": "timed out"},
+        analyzer="local",
+        processed_at="2026-11-27T10:00:00.000Z",
+    )
+    assert plain["error"]["message"] == "timed out"
+
+
+def test_capture_from_event_for_a_bad_key():
+    event = {"detail": {"bucket": {"name": "b"}, "object": {"key": "images/x+y.jpg", "etag": "e"}}}
+    capture = capture_from_event(event, "images/", "results/")
+    assert capture["key"] == "images/x y.jpg"
+    assert capture["result_key"] == "results/_invalid/x%20y.jpg.json"
+    assert capture["exam_id"] is None
+
+
+def test_notification_from_error_reads_attempts_and_status():
+    message = json.dumps({"attempt": 5, "http_status": 503, "error": "HTTP 503"})
+    cause = json.dumps({"errorType": "WebhookTransientError", "errorMessage": message})
+    assert notification_from_error({"Error": "WebhookTransientError", "Cause": cause}) == {
+        "status": "failed",
+        "attempts": 5,
+        "http_status": 503,
+        "last_error": "WebhookTransientError: HTTP 503",
+    }
+    odd = notification_from_error({"Error": "Lambda.ServiceException", "Cause": "Lambda unavailable"})
+    assert odd["status"] == "failed" and odd["attempts"] is None
+    assert "Lambda unavailable" in odd["last_error"]

@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+import json
+import time
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+from proctoring.errors import StorageUnavailable
+from proctoring.storage import LocalStorage, S3Storage, encode_document, file_etag
+
+
+def test_local_storage_reads_heads_and_writes(tmp_path):
+    storage = LocalStorage(tmp_path)
+    (tmp_path / "images/e/u").mkdir(parents=True)
+    (tmp_path / "images/e/u/c.jpg").write_bytes(b"abc")
+    info = storage.head("any", "images/e/u/c.jpg")
+    assert info.size == 3
+    assert info.etag == "900150983cd24fb0d6963f7d28e17f72"  # md5("abc"), as S3 reports
+    assert storage.read("any", "images/e/u/c.jpg") == b"abc"
+    assert storage.head("any", "images/e/u/missing.jpg") is None
+    with pytest.raises(FileNotFoundError):
+        storage.read("any", "images/e/u/missing.jpg")
+    path = storage.write_json("any", "results/e/u/c.json", {"b": 1, "a": "é"})
+    assert json.loads((tmp_path / "results/e/u/c.json").read_text()) == {"a": "é", "b": 1}
+    assert path.endswith("results/e/u/c.json")
+    assert not list((tmp_path / "results/e/u").glob(".tmp-*"))
+
+
+def test_local_storage_refuses_keys_outside_its_root(tmp_path):
+    storage = LocalStorage(tmp_path / "root")
+    with pytest.raises(PermissionError):
+        storage.write_json("any", "../escape.json", {})
+    assert storage.head("any", "../../etc/passwd") is None
+
+
+def test_documents_are_canonical_bytes():
+    assert encode_document({"b": 1, "a": [2, 1]}) == encode_document({"a": [2, 1], "b": 1})
+
+
+def test_file_etag_follows_the_content(tmp_path):
+    path = tmp_path / "f"
+    path.write_bytes(b"one")
+    first = file_etag(path)
+    time.sleep(0.01)
+    path.write_bytes(b"two")
+    assert file_etag(path) != first
+
+
+@pytest.fixture
+def s3():
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket="captures-b")
+        client.put_bucket_versioning(Bucket="captures-b", VersioningConfiguration={"Status": "Enabled"})
+        yield client
+
+
+def test_s3_storage_head_read_versions_and_write(s3):
+    storage = S3Storage(client=s3)
+    first = s3.put_object(Bucket="captures-b", Key="images/e/u/c.jpg", Body=b"v1")
+    s3.put_object(Bucket="captures-b", Key="images/e/u/c.jpg", Body=b"v2-longer")
+    info = storage.head("captures-b", "images/e/u/c.jpg")
+    assert info.size == 9 and info.version_id and '"' not in info.etag
+    assert storage.head("captures-b", "images/e/u/none.jpg") is None
+    assert storage.read("captures-b", "images/e/u/c.jpg", first["VersionId"]) == b"v1"  # the version of the event
+    assert storage.read("captures-b", "images/e/u/c.jpg") == b"v2-longer"
+    with pytest.raises(FileNotFoundError):
+        storage.read("captures-b", "images/e/u/none.jpg")
+    assert (
+        storage.write_json("captures-b", "results/e/u/c.json", {"status": "OK"}) == "s3://captures-b/results/e/u/c.json"
+    )
+    written = s3.get_object(Bucket="captures-b", Key="results/e/u/c.json")
+    assert written["ContentType"].startswith("application/json")
+    assert json.loads(written["Body"].read()) == {"status": "OK"}
+
+
+class FailingClient:
+    def __init__(self, code: str, status: int):
+        self.error = ClientError(
+            {"Error": {"Code": code, "Message": code}, "ResponseMetadata": {"HTTPStatusCode": status}}, "PutObject"
+        )
+
+    def put_object(self, **kwargs):
+        raise self.error
+
+    def head_object(self, **kwargs):
+        raise self.error
+
+
+@pytest.mark.parametrize(("code", "status"), [("SlowDown", 503), ("InternalError", 500), ("ServiceUnavailable", 503)])
+def test_transient_s3_errors_become_storage_unavailable(code, status):
+    storage = S3Storage(client=FailingClient(code, status))
+    with pytest.raises(StorageUnavailable, match=code):
+        storage.write_json("b", "results/x.json", {})
+    with pytest.raises(StorageUnavailable):
+        storage.head("captures-b", "images/x.jpg")
+
+
+def test_permission_errors_are_not_retried_as_transient():
+    storage = S3Storage(client=FailingClient("AccessDenied", 403))
+    with pytest.raises(ClientError):
+        storage.write_json("b", "results/x.json", {})

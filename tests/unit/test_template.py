@@ -183,3 +183,29 @@ def test_upload_rule_matches_captures_only(key, matches):
     rule = UploadRule("my-bucket")
     assert rule.matches(object_created_event("my-bucket", key, size=1, etag="e")) is matches
     assert rule.matches(object_created_event("other-bucket", key, size=1, etag="e")) is False
+
+
+def test_the_sample_event_matches_the_upload_rule():
+    event = json.loads((tpl.ROOT / "events" / "s3_object_created.json").read_text())
+    assert UploadRule(event["detail"]["bucket"]["name"]).matches(event)
+
+
+def test_undeliverable_events_go_to_a_dead_letter_queue(template):
+    rule = template["Resources"]["ProctoringStateMachine"]["Properties"]["Events"]["CaptureUploaded"]["Properties"]
+    assert rule["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["UploadEventsDeadLetterQueue", "Arn"]}}
+    assert rule["RetryPolicy"]["MaximumRetryAttempts"] > 0
+    policy = template["Resources"]["UploadEventsDeadLetterQueuePolicy"]["Properties"]["PolicyDocument"]
+    assert policy["Statement"][0]["Principal"] == {"Service": "events.amazonaws.com"}
+
+
+def test_logs_have_a_retention_period(template):
+    resources = template["Resources"]
+    assert template["Globals"]["Function"]["LoggingConfig"]["LogGroup"] == {"Ref": "FunctionsLogGroup"}
+    for name in ("FunctionsLogGroup", "StateMachineLogGroup"):
+        assert resources[name]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+
+
+def test_every_checkov_suppression_gives_its_reason(template):
+    for name, resource in template["Resources"].items():
+        for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", []):
+            assert skip["id"].startswith("CKV_") and len(skip.get("comment", "")) > 20, name

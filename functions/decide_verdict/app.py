@@ -1,8 +1,9 @@
 """DecideVerdict: apply the verdict policy, count alerts, escalate, and build the result document.
 
-Idempotent per object version (Powertools idempotency): a duplicate event, a redrive or a second
-local run returns the stored verdict, so an alert is never counted twice and the document is
-rewritten identically.
+Idempotent per object version and reference version (Powertools idempotency): a duplicate event,
+a redrive or a second local run returns the stored verdict, so the document is rewritten
+identically; a capture processed again after its reference changed gets a fresh verdict. Alerts are
+counted once per capture version either way (the alert history is keyed on the capture alone).
 """
 
 from __future__ import annotations
@@ -29,7 +30,10 @@ persistence_layer = ConfiguredPersistenceLayer()
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
-@idempotent(persistence_store=persistence_layer, config=idempotency_config("capture.idempotency_key"))
+@idempotent(
+    persistence_store=persistence_layer,
+    config=idempotency_config("[capture.idempotency_key, capture.reference_etag]"),
+)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = get_settings()
     capture = event["capture"]

@@ -1,7 +1,8 @@
 """Notify: POST the result document to the proctoring system's webhook, once per document.
 
-Powertools idempotency keys the delivery on the object version and the verdict, so a duplicate
-event or a redrive never sends the same document twice.
+Powertools idempotency keys the delivery on the object version and the verdict (status and
+reasons), so a duplicate event or a redrive never sends the same verdict twice, while a changed
+verdict (an ERROR turned into a verdict by a redrive, a re-run after a new reference) is sent.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ persistence_layer = ConfiguredPersistenceLayer()
 @metrics.log_metrics
 @idempotent(
     persistence_store=persistence_layer,
-    config=idempotency_config("[idempotency_key, document.status]"),
+    config=idempotency_config("[idempotency_key, document.status, document.reasons]"),
 )
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     attempt = int(event.get("retry_count") or 0) + 1

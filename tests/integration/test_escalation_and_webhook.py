@@ -167,3 +167,20 @@ def test_plain_http_is_refused_unless_allowed(make_aws_pipeline, url):
     assert "ConfigurationError" in notification["last_error"]
     assert "https" in notification["last_error"]
     assert execution.task_failures() == ["ConfigurationError"]  # not retried
+
+
+def test_reprocessing_after_a_new_reference_gives_a_new_verdict_and_one_new_delivery(make_aws_pipeline):
+    with WebhookReceiver(secret=WEBHOOK_SECRET) as receiver:
+        pipeline = make_aws_pipeline(webhook_url=receiver.url)
+        event = pipeline.upload(key(0), synthetic_jpeg(0), **OK)
+        pipeline.sfn.run(event)
+        assert pipeline.result(result_key(0))["reason"] == "REFERENCE_MISSING"
+
+        pipeline.reference("ana", synthetic_jpeg(500))  # the proctor uploads the missing reference
+        pipeline.sfn.run(event)  # and processes the same capture again
+        pipeline.sfn.run(event)  # twice, by mistake
+
+    document = pipeline.result(result_key(0))
+    assert document["status"] == "OK"
+    assert document["alert_count"] == 1  # the earlier alert of this capture is not counted again
+    assert [delivery.payload["status"] for delivery in receiver.deliveries] == ["ALERT", "OK"]

@@ -240,7 +240,7 @@ def run_folder(
 
     report = RunReport(root=root, workers=workers)
     bar = _progress(len(keys), progress)
-    ready = finished = 0
+    finished = 0
     started = None
     try:
         while finished < workers:
@@ -250,8 +250,7 @@ def run_folder(
                 if not any(process.is_alive() for process in processes):
                     break
                 continue
-            if kind == "ready":
-                ready += 1
+            if kind == "ready":  # the clock starts when the first worker has its models loaded
                 started = started or time.perf_counter()
             elif kind == "outcome":
                 report.outcomes.append(payload)

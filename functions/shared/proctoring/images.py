@@ -45,7 +45,6 @@ class PreparedImage:
     image: Image.Image
     identity: str
     source_format: str
-    source_bytes: int
     source_size: tuple[int, int]
     _jpeg: bytes | None = field(default=None, repr=False)
 
@@ -144,9 +143,7 @@ def prepare_image(data: bytes, identity: str, max_side: int = ANALYSIS_MAX_SIDE)
     image = _to_rgb(image)
     if max(image.size) > max_side:
         image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
-    return PreparedImage(
-        image=image, identity=identity, source_format=source_format, source_bytes=size, source_size=source_size
-    )
+    return PreparedImage(image=image, identity=identity, source_format=source_format, source_size=source_size)
 
 
 def image_quality(image: Image.Image, box: tuple[int, int, int, int] | None = None) -> dict[str, float]:

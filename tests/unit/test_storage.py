@@ -45,7 +45,7 @@ def test_file_etag_follows_the_content(tmp_path):
     path.write_bytes(b"one")
     first = file_etag(path)
     time.sleep(0.01)
-    path.write_bytes(b"two")
+    path.write_bytes(b"second")
     assert file_etag(path) != first
 
 

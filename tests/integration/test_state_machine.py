@@ -107,7 +107,9 @@ def test_mismatch_with_reference(pipeline):
     execution = pipeline.sfn.run(event)
 
     assert execution.status == "SUCCEEDED"
-    assert "CompareToReference" in execution.entered_states()
+    states = execution.entered_states()
+    assert "CompareToReference" in states
+    assert states[-3:] == ["PersistResultWithoutWebhook", "Finish", "Done"]
     document = pipeline.result(RESULT)
     assert document["status"] == "ALERT"
     assert document["reason"] == "FACE_MISMATCH"
@@ -127,6 +129,7 @@ def test_phone_label_is_a_forbidden_object(pipeline):
     execution = pipeline.sfn.run(event)
 
     assert execution.status == "SUCCEEDED"
+    assert {"CompareAndDetectLabels", "DetectLabels", "DecideVerdict"} <= set(execution.entered_states())
     document = pipeline.result(RESULT)
     assert document["status"] == "ALERT"
     assert document["reason"] == "FORBIDDEN_OBJECT"

@@ -5,9 +5,12 @@ Handlers call these; tests call them with a local storage and a fake analyzer.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
-from .analysis.base import _LRU, FaceAnalyzer
+from cachetools import LRUCache
+
+from .analysis.base import FaceAnalyzer
 from .config import Settings
 from .images import MAX_SOURCE_BYTES, ImageRejected, PreparedImage, image_quality, prepare_image
 from .keys import InvalidCaptureKey, idempotency_key, key_candidates, parse_capture_key, rejected_result_key
@@ -80,7 +83,8 @@ def locate_capture(
 
 
 # Steps that share a process (the local runner, a warm Lambda) decode each image version once.
-_prepared = _LRU(32)
+_prepared: LRUCache = LRUCache(maxsize=32)
+_prepared_lock = threading.Lock()
 
 
 def load_image(
@@ -93,13 +97,16 @@ def load_image(
             "IMAGE_TOO_LARGE", f"the file is {size / 1048576:.1f} MB; the limit is {MAX_SOURCE_BYTES // 1048576} MB"
         )
     version = etag or version_id
-    cached = _prepared.get(f"s3://{bucket}/{key}@{version}") if version else None
-    if cached is not None:
-        return cached
+    if version:
+        with _prepared_lock:
+            cached = _prepared.get(f"s3://{bucket}/{key}@{version}")
+        if cached is not None:
+            return cached
     data = storage.read(bucket, key, version_id)
     prepared = prepare_image(data, identity=f"s3://{bucket}/{key}@{version or len(data)}")
     if version:
-        _prepared.put(prepared.identity, prepared)
+        with _prepared_lock:
+            _prepared[prepared.identity] = prepared
     return prepared
 
 

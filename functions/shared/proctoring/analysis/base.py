@@ -12,32 +12,12 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections import OrderedDict
-from threading import Lock
+from threading import RLock
 from typing import Any
 
+from cachetools import LRUCache, cachedmethod
+
 from ..images import PreparedImage
-
-
-class _LRU:
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._items: OrderedDict[str, Any] = OrderedDict()
-        self._lock = Lock()
-
-    def get(self, key: str) -> Any:
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        return None
-
-    def put(self, key: str, value: Any) -> None:
-        with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
 
 
 class FaceAnalyzer(ABC):
@@ -50,14 +30,12 @@ class FaceAnalyzer(ABC):
     name: str = "abstract"
 
     def __init__(self, cache_size: int = 256) -> None:
-        self._faces = _LRU(cache_size)
+        self._faces: LRUCache = LRUCache(maxsize=cache_size)
+        self._cache_lock = RLock()
 
+    @cachedmethod(lambda self: self._faces, key=lambda self, image: image.identity, lock=lambda self: self._cache_lock)
     def detect_faces(self, image: PreparedImage) -> list[dict[str, Any]]:
-        cached = self._faces.get(image.identity)
-        if cached is None:
-            cached = self._detect_faces(image)
-            self._faces.put(image.identity, cached)
-        return cached
+        return self._detect_faces(image)
 
     @abstractmethod
     def _detect_faces(self, image: PreparedImage) -> list[dict[str, Any]]: ...

@@ -30,9 +30,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from cachetools import LRUCache, cachedmethod
 
 from ..images import PreparedImage, image_quality
-from .base import _LRU, FaceAnalyzer
+from .base import FaceAnalyzer
 
 DETECT_MAX_SIDE = 1024
 DISTANCE_AT_THRESHOLD = 0.60
@@ -91,9 +92,9 @@ class LocalAnalyzer(FaceAnalyzer):
         self._encoder = dlib.face_recognition_model_v1(str(directory / "dlib_face_recognition_resnet_model_v1.dat"))
         self._dlib = dlib
         self._detect_max_side = detect_max_side
-        # Per image: the dlib rectangles and landmark shapes, for embeddings later.
-        self._shapes = _LRU(cache_size)
-        self._embeddings = _LRU(cache_size)
+        # Per image: the landmark shapes (for embeddings later) and the embeddings themselves.
+        self._shapes: LRUCache = LRUCache(maxsize=cache_size)
+        self._embeddings: LRUCache = LRUCache(maxsize=cache_size)
         # dlib's Python objects are not documented as thread-safe; Parallel branches run in threads.
         self._lock = threading.Lock()
 
@@ -138,24 +139,25 @@ class LocalAnalyzer(FaceAnalyzer):
                     "Quality": image_quality(image.image, (left, top, right, bottom)),
                 }
             )
-        self._shapes.put(image.identity, shapes)
+        with self._cache_lock:
+            self._shapes[image.identity] = shapes
         return details
 
     # -- comparison ------------------------------------------------------------------------
+    @cachedmethod(
+        lambda self: self._embeddings, key=lambda self, image: image.identity, lock=lambda self: self._cache_lock
+    )
     def _face_embeddings(self, image: PreparedImage) -> list[np.ndarray]:
-        cached = self._embeddings.get(image.identity)
-        if cached is not None:
-            return cached
         self.detect_faces(image)
-        shapes = self._shapes.get(image.identity)
+        with self._cache_lock:
+            shapes = self._shapes.get(image.identity)
         if shapes is None:  # detections came from cache but the shapes were evicted
             self._detect_faces(image)
-            shapes = self._shapes.get(image.identity)
+            with self._cache_lock:
+                shapes = self._shapes[image.identity]
         pixels = np.asarray(image.image)
         with self._lock:
-            embeddings = [np.array(self._encoder.compute_face_descriptor(pixels, shape, 1)) for shape in shapes]
-        self._embeddings.put(image.identity, embeddings)
-        return embeddings
+            return [np.array(self._encoder.compute_face_descriptor(pixels, shape, 1)) for shape in shapes]
 
     def compare_faces(self, reference: PreparedImage, capture: PreparedImage) -> dict[str, Any]:
         reference_embeddings = self._face_embeddings(reference)

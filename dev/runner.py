@@ -50,16 +50,11 @@ class RunReport:
     seconds: float = 0.0
     step_seconds: dict[str, float] = field(default_factory=dict)
     workers: int = 1
-    finished_at: list[float] = field(default_factory=list, repr=False)
 
-    def steady_rate(self, warm_up: float = 0.1) -> float:
-        """Images/s once warm: the first ``warm_up`` fraction of captures (first JSONPath compiles,
-        first calls into the models, sqlite files opening) is left out of the measure."""
-        times = sorted(self.finished_at)
-        skip = max(1, int(len(times) * warm_up))
-        if len(times) - skip < 2:
-            return len(self.outcomes) / self.seconds if self.seconds else 0.0
-        return (len(times) - 1 - skip) / (times[-1] - times[skip])
+    @property
+    def rate(self) -> float:
+        """Images/s from the moment the first worker was ready (models loaded) to the last result."""
+        return len(self.outcomes) / self.seconds if self.seconds else 0.0
 
     @property
     def complete(self) -> bool:
@@ -264,7 +259,6 @@ def run_folder(
                 started = started or time.perf_counter()
             elif kind == "outcome":
                 report.outcomes.append(payload)
-                report.finished_at.append(time.perf_counter())
                 bar.update(1)
             elif kind == "steps":
                 finished += 1
@@ -306,7 +300,7 @@ def print_summary(report: RunReport) -> None:
     table.add_row("total", "", *(str(totals.get(column, 0)) for column in ("captures", *STATUSES)))
     console = Console()
     console.print(table)
-    rate = len(report.outcomes) / report.seconds if report.seconds else 0.0
+    rate = report.rate
     console.print(
         f"{len(report.outcomes)} captures in {report.seconds:.1f} s ({rate:.2f} images/s, "
         f"{report.workers} worker{'s' if report.workers > 1 else ''})"

@@ -80,32 +80,26 @@ def run_load_check(
 ) -> LoadReport:
     keys = find_captures(root)
     with WebhookReceiver(secret=SECRET) as receiver:
-        first = run_folder(
-            root,
-            workers=workers,
-            webhook=receiver.url,
-            secret=SECRET,
-            analyzer_factory=analyzer_factory,
-            progress=progress,
-        )
-        documents = {}
-        for key in keys:
-            path = root / result_key_for(key, {})
-            if path.is_file():
-                documents[key] = json.loads(path.read_text())
-        snapshot = {key: (root / result_key_for(key, {})).read_bytes() for key in documents}
+
+        def run(show_progress: bool) -> Any:
+            return run_folder(
+                root,
+                workers=workers,
+                webhook=receiver.url,
+                secret=SECRET,
+                analyzer_factory=analyzer_factory,
+                progress=show_progress,
+            )
+
+        first = run(progress)
+        written = {key: root / result_key_for(key, {}) for key in keys}
+        snapshot = {key: path.read_bytes() for key, path in written.items() if path.is_file()}
+        documents = {key: json.loads(data) for key, data in snapshot.items()}
         delivered = len(receiver.deliveries)
         idempotency_keys = receiver.idempotency_keys()
-        run_folder(
-            root,
-            workers=workers,
-            webhook=receiver.url,
-            secret=SECRET,
-            analyzer_factory=analyzer_factory,
-            progress=False,
-        )
+        run(False)  # the same folder again: nothing may be sent, nothing may change
         second_deliveries = len(receiver.deliveries) - delivered
-        changed = sum((root / result_key_for(key, {})).read_bytes() != data for key, data in snapshot.items())
+        changed = sum(written[key].read_bytes() != data for key, data in snapshot.items())
         bad = sum(not delivery.signature_valid for delivery in receiver.deliveries)
     return LoadReport(
         captures=len(keys),

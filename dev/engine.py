@@ -80,7 +80,6 @@ _DEEPCOPY_MODULES = (
     "component.state.exec.state_parallel.state_parallel",
 )
 
-_modules: dict[str, ModuleType] = {}
 _finished = threading.Condition()
 _modules_lock = threading.Lock()
 
@@ -90,14 +89,13 @@ def load_handler_module(code_dir: str | Path) -> ModuleType:
     code_dir = Path(code_dir)
     name = f"step_{code_dir.name}"
     with _modules_lock:
-        if name not in _modules:
+        if name not in sys.modules:
             spec = importlib.util.spec_from_file_location(name, code_dir / "app.py")
             assert spec and spec.loader
             module = importlib.util.module_from_spec(spec)
             sys.modules[name] = module
             spec.loader.exec_module(module)
-            _modules[name] = module
-        return _modules[name]
+        return sys.modules[name]
 
 
 def invoke_handler(module: ModuleType, function_name: str, payload: Any) -> tuple[Any, bool]:

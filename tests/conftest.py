@@ -77,28 +77,25 @@ def sent_bytes(data: bytes) -> bytes:
 def atomic_moto_dynamodb() -> Iterator[None]:
     """Give moto's DynamoDB the per-item atomicity the real service guarantees.
 
-    moto applies a conditional UpdateItem as read, check, write in Python, so two threads can both
-    pass the condition and lose an update; DynamoDB never does. One lock around moto's item
-    operations restores that guarantee; the code under test is unchanged.
+    moto applies a conditional UpdateItem as read, check, write in Python, and builds responses
+    from the live items, so two threads can both pass a condition (a lost update) or serialise an
+    item while another changes it. DynamoDB does neither. Handling one DynamoDB request at a time,
+    from parsing to the serialised response, restores that; the code under test is unchanged.
     """
     import threading
 
-    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.responses import DynamoHandler
 
     lock = threading.RLock()
-    originals = {}
-    for name in ("put_item", "update_item", "delete_item", "get_item"):
-        original = getattr(DynamoDBBackend, name)
-        originals[name] = original
+    original = DynamoHandler.call_action
 
-        def locked(self, *args, _original=original, **kwargs):
-            with lock:
-                return _original(self, *args, **kwargs)
+    def call_action(self, *args, **kwargs):
+        with lock:
+            return original(self, *args, **kwargs)
 
-        setattr(DynamoDBBackend, name, locked)
+    DynamoHandler.call_action = call_action
     yield
-    for name, original in originals.items():
-        setattr(DynamoDBBackend, name, original)
+    DynamoHandler.call_action = original
 
 
 @pytest.fixture

@@ -125,14 +125,12 @@ def step_environment(
 
 def result_key_for(key: str, env: dict[str, str]) -> str:
     """Where the pipeline writes the document for ``key`` (the same rule ParseKey applies)."""
-    from proctoring.keys import InvalidCaptureKey, parse_capture_key, rejected_result_key
+    from proctoring.keys import capture_identity
 
     images = env.get("IMAGES_PREFIX", "images").strip("/") + "/"
     results = env.get("RESULTS_PREFIX", "results").strip("/") + "/"
-    try:
-        return parse_capture_key(key, images).result_key(results)
-    except InvalidCaptureKey:
-        return rejected_result_key(key, results, images)
+    identity = capture_identity("", key, etag=None, version_id=None, images_prefix=images, results_prefix=results)
+    return identity["result_key"]
 
 
 def _worker(config: dict[str, Any], tasks: Any, results: Any) -> None:

@@ -9,6 +9,7 @@ import hashlib
 import posixpath
 import unicodedata
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote, unquote_plus
 
 REFERENCE_EXTENSIONS = (".jpg", ".jpeg", ".png")
@@ -100,3 +101,43 @@ def idempotency_key(bucket: str, key: str, version: str | None, etag: str | None
     """Identity of one uploaded object version; the same upload always gives the same key."""
     identity = f"{bucket}/{key}#{version or ''}#{(etag or '').strip(chr(34))}"
     return hashlib.sha256(identity.encode("utf-8")).hexdigest()
+
+
+def capture_identity(
+    bucket: str,
+    key: str,
+    *,
+    etag: str | None,
+    version_id: str | None,
+    images_prefix: str = "images/",
+    results_prefix: str = "results/",
+) -> dict[str, Any]:
+    """Who and what a key is about, and where its result goes: the fields every path needs.
+
+    Keys outside the convention get their ``_invalid`` result key and a ``rejection``.
+    """
+    etag = (etag or "").strip('"') or None
+    identity: dict[str, Any] = {
+        "bucket": bucket,
+        "key": key,
+        "s3_input": f"s3://{bucket}/{key}",
+        "etag": etag,
+        "version_id": version_id,
+        "idempotency_key": idempotency_key(bucket, key, version_id, etag),
+        "exam_id": None,
+        "user_id": None,
+        "file_name": None,
+    }
+    try:
+        parsed = parse_capture_key(key, images_prefix)
+    except InvalidCaptureKey as exc:
+        identity["result_key"] = rejected_result_key(key, results_prefix, images_prefix)
+        identity["rejection"] = {"code": exc.code, "message": str(exc)}
+        return identity
+    identity.update(
+        exam_id=parsed.exam_id,
+        user_id=parsed.user_id,
+        file_name=parsed.file_name,
+        result_key=parsed.result_key(results_prefix),
+    )
+    return identity

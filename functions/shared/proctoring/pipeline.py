@@ -13,7 +13,7 @@ from cachetools import LRUCache
 from .analysis.base import FaceAnalyzer
 from .config import Settings
 from .images import MAX_SOURCE_BYTES, ImageRejected, PreparedImage, image_quality, prepare_image
-from .keys import InvalidCaptureKey, idempotency_key, key_candidates, parse_capture_key, rejected_result_key
+from .keys import capture_identity, key_candidates, parse_capture_key
 from .storage import Storage
 
 
@@ -39,41 +39,24 @@ def locate_capture(
         if info is not None:
             key = candidate
             break
-    etag = (etag or (info.etag if info else None) or "").strip('"') or None
-    version_id = version_id or (info.version_id if info else None)
-    capture: dict[str, Any] = {
-        "bucket": bucket,
-        "key": key,
-        "s3_input": f"s3://{bucket}/{key}",
-        "etag": etag,
-        "version_id": version_id,
-        "size": info.size if info else size,
-        "idempotency_key": idempotency_key(bucket, key, version_id, etag),
-        "exam_id": None,
-        "user_id": None,
-        "file_name": None,
-        "reference_key": None,
-        "reference_etag": None,
-    }
-    try:
-        parsed = parse_capture_key(key, settings.images_prefix)
-    except InvalidCaptureKey as exc:
-        capture["result_key"] = rejected_result_key(key, settings.results_prefix, settings.images_prefix)
-        capture["rejection"] = {"code": exc.code, "message": str(exc)}
-        return capture
-    capture.update(
-        exam_id=parsed.exam_id,
-        user_id=parsed.user_id,
-        file_name=parsed.file_name,
-        result_key=parsed.result_key(settings.results_prefix),
+    capture = capture_identity(
+        bucket,
+        key,
+        etag=etag or (info.etag if info else None),
+        version_id=version_id or (info.version_id if info else None),
+        images_prefix=settings.images_prefix,
+        results_prefix=settings.results_prefix,
     )
+    capture.update(size=info.size if info else size, reference_key=None, reference_etag=None)
+    if "rejection" in capture:
+        return capture
     if info is None:
         capture["rejection"] = {
             "code": "CAPTURE_NOT_FOUND",
             "message": f"{capture['s3_input']} no longer exists; it was deleted before it could be analysed",
         }
         return capture
-    for reference_key in parsed.reference_keys(settings.reference_prefix):
+    for reference_key in parse_capture_key(key, settings.images_prefix).reference_keys(settings.reference_prefix):
         reference = storage.head(bucket, reference_key)
         if reference is not None:
             capture["reference_key"] = reference_key

@@ -10,7 +10,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from .keys import idempotency_key, key_candidates, parse_capture_key, rejected_result_key
+from .keys import capture_identity, key_candidates
 from .policy import ERROR, Verdict
 
 SCHEMA_VERSION = "1.0"
@@ -102,35 +102,16 @@ def _error_message(error: dict[str, Any]) -> str:
 def capture_from_event(event: dict[str, Any], images_prefix: str, results_prefix: str) -> dict[str, Any]:
     """Best-effort capture identity straight from the S3 event, for failures before ParseKey answered."""
     detail = event.get("detail") or {}
-    bucket = (detail.get("bucket") or {}).get("name", "")
     obj = detail.get("object") or {}
     raw_key = obj.get("key", "")
-    key = key_candidates(raw_key)[0] if raw_key else ""
-    capture: dict[str, Any] = {
-        "bucket": bucket,
-        "key": key,
-        "etag": obj.get("etag"),
-        "version_id": obj.get("version-id"),
-        "s3_input": f"s3://{bucket}/{key}",
-        "idempotency_key": idempotency_key(bucket, key, obj.get("version-id"), obj.get("etag")),
-    }
-    try:
-        parsed = parse_capture_key(key, images_prefix)
-    except ValueError:
-        capture.update(
-            exam_id=None,
-            user_id=None,
-            file_name=None,
-            result_key=rejected_result_key(key, results_prefix, images_prefix),
-        )
-    else:
-        capture.update(
-            exam_id=parsed.exam_id,
-            user_id=parsed.user_id,
-            file_name=parsed.file_name,
-            result_key=parsed.result_key(results_prefix),
-        )
-    return capture
+    return capture_identity(
+        (detail.get("bucket") or {}).get("name", ""),
+        key_candidates(raw_key)[0] if raw_key else "",
+        etag=obj.get("etag"),
+        version_id=obj.get("version-id"),
+        images_prefix=images_prefix,
+        results_prefix=results_prefix,
+    )
 
 
 def failure_document(

@@ -15,17 +15,20 @@ import functools
 import importlib.util
 import json
 import logging
+import marshal
 import os
 import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
+
+from aws_lambda_powertools.tracing.base import BaseProvider, BaseSegment
 
 from . import template as tpl
 from .ids import fast_uuid4
@@ -59,14 +62,16 @@ def function_arn(name: str) -> str:
 
 
 def json_copy(value: Any) -> Any:
-    """Deep copy of JSON-shaped data; anything else falls back to copy.deepcopy."""
-    if isinstance(value, dict):
-        return {key: json_copy(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [json_copy(item) for item in value]
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    return copy.deepcopy(value)
+    """Deep copy of JSON-shaped data; anything else falls back to copy.deepcopy.
+
+    A marshal round trip copies dicts, lists and scalars in C (about 4x copy.deepcopy, 2x a
+    recursive Python copy) and, like deepcopy, keeps shared sub-objects shared. It refuses any
+    other type, including subclasses of dict, which then take the generic path.
+    """
+    try:
+        return marshal.loads(marshal.dumps(value))  # noqa: S302 - bytes made here, never read from outside
+    except ValueError:
+        return copy.deepcopy(value)
 
 
 _FAST_COPY = SimpleNamespace(deepcopy=json_copy, copy=copy.copy)
@@ -79,6 +84,49 @@ _DEEPCOPY_MODULES = (
     "component.state.exec.execute_state",
     "component.state.exec.state_parallel.state_parallel",
 )
+
+
+class _NoSegment(BaseSegment):
+    def close(self, end_time: int | None = None) -> None: ...
+    def add_subsegment(self, subsegment: Any) -> None: ...
+    def remove_subsegment(self, subsegment: Any) -> None: ...
+    def put_annotation(self, key: str, value: Any) -> None: ...
+    def put_metadata(self, key: str, value: Any, namespace: str = "default") -> None: ...
+    def add_exception(self, exception: BaseException, stack: Any, remote: bool = False) -> None: ...
+
+
+class NoTracingProvider(BaseProvider):
+    """Powertools' documented tracer-provider extension point, doing nothing.
+
+    Local runs have no X-Ray daemon and disable tracing, yet a disabled Tracer still builds an
+    X-Ray dummy subsegment (with a random id) around every handler call: about 0.1 ms a step.
+    """
+
+    @contextmanager
+    def in_subsegment(self, name: Any = None, **kwargs: Any) -> Iterator[BaseSegment]:
+        yield _NoSegment()
+
+    @asynccontextmanager
+    async def in_subsegment_async(self, name: Any = None, **kwargs: Any) -> AsyncIterator[BaseSegment]:
+        yield _NoSegment()
+
+    def put_annotation(self, key: str, value: Any) -> None: ...
+    def put_metadata(self, key: str, value: Any, namespace: str = "default") -> None: ...
+    def patch(self, modules: Any) -> None: ...
+    def patch_all(self) -> None: ...
+
+
+def use_no_tracing_when_disabled() -> None:
+    """Give every Tracer created from now on the no-op provider, when tracing is disabled.
+
+    Tracer keeps its configuration at class level, so one call configures the handler modules
+    imported afterwards (in a runner worker, all of them).
+    """
+    if os.environ.get("POWERTOOLS_TRACE_DISABLED", "").lower() == "true":
+        from aws_lambda_powertools import Tracer
+
+        Tracer(provider=NoTracingProvider(), disabled=True)
+
 
 _finished = threading.Condition()
 _modules_lock = threading.Lock()
@@ -319,17 +367,24 @@ class LocalStepFunctions:
 
     # -- executions ----------------------------------------------------------------------------
     def start(self, event: dict[str, Any], name: str | None = None) -> str:
-        return self.client.start_execution(
-            stateMachineArn=self.state_machine_arn, name=name or fast_uuid4().hex, input=json.dumps(event)
-        )["executionArn"]
+        """StartExecution on the emulated service, as EventBridge would call it.
+
+        The backend is called directly: going through boto3 and moto's HTTP layer (signing,
+        serialising, routing) cost about 3 ms per capture and adds nothing the interpreter sees.
+        """
+        execution = self._backend().start_execution(self.state_machine_arn, name or fast_uuid4().hex, json.dumps(event))
+        return execution.exec_arn
+
+    @staticmethod
+    def _backend() -> Any:
+        from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+        return stepfunctions_parser_backends[ACCOUNT][REGION]
 
     def wait(self, execution_arn: str, timeout: float = 300.0, poll: float = 0.05) -> Execution:
         # Poll the interpreter's own execution object: going through the API for every poll
         # costs ~5 ms of serialisation and holds the GIL the execution thread needs.
-        from moto.stepfunctions.parser.models import stepfunctions_parser_backends
-
-        backend = stepfunctions_parser_backends[ACCOUNT][REGION]
-        execution = backend.describe_execution(execution_arn)
+        execution = self._backend().describe_execution(execution_arn)
         deadline = time.monotonic() + timeout
         with _finished:  # status is checked under the lock `terminated` notifies with: no lost wake-up
             while str(getattr(execution.exec_status, "value", execution.exec_status)) == "RUNNING":
@@ -349,11 +404,13 @@ class LocalStepFunctions:
 
     def forget(self, execution_arn: str) -> None:
         """Drop a finished execution and its history from memory (long local runs)."""
-        from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+        from moto.stepfunctions.parser.utils import TMP_THREADS
 
-        backend = stepfunctions_parser_backends[ACCOUNT][REGION]
-        state_machine = backend.describe_state_machine(self.state_machine_arn)
+        state_machine = self._backend().describe_state_machine(self.state_machine_arn)
         state_machine.executions[:] = [e for e in state_machine.executions if e.exec_arn != execution_arn]
+        # The interpreter appends every thread it starts (one per Task, branch and execution) to a
+        # module-level list and never removes them; drop the finished ones.
+        TMP_THREADS[:] = [thread for thread in TMP_THREADS if thread.is_alive()]
 
     def run(self, event: dict[str, Any], timeout: float = 300.0) -> Execution:
         return self.wait(self.start(event), timeout=timeout)

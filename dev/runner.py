@@ -21,6 +21,7 @@ import threading
 import time
 import warnings
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -133,6 +134,17 @@ def result_key_for(key: str, env: dict[str, str]) -> str:
     return identity["result_key"]
 
 
+def drain_groups(tasks: Any, handle: Callable[[str], None]) -> None:
+    """Take groups of keys from ``tasks`` and handle each key, until an end marker (None).
+
+    A blocking get: get_nowait() on a multiprocessing queue also reports Empty while another
+    process or thread is reading, which would end a worker early and leave the work to others.
+    """
+    while (group := tasks.get()) is not None:
+        for key in group:
+            handle(key)
+
+
 def _worker(config: dict[str, Any], tasks: Any, results: Any) -> None:
     """One process: its own in-process state machine and analyzer, fed students from ``tasks``.
 
@@ -141,12 +153,13 @@ def _worker(config: dict[str, Any], tasks: Any, results: Any) -> None:
     """
     os.environ.update(config["env"])
     warnings.filterwarnings("ignore", category=UserWarning, module="aws_lambda_powertools")
-    from dev.engine import LocalStepFunctions, reset_backends
+    from dev.engine import LocalStepFunctions, reset_backends, use_no_tracing_when_disabled
     from dev.events import UploadRule, object_created_event
     from proctoring.analysis import get_analyzer, set_analyzer
     from proctoring.storage import file_etag
 
     reset_backends()
+    use_no_tracing_when_disabled()
     if config.get("analyzer_factory"):
         module_name, attribute = config["analyzer_factory"].split(":")
         set_analyzer(getattr(__import__(module_name, fromlist=[attribute]), attribute)())
@@ -172,17 +185,14 @@ def _worker(config: dict[str, Any], tasks: Any, results: Any) -> None:
             document = json.loads(document_path.read_text())
             return CaptureOutcome(key, document["status"], execution.status, document.get("reason", ""))
 
-        def drain() -> None:
-            while True:
-                try:
-                    group = tasks.get_nowait()
-                except queue.Empty:
-                    return
-                for key in group:
-                    results.put(("outcome", process(key)))
+        def report(key: str) -> None:
+            results.put(("outcome", process(key)))
 
         results.put(("ready", None))
-        threads = [threading.Thread(target=drain) for _ in range(max(1, config.get("in_flight", 1)))]
+        threads = [
+            threading.Thread(target=drain_groups, args=(tasks, report))
+            for _ in range(max(1, config.get("in_flight", 1)))
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -232,6 +242,8 @@ def run_folder(
     tasks, results = context.Queue(), context.Queue()
     for group in ordered:
         tasks.put(group)
+    for _ in range(workers * max(1, in_flight)):
+        tasks.put(None)  # one end marker per draining thread, behind all the work
     config = {
         "env": step_environment(root, analyzer, webhook, secret, extra_env),
         "analyzer_factory": analyzer_factory,

@@ -94,3 +94,28 @@ def test_configured_layer_follows_the_settings(local_env):
     make(layer, calls)(event={"key": "x"})
     make(layer, calls)(event={"key": "x"})
     assert calls == ["x"]
+
+
+def test_concurrent_first_invocations_both_see_a_configured_layer(local_env, monkeypatch):
+    # Powertools flags a layer configured before compiling its key expression; a second
+    # invocation arriving in that window must wait, not hash with no expression.
+    import jmespath
+    from aws_lambda_powertools.utilities.idempotency.persistence import base
+
+    compiling = threading.Event()
+    original_compile = jmespath.compile
+
+    def slow_compile(expression):
+        compiling.set()
+        threading.Event().wait(0.2)
+        return original_compile(expression)
+
+    monkeypatch.setattr(base.jmespath, "compile", slow_compile)
+    layer = ConfiguredPersistenceLayer()
+    config = IdempotencyConfig(event_key_jmespath="key")
+    first = threading.Thread(target=layer.configure, args=(config, "effect"))
+    first.start()
+    assert compiling.wait(5)
+    layer.configure(config, "effect")  # the second invocation, while the first is configuring
+    assert layer.event_key_compiled_jmespath is not None
+    first.join()

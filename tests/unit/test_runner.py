@@ -7,7 +7,7 @@ import json
 import pytest
 
 from dev.__main__ import main
-from dev.runner import UsageError, find_captures, run_folder
+from dev.runner import UsageError, drain_groups, find_captures, run_folder
 from tests.conftest import synthetic_jpeg
 
 FACTORY = "tests.fakes:one_face_analyzer"
@@ -56,6 +56,26 @@ def test_unknown_analyzer_is_refused_by_the_parser(exam):
     with pytest.raises(SystemExit) as exit_info:
         main(["run", str(exam), "--analyzer", "magic"])
     assert exit_info.value.code == 2
+
+
+def test_a_worker_waits_while_another_reads_the_task_queue():
+    # Another process reading holds the queue's reader lock; a worker that took that for an
+    # empty queue would stop before doing any of the work.
+    import multiprocessing
+    import threading
+
+    tasks = multiprocessing.get_context("spawn").Queue()
+    for group in (["a/1", "a/2"], ["b/1"]):
+        tasks.put(group)
+    tasks.put(None)
+    handled: list[str] = []
+    with tasks._rlock:  # as a reader in another process would
+        worker = threading.Thread(target=drain_groups, args=(tasks, handled.append))
+        worker.start()
+        worker.join(0.3)
+        assert worker.is_alive(), "the worker gave up while the queue was being read"
+    worker.join(10)
+    assert handled == ["a/1", "a/2", "b/1"]
 
 
 def test_find_captures_filters_by_glob_and_path(exam):

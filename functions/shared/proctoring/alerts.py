@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sqlite3
-import threading
 import time
 from pathlib import Path
 from typing import Any, Protocol
 
 from .config import Settings, get_settings, local_state_file
 from .errors import ConfigurationError, StorageUnavailable
+from .sqlite_file import SqliteFile
 
 
 class AlertHistory(Protocol):
@@ -103,37 +102,21 @@ class SqliteAlertHistory:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
-        conn = self._connect()
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS alert_captures ("
-            " exam_id TEXT NOT NULL, user_id TEXT NOT NULL, capture_id TEXT NOT NULL,"
-            " alert_number INTEGER NOT NULL, PRIMARY KEY (exam_id, user_id, capture_id))"
-        )
-
-    def _connect(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            # WAL with NORMAL sync stays consistent after a crash; only the last commits can be lost.
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA busy_timeout=60000")
-            self._local.conn = conn
-        return conn
+        self._db = SqliteFile(self.path)
+        with self._db.connection() as conn:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS alert_captures ("
+                " exam_id TEXT NOT NULL, user_id TEXT NOT NULL, capture_id TEXT NOT NULL,"
+                " alert_number INTEGER NOT NULL, PRIMARY KEY (exam_id, user_id, capture_id))"
+            )
 
     def record_alert(self, exam_id: str, user_id: str, capture_id: str) -> int:
-        conn = self._connect()
-        # IMMEDIATE takes the write lock first, so read-then-insert is atomic across processes.
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with self._db.transaction() as conn:
             row = conn.execute(
                 "SELECT alert_number FROM alert_captures WHERE exam_id = ? AND user_id = ? AND capture_id = ?",
                 (exam_id, user_id, capture_id),
             ).fetchone()
             if row is not None:
-                conn.execute("COMMIT")
                 return int(row[0])
             (count,) = conn.execute(
                 "SELECT COUNT(*) FROM alert_captures WHERE exam_id = ? AND user_id = ?", (exam_id, user_id)
@@ -143,18 +126,13 @@ class SqliteAlertHistory:
                 "INSERT INTO alert_captures (exam_id, user_id, capture_id, alert_number) VALUES (?, ?, ?, ?)",
                 (exam_id, user_id, capture_id, number),
             )
-            conn.execute("COMMIT")
             return number
-        except Exception:
-            conn.execute("ROLLBACK")
-            raise
 
     def alert_count(self, exam_id: str, user_id: str) -> int:
-        (count,) = (
-            self._connect()
-            .execute("SELECT COUNT(*) FROM alert_captures WHERE exam_id = ? AND user_id = ?", (exam_id, user_id))
-            .fetchone()
-        )
+        with self._db.connection() as conn:
+            (count,) = conn.execute(
+                "SELECT COUNT(*) FROM alert_captures WHERE exam_id = ? AND user_id = ?", (exam_id, user_id)
+            ).fetchone()
         return int(count)
 
 

@@ -9,7 +9,6 @@ side effect.
 from __future__ import annotations
 
 import os
-import sqlite3
 import threading
 import time
 import weakref
@@ -24,6 +23,7 @@ from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import D
 
 from .config import Settings, get_settings, local_state_file
 from .errors import ConfigurationError
+from .sqlite_file import SqliteFile
 
 INPROGRESS = "INPROGRESS"
 
@@ -34,25 +34,13 @@ class SqlitePersistenceLayer(BasePersistenceLayer):
     def __init__(self, path: str | os.PathLike[str]) -> None:
         super().__init__()
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
-        with self._connect() as conn:
+        self._db = SqliteFile(self.path)
+        with self._db.connection() as conn:
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS idempotency ("
                 " id TEXT PRIMARY KEY, status TEXT NOT NULL, expiration INTEGER,"
                 " in_progress_expiration INTEGER, data TEXT, validation TEXT)"
             )
-
-    def _connect(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            # WAL with NORMAL sync stays consistent after a crash; only the last commits can be lost.
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA busy_timeout=60000")
-            self._local.conn = conn
-        return conn
 
     @staticmethod
     def _record(row: tuple) -> DataRecord:
@@ -66,23 +54,18 @@ class SqlitePersistenceLayer(BasePersistenceLayer):
         )
 
     def _get_record(self, idempotency_key: str) -> DataRecord:
-        row = (
-            self._connect()
-            .execute(
+        with self._db.connection() as conn:
+            row = conn.execute(
                 "SELECT id, status, expiration, in_progress_expiration, data, validation FROM idempotency WHERE id = ?",
                 (idempotency_key,),
-            )
-            .fetchone()
-        )
+            ).fetchone()
         if row is None:
             raise IdempotencyItemNotFoundError
         return self._record(row)
 
     def _put_record(self, data_record: DataRecord) -> None:
-        conn = self._connect()
         now = int(time.time())
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with self._db.transaction() as conn:
             row = conn.execute(
                 "SELECT id, status, expiration, in_progress_expiration, data, validation FROM idempotency WHERE id = ?",
                 (data_record.idempotency_key,),
@@ -96,7 +79,6 @@ class SqlitePersistenceLayer(BasePersistenceLayer):
                     and old.in_progress_expiry_timestamp < now * 1000
                 )
                 if not (expired or stale):
-                    conn.execute("ROLLBACK")
                     raise IdempotencyItemAlreadyExistsError(old_data_record=old)
             conn.execute(
                 "INSERT OR REPLACE INTO idempotency (id, status, expiration, in_progress_expiration, data, validation)"
@@ -109,28 +91,24 @@ class SqlitePersistenceLayer(BasePersistenceLayer):
                     data_record.payload_hash or None,
                 ),
             )
-            conn.execute("COMMIT")
-        except IdempotencyItemAlreadyExistsError:
-            raise
-        except Exception:
-            conn.execute("ROLLBACK")
-            raise
 
     def _update_record(self, data_record: DataRecord) -> None:
-        self._connect().execute(
-            "UPDATE idempotency SET status = ?, expiration = ?, data = ?, validation = COALESCE(?, validation)"
-            " WHERE id = ?",
-            (
-                data_record.status,
-                data_record.expiry_timestamp,
-                data_record.response_data,
-                data_record.payload_hash or None,
-                data_record.idempotency_key,
-            ),
-        )
+        with self._db.connection() as conn:
+            conn.execute(
+                "UPDATE idempotency SET status = ?, expiration = ?, data = ?, validation = COALESCE(?, validation)"
+                " WHERE id = ?",
+                (
+                    data_record.status,
+                    data_record.expiry_timestamp,
+                    data_record.response_data,
+                    data_record.payload_hash or None,
+                    data_record.idempotency_key,
+                ),
+            )
 
     def _delete_record(self, data_record: DataRecord) -> None:
-        self._connect().execute("DELETE FROM idempotency WHERE id = ?", (data_record.idempotency_key,))
+        with self._db.connection() as conn:
+            conn.execute("DELETE FROM idempotency WHERE id = ?", (data_record.idempotency_key,))
 
 
 def create_persistence_layer(settings: Settings | None = None) -> BasePersistenceLayer:
@@ -164,6 +142,7 @@ class ConfiguredPersistenceLayer(BasePersistenceLayer):
         super().__init__()
         self._delegate: BasePersistenceLayer | None = None
         self._lock = threading.Lock()
+        self._configure_lock = threading.Lock()
         _layers.add(self)
 
     @property
@@ -176,6 +155,15 @@ class ConfiguredPersistenceLayer(BasePersistenceLayer):
 
     def reset(self) -> None:
         self._delegate = None
+
+    def configure(
+        self, config: IdempotencyConfig, function_name: str | None = None, key_prefix: str | None = None
+    ) -> None:
+        # Powertools marks a layer configured before it compiles the key expression, so a second
+        # invocation starting meanwhile would hash with no expression. One invocation at a time per
+        # process (Lambda) never sees that; the local runner's concurrent executions do.
+        with self._configure_lock:
+            super().configure(config, function_name, key_prefix)
 
     def _get_record(self, idempotency_key: str) -> DataRecord:
         return self.delegate._get_record(idempotency_key)

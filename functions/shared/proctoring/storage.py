@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -121,6 +122,19 @@ class S3Storage:
         return f"s3://{bucket}/{key}"
 
 
+@functools.lru_cache(maxsize=4096)
+def _resolve_inside(root: Path, key: str) -> Path:
+    """``root/key`` with symlinks and ``..`` resolved, refused when it leaves ``root``.
+
+    Cached: every step of a capture resolves the same few keys, and resolving is a syscall per
+    path component.
+    """
+    path = (root / key).resolve()
+    if path != root and root not in path.parents:
+        raise PermissionError(f"key {key!r} points outside the storage root")
+    return path
+
+
 class LocalStorage:
     """A folder standing in for the bucket: key ``a/b.jpg`` is ``root/a/b.jpg``.
 
@@ -131,10 +145,7 @@ class LocalStorage:
         self.root = Path(root).resolve()
 
     def _path(self, key: str) -> Path:
-        path = (self.root / key).resolve()
-        if path != self.root and self.root not in path.parents:
-            raise PermissionError(f"key {key!r} points outside the storage root")
-        return path
+        return _resolve_inside(self.root, key)
 
     def head(self, bucket: str, key: str) -> ObjectInfo | None:
         try:

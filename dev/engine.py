@@ -342,6 +342,8 @@ class LocalStepFunctions:
             roleArn=f"arn:aws:iam::{ACCOUNT}:role/proctoring-local",
             type="STANDARD",
         )["stateMachineArn"]
+        # Parse now rather than in the first execution: start-up, like a Lambda's init phase.
+        AmazonStateLanguageParser.parse(definition)
         return self
 
     def __exit__(self, *exc: object) -> None:

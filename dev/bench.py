@@ -8,8 +8,9 @@ does real work) it prints:
 * orchestration overhead per image: the pipeline with a no-op analyzer;
 * peak RSS of the runner and of its largest worker.
 
-Every rate covers all N captures, warm-up included, and the raw analyzer visits them in the order
-the runner does (student by student): per-image cost varies with the picture, so comparing
+Every rate covers all N captures: a pipeline's from its worker being ready (models loaded) to the
+last result, the first executions' warm-up included. The raw analyzer visits the captures in the
+order the runner does (student by student): per-image cost varies with the picture, so comparing
 different subsets or orders would not compare like with like.
 """
 

@@ -134,6 +134,29 @@ def result_key_for(key: str, env: dict[str, str]) -> str:
     return identity["result_key"]
 
 
+def process_capture(sfn: Any, rule: Any, root: Path, key: str, env: dict[str, str]) -> CaptureOutcome:
+    """Upload event -> rule -> execution -> the document's status. Never raises: a fault in the
+    runner itself (say, the file vanished mid-run) is reported for this capture, and the
+    student's other captures still run."""
+    from dev.events import object_created_event
+    from proctoring.storage import file_etag
+
+    try:
+        path = root / key
+        event = object_created_event(LOCAL_BUCKET, key, size=path.stat().st_size, etag=file_etag(path))
+        if not rule.matches(event):
+            return CaptureOutcome(key, "NOT_MATCHED", "NOT_MATCHED")
+        execution = sfn.run(event)
+        sfn.forget(execution.arn)
+        document_path = root / result_key_for(key, env)
+        if not document_path.is_file():
+            return CaptureOutcome(key, "MISSING", execution.status, execution.error or "")
+        document = json.loads(document_path.read_text())
+        return CaptureOutcome(key, document["status"], execution.status, document.get("reason", ""))
+    except Exception as exc:  # noqa: BLE001 - reported per capture, see the docstring
+        return CaptureOutcome(key, "MISSING", "RUNNER_ERROR", f"{type(exc).__name__}: {exc}")
+
+
 def drain_groups(tasks: Any, handle: Callable[[str], None]) -> None:
     """Take groups of keys from ``tasks`` and handle each key, until an end marker (None).
 
@@ -154,9 +177,8 @@ def _worker(config: dict[str, Any], tasks: Any, results: Any) -> None:
     os.environ.update(config["env"])
     warnings.filterwarnings("ignore", category=UserWarning, module="aws_lambda_powertools")
     from dev.engine import LocalStepFunctions, reset_backends, use_no_tracing_when_disabled
-    from dev.events import UploadRule, object_created_event
+    from dev.events import UploadRule
     from proctoring.analysis import get_analyzer, set_analyzer
-    from proctoring.storage import file_etag
 
     reset_backends()
     use_no_tracing_when_disabled()
@@ -176,21 +198,8 @@ def _worker(config: dict[str, Any], tasks: Any, results: Any) -> None:
     ) as sfn:
         rule = UploadRule(LOCAL_BUCKET)
 
-        def process(key: str) -> CaptureOutcome:
-            path = root / key
-            event = object_created_event(LOCAL_BUCKET, key, size=path.stat().st_size, etag=file_etag(path))
-            if not rule.matches(event):
-                return CaptureOutcome(key, "NOT_MATCHED", "NOT_MATCHED")
-            execution = sfn.run(event)
-            sfn.forget(execution.arn)
-            document_path = root / result_key_for(key, config["env"])
-            if not document_path.is_file():
-                return CaptureOutcome(key, "MISSING", execution.status, execution.error or "")
-            document = json.loads(document_path.read_text())
-            return CaptureOutcome(key, document["status"], execution.status, document.get("reason", ""))
-
         def report(key: str) -> None:
-            results.put(("outcome", process(key)))
+            results.put(("outcome", process_capture(sfn, rule, root, key, config["env"])))
 
         results.put(("ready", None))
         threads = [
@@ -324,6 +333,13 @@ def print_summary(report: RunReport) -> None:
     failed = [outcome for outcome in report.outcomes if outcome.execution == "FAILED"]
     if failed:
         console.print(f"{len(failed)} execution(s) FAILED after retries; their ERROR documents say why.")
+    missing = [outcome for outcome in report.outcomes if outcome.status == "MISSING"]
+    for outcome in missing[:20]:
+        console.print(
+            f"no result document for {outcome.key}: {outcome.execution} {outcome.reason}".rstrip(), markup=False
+        )
+    if len(missing) > 20:
+        console.print(f"... and {len(missing) - 20} more without a result document")
     unmatched = [outcome for outcome in report.outcomes if outcome.execution == "NOT_MATCHED"]
     if unmatched:
         console.print(f"{len(unmatched)} file(s) not matched by the upload rule, not processed.")

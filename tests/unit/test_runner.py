@@ -7,7 +7,16 @@ import json
 import pytest
 
 from dev.__main__ import main
-from dev.runner import UsageError, drain_groups, find_captures, run_folder
+from dev.runner import (
+    CaptureOutcome,
+    RunReport,
+    UsageError,
+    drain_groups,
+    find_captures,
+    print_summary,
+    process_capture,
+    run_folder,
+)
 from tests.conftest import synthetic_jpeg
 
 FACTORY = "tests.fakes:one_face_analyzer"
@@ -76,6 +85,18 @@ def test_a_worker_waits_while_another_reads_the_task_queue():
         assert worker.is_alive(), "the worker gave up while the queue was being read"
     worker.join(10)
     assert handled == ["a/1", "a/2", "b/1"]
+
+
+def test_a_capture_the_runner_cannot_process_is_reported_not_raised(tmp_path, capsys):
+    # The file vanished between listing and processing: reported for that capture only.
+    outcome = process_capture(None, None, tmp_path, "images/e/u/[gone].jpg", {})
+    assert (outcome.status, outcome.execution) == ("MISSING", "RUNNER_ERROR")
+    assert outcome.reason.startswith("FileNotFoundError")
+
+    report = RunReport(root=tmp_path, outcomes=[outcome, CaptureOutcome("images/e/u/ok.jpg", "OK", "SUCCEEDED")])
+    assert not report.complete
+    print_summary(report)
+    assert "no result document for images/e/u/[gone].jpg: RUNNER_ERROR FileNotFoundError" in capsys.readouterr().out
 
 
 def test_find_captures_filters_by_glob_and_path(exam):

@@ -1,0 +1,29 @@
+"""``python -m dev bench`` still runs end to end and prints every measure it promises.
+
+Numbers are printed, never asserted: timing on a shared machine is not a test.
+"""
+
+from __future__ import annotations
+
+import re
+
+from dev.bench import run_benchmark
+
+
+def test_bench_prints_every_measure(tmp_path, capsys):
+    assert run_benchmark(captures=6, size="320x240", workers=2, keep=str(tmp_path / "bench")) == 0
+    out = capsys.readouterr().out
+    for label in (
+        r"raw analyzer, called directly, 1 process\s+[\d.]+ images/s",
+        r"pipeline, 1 process, 1 execution at a time\s+[\d.]+ images/s\s+\(\d+% of raw\)",
+        r"pipeline, 1 process, 2 executions in flight\s+[\d.]+ images/s",
+        r"pipeline, 2 processes \(the default\)\s+[\d.]+ images/s",
+        r"DetectFacesFunction\s+[\d.]+",
+        r"CompareToReferenceFunction\s+[\d.]+",
+        r"orchestration \+ image I/O \(no-op analyzer\): [\d.]+ ms per image = [\d.]+% of analysis time",
+        r"peak RSS: runner \d+ MB, largest worker \d+ MB",
+    ):
+        assert re.search(label, out), f"missing from the benchmark output: {label}\n{out}"
+    verdicts = re.search(r"verdicts: (\{.*\})", out)
+    assert verdicts and sum(int(n) for n in re.findall(r"\d+", verdicts.group(1))) == 6
+    assert len(list((tmp_path / "bench" / "results").rglob("*.json"))) == 6

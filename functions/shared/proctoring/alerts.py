@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from pathlib import Path
 from typing import Any, Protocol
 
 from .config import Settings, get_settings, local_state_file
@@ -101,14 +100,13 @@ class SqliteAlertHistory:
     """The same contract in a SQLite file in the run folder; safe across threads and processes."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
-        self._db = SqliteFile(self.path)
-        with self._db.connection() as conn:
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS alert_captures ("
-                " exam_id TEXT NOT NULL, user_id TEXT NOT NULL, capture_id TEXT NOT NULL,"
-                " alert_number INTEGER NOT NULL, PRIMARY KEY (exam_id, user_id, capture_id))"
-            )
+        self._db = SqliteFile(
+            path,
+            "CREATE TABLE IF NOT EXISTS alert_captures ("
+            " exam_id TEXT NOT NULL, user_id TEXT NOT NULL, capture_id TEXT NOT NULL,"
+            " alert_number INTEGER NOT NULL, PRIMARY KEY (exam_id, user_id, capture_id))",
+        )
+        self.path = self._db.path
 
     def record_alert(self, exam_id: str, user_id: str, capture_id: str) -> int:
         with self._db.transaction() as conn:

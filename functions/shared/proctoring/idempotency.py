@@ -12,7 +12,6 @@ import os
 import threading
 import time
 import weakref
-from pathlib import Path
 
 from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer, IdempotencyConfig
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
@@ -33,14 +32,13 @@ class SqlitePersistenceLayer(BasePersistenceLayer):
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         super().__init__()
-        self.path = Path(path)
-        self._db = SqliteFile(self.path)
-        with self._db.connection() as conn:
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS idempotency ("
-                " id TEXT PRIMARY KEY, status TEXT NOT NULL, expiration INTEGER,"
-                " in_progress_expiration INTEGER, data TEXT, validation TEXT)"
-            )
+        self._db = SqliteFile(
+            path,
+            "CREATE TABLE IF NOT EXISTS idempotency ("
+            " id TEXT PRIMARY KEY, status TEXT NOT NULL, expiration INTEGER,"
+            " in_progress_expiration INTEGER, data TEXT, validation TEXT)",
+        )
+        self.path = self._db.path
 
     @staticmethod
     def _record(row: tuple) -> DataRecord:

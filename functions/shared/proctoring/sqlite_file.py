@@ -16,12 +16,16 @@ from pathlib import Path
 
 
 class SqliteFile:
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    """The file at ``path``, created with the tables of ``schema`` (idempotent DDL) if missing."""
+
+    def __init__(self, path: str | os.PathLike[str], schema: str) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
         self._pid = 0
+        with self.connection() as conn:
+            conn.execute(schema)
 
     def _connection(self) -> sqlite3.Connection:
         # A forked child must not share its parent's connection: reconnect when the pid changes.

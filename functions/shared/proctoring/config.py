@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 
 DEFAULT_FORBIDDEN_LABELS = (
     "Cell Phone",
@@ -82,50 +83,72 @@ class Settings:
     webhook_connect_timeout: float = 3.0
     webhook_read_timeout: float = 10.0
 
+    def __post_init__(self) -> None:
+        # The same bounds as the template's parameters, for settings that come from elsewhere.
+        bounds = {
+            "min_confidence": (0, 100),
+            "similarity_threshold": (0, 100),
+            "face_min_confidence": (0, 100),
+            "min_brightness": (0, 100),
+            "min_sharpness": (0, 100),
+            "max_yaw": (0, 180),
+            "max_pitch": (0, 90),
+            "max_labels": (1, 1000),
+            "alert_final_threshold": (1, None),
+            "history_ttl_days": (1, None),
+            "idempotency_ttl_seconds": (1, None),
+            "webhook_connect_timeout": (0.1, None),
+            "webhook_read_timeout": (0.1, None),
+        }
+        for name, (low, high) in bounds.items():
+            value = getattr(self, name)
+            if value < low or (high is not None and value > high):
+                allowed = f"between {low} and {high}" if high is not None else f"at least {low}"
+                raise ValueError(f"setting {name.upper()} must be {allowed}, got {value}")
+
     @classmethod
     def from_env(cls) -> Settings:
+        """Each setting from its environment variable; unset or blank keeps the field's default."""
         labels = tuple(
             label.strip()
-            for label in _env("FORBIDDEN_LABELS", ",".join(DEFAULT_FORBIDDEN_LABELS)).split(",")
+            for label in _env("FORBIDDEN_LABELS", ",".join(cls.forbidden_labels)).split(",")
             if label.strip()
         )
         return cls(
-            images_prefix=_prefix("IMAGES_PREFIX", "images"),
-            reference_prefix=_prefix("REFERENCE_PREFIX", "reference"),
-            results_prefix=_prefix("RESULTS_PREFIX", "results"),
-            min_confidence=_float("MIN_CONFIDENCE", 75.0),
-            max_labels=_int("MAX_LABELS", 10),
-            similarity_threshold=_float("SIMILARITY_THRESHOLD", 90.0),
-            face_min_confidence=_float("FACE_MIN_CONFIDENCE", 90.0),
-            max_yaw=_float("MAX_YAW", 35.0),
-            max_pitch=_float("MAX_PITCH", 25.0),
-            min_brightness=_float("MIN_BRIGHTNESS", 20.0),
-            min_sharpness=_float("MIN_SHARPNESS", 5.0),
+            images_prefix=_prefix("IMAGES_PREFIX", cls.images_prefix),
+            reference_prefix=_prefix("REFERENCE_PREFIX", cls.reference_prefix),
+            results_prefix=_prefix("RESULTS_PREFIX", cls.results_prefix),
+            min_confidence=_float("MIN_CONFIDENCE", cls.min_confidence),
+            max_labels=_int("MAX_LABELS", cls.max_labels),
+            similarity_threshold=_float("SIMILARITY_THRESHOLD", cls.similarity_threshold),
+            face_min_confidence=_float("FACE_MIN_CONFIDENCE", cls.face_min_confidence),
+            max_yaw=_float("MAX_YAW", cls.max_yaw),
+            max_pitch=_float("MAX_PITCH", cls.max_pitch),
+            min_brightness=_float("MIN_BRIGHTNESS", cls.min_brightness),
+            min_sharpness=_float("MIN_SHARPNESS", cls.min_sharpness),
             forbidden_labels=labels,
-            alert_final_threshold=_int("ALERT_FINAL_THRESHOLD", 3),
-            analyzer=_env("ANALYZER", "rekognition").lower(),
-            storage=_env("STORAGE", "s3").lower(),
-            local_root=_env("LOCAL_ROOT", ""),
-            state_dir=_env("STATE_DIR", ""),
-            alert_history=_env("ALERT_HISTORY", "dynamodb").lower(),
-            alert_table=_env("ALERT_TABLE", ""),
-            idempotency_store=_env("IDEMPOTENCY_STORE", "dynamodb").lower(),
-            idempotency_table=_env("IDEMPOTENCY_TABLE", ""),
-            idempotency_ttl_seconds=_int("IDEMPOTENCY_TTL_SECONDS", 15 * 24 * 3600),
-            history_ttl_days=_int("HISTORY_TTL_DAYS", 30),
-            webhook_url=_env("WEBHOOK_URL", ""),
-            webhook_secret_parameter=_env("WEBHOOK_SECRET_PARAMETER", ""),
-            webhook_secret=_env("WEBHOOK_SECRET", ""),
-            webhook_allow_http=_env("WEBHOOK_ALLOW_HTTP", "false").lower() in {"1", "true", "yes"},
-            webhook_connect_timeout=_float("WEBHOOK_CONNECT_TIMEOUT", 3.0),
-            webhook_read_timeout=_float("WEBHOOK_READ_TIMEOUT", 10.0),
+            alert_final_threshold=_int("ALERT_FINAL_THRESHOLD", cls.alert_final_threshold),
+            analyzer=_env("ANALYZER", cls.analyzer).lower(),
+            storage=_env("STORAGE", cls.storage).lower(),
+            local_root=_env("LOCAL_ROOT", cls.local_root),
+            state_dir=_env("STATE_DIR", cls.state_dir),
+            alert_history=_env("ALERT_HISTORY", cls.alert_history).lower(),
+            alert_table=_env("ALERT_TABLE", cls.alert_table),
+            idempotency_store=_env("IDEMPOTENCY_STORE", cls.idempotency_store).lower(),
+            idempotency_table=_env("IDEMPOTENCY_TABLE", cls.idempotency_table),
+            idempotency_ttl_seconds=_int("IDEMPOTENCY_TTL_SECONDS", cls.idempotency_ttl_seconds),
+            history_ttl_days=_int("HISTORY_TTL_DAYS", cls.history_ttl_days),
+            webhook_url=_env("WEBHOOK_URL", cls.webhook_url),
+            webhook_secret_parameter=_env("WEBHOOK_SECRET_PARAMETER", cls.webhook_secret_parameter),
+            webhook_secret=_env("WEBHOOK_SECRET", cls.webhook_secret),
+            webhook_allow_http=_env("WEBHOOK_ALLOW_HTTP", str(cls.webhook_allow_http)).lower() in {"1", "true", "yes"},
+            webhook_connect_timeout=_float("WEBHOOK_CONNECT_TIMEOUT", cls.webhook_connect_timeout),
+            webhook_read_timeout=_float("WEBHOOK_READ_TIMEOUT", cls.webhook_read_timeout),
         )
 
 
 def local_state_file(settings: Settings) -> str:
     """The SQLite file holding alert history and idempotency records for local runs."""
-    from pathlib import Path
-
     if settings.state_dir:
         return str(Path(settings.state_dir) / "state.sqlite3")
     if not settings.local_root:

@@ -1,0 +1,114 @@
+"""Settings: the environment the template sets, the defaults the local tools rely on, bad values."""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+
+import pytest
+
+from dev import template as tpl
+from proctoring.config import DEFAULT_FORBIDDEN_LABELS, Settings, local_state_file
+
+SETTING_VARIABLES = [field.name.upper() for field in dataclasses.fields(Settings)]
+
+
+@pytest.fixture
+def clean_env(monkeypatch):
+    """No setting in the environment: every field at its default."""
+    for name in SETTING_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+def template_environment() -> dict[str, str]:
+    """The functions' environment variables that come from a template parameter: variable -> parameter."""
+    variables = tpl.load_template()["Globals"]["Function"]["Environment"]["Variables"]
+    return {name: value["Ref"] for name, value in variables.items() if isinstance(value, dict) and "Ref" in value}
+
+
+def test_every_setting_in_the_template_environment_is_read():
+    setting_variables = set(SETTING_VARIABLES)
+    mapped = {name for name in template_environment() if not name.startswith("POWERTOOLS_")}
+    assert mapped <= setting_variables, mapped - setting_variables
+
+
+def test_the_template_defaults_are_the_local_defaults(clean_env):
+    # The local runner sets none of these, so it must judge exactly as a stack deployed with defaults.
+    defaults = tpl.parameter_defaults()
+    for variable, parameter in template_environment().items():
+        if variable.startswith("POWERTOOLS_"):
+            continue
+        clean_env.setenv(variable, defaults[parameter])
+    assert Settings.from_env() == Settings()
+
+
+def test_samconfig_overrides_name_template_parameters_at_their_defaults():
+    config = tomllib.loads((tpl.ROOT / "samconfig.toml").read_text())
+    overrides = config["default"]["deploy"]["parameters"]["parameter_overrides"]
+    defaults = tpl.parameter_defaults()
+    assert overrides
+    for override in overrides:
+        name, _, value = override.partition("=")
+        assert name in defaults, f"samconfig.toml overrides {name}, which the template does not declare"
+        assert value == defaults[name], f"samconfig.toml says {override}, the template default is {defaults[name]}"
+
+
+def test_unset_or_blank_variables_keep_the_defaults(clean_env):
+    clean_env.setenv("MIN_CONFIDENCE", "  ")
+    clean_env.setenv("IMAGES_PREFIX", "")
+    settings = Settings.from_env()
+    assert settings.min_confidence == 75.0
+    assert settings.images_prefix == "images/"
+    assert settings.forbidden_labels == DEFAULT_FORBIDDEN_LABELS
+    assert settings.webhook_allow_http is False
+
+
+def test_values_are_parsed_and_normalised(clean_env):
+    clean_env.setenv("IMAGES_PREFIX", "/exams/captures/")
+    clean_env.setenv("FORBIDDEN_LABELS", " Phone , ,Book,")
+    clean_env.setenv("MAX_LABELS", "25")
+    clean_env.setenv("SIMILARITY_THRESHOLD", "85.5")
+    clean_env.setenv("ANALYZER", "Local")
+    clean_env.setenv("WEBHOOK_ALLOW_HTTP", "TRUE")
+    settings = Settings.from_env()
+    assert settings.images_prefix == "exams/captures/"
+    assert settings.forbidden_labels == ("Phone", "Book")
+    assert settings.max_labels == 25
+    assert settings.similarity_threshold == 85.5
+    assert settings.analyzer == "local"
+    assert settings.webhook_allow_http is True
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("MIN_CONFIDENCE", "high", "MIN_CONFIDENCE must be a number, got 'high'"),
+        ("MAX_LABELS", "10.5", "MAX_LABELS must be an integer, got '10.5'"),
+        ("SIMILARITY_THRESHOLD", "150", "SIMILARITY_THRESHOLD must be between 0 and 100, got 150.0"),
+        ("MIN_CONFIDENCE", "-1", "MIN_CONFIDENCE must be between 0 and 100, got -1.0"),
+        ("MAX_PITCH", "91", "MAX_PITCH must be between 0 and 90"),
+        ("MAX_LABELS", "0", "MAX_LABELS must be between 1 and 1000, got 0"),
+        ("ALERT_FINAL_THRESHOLD", "0", "ALERT_FINAL_THRESHOLD must be at least 1, got 0"),
+        ("WEBHOOK_READ_TIMEOUT", "0", "WEBHOOK_READ_TIMEOUT must be at least 0.1"),
+    ],
+)
+def test_a_bad_value_names_the_setting(clean_env, variable, value, message):
+    clean_env.setenv(variable, value)
+    with pytest.raises(ValueError, match=f"setting {message}"):
+        Settings.from_env()
+
+
+def test_the_bounds_hold_at_their_edges(clean_env):
+    for variable, value in {"SIMILARITY_THRESHOLD": "100", "MIN_CONFIDENCE": "0", "ALERT_FINAL_THRESHOLD": "1"}.items():
+        clean_env.setenv(variable, value)
+    settings = Settings.from_env()
+    assert (settings.similarity_threshold, settings.min_confidence, settings.alert_final_threshold) == (100, 0, 1)
+
+
+def test_local_state_lives_in_the_run_folder_unless_a_state_dir_is_given(tmp_path):
+    assert local_state_file(Settings(local_root=str(tmp_path))) == str(tmp_path / ".proctoring" / "state.sqlite3")
+    other = tmp_path / "state"
+    assert local_state_file(Settings(local_root=str(tmp_path), state_dir=str(other))) == str(other / "state.sqlite3")
+    with pytest.raises(ValueError, match="LOCAL_ROOT or STATE_DIR"):
+        local_state_file(Settings())

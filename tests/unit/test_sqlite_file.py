@@ -1,0 +1,122 @@
+"""SqliteFile: one connection per process, atomic transactions, safe to open from many threads."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+import threading
+
+import pytest
+
+from proctoring.sqlite_file import SqliteFile
+
+SCHEMA = "CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)"
+
+
+def increment(db: SqliteFile, name: str) -> int:
+    # Read, then write: only atomic because the transaction takes the write lock first.
+    with db.transaction() as conn:
+        row = conn.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()
+        value = (row[0] if row else 0) + 1
+        conn.execute("INSERT OR REPLACE INTO counters (name, value) VALUES (?, ?)", (name, value))
+    return value
+
+
+def read(path, name: str) -> int | None:
+    with sqlite3.connect(path) as conn:
+        row = conn.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()
+    return row[0] if row else None
+
+
+def test_creates_the_folder_and_the_schema_and_reopens_existing_data(tmp_path):
+    path = tmp_path / "nested" / "state.sqlite3"
+    db = SqliteFile(path, SCHEMA)
+    assert increment(db, "a") == 1
+    again = SqliteFile(path, SCHEMA)  # the schema is idempotent; the data stays
+    assert increment(again, "a") == 2
+    assert read(path, "a") == 2
+    with db.connection() as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_one_connection_per_process_shared_by_threads(tmp_path):
+    db = SqliteFile(tmp_path / "state.sqlite3", SCHEMA)
+    seen = []
+
+    def grab():
+        with db.connection() as conn:
+            seen.append(id(conn))
+
+    threads = [threading.Thread(target=grab) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(set(seen)) == 1
+
+
+def test_a_failing_transaction_is_rolled_back_and_the_file_stays_usable(tmp_path):
+    db = SqliteFile(tmp_path / "state.sqlite3", SCHEMA)
+    increment(db, "a")
+    with pytest.raises(RuntimeError), db.transaction() as conn:
+        conn.execute("UPDATE counters SET value = 100 WHERE name = 'a'")
+        raise RuntimeError("step failed halfway")
+    assert read(tmp_path / "state.sqlite3", "a") == 1
+    assert increment(db, "a") == 2
+
+
+def test_concurrent_increments_from_threads_are_exact(tmp_path):
+    db = SqliteFile(tmp_path / "state.sqlite3", SCHEMA)
+    barrier = threading.Barrier(8)
+
+    def work():
+        barrier.wait()
+        for _ in range(25):
+            increment(db, "shared")
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert read(tmp_path / "state.sqlite3", "shared") == 200
+
+
+def _increment_in_child(path: str, times: int) -> None:
+    db = SqliteFile(path, SCHEMA)
+    for _ in range(times):
+        increment(db, "shared")
+
+
+def test_concurrent_increments_from_processes_are_exact(tmp_path):
+    path = str(tmp_path / "state.sqlite3")
+    SqliteFile(path, SCHEMA)
+    context = multiprocessing.get_context("spawn")  # what the local runner uses
+    workers = [context.Process(target=_increment_in_child, args=(path, 30)) for _ in range(3)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+    assert [worker.exitcode for worker in workers] == [0, 0, 0]
+    assert read(path, "shared") == 90
+
+
+@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="needs fork")
+def test_a_forked_child_opens_its_own_connection(tmp_path):
+    path = tmp_path / "state.sqlite3"
+    db = SqliteFile(path, SCHEMA)
+    increment(db, "shared")  # the parent's connection is open before the fork
+    with db.connection() as conn:
+        parent_connection = id(conn)
+
+    def child():
+        increment(db, "shared")
+        with db.connection() as conn:
+            if id(conn) == parent_connection:
+                raise SystemExit("the child used the connection it inherited")
+
+    worker = multiprocessing.get_context("fork").Process(target=child)
+    worker.start()
+    worker.join(60)
+    assert worker.exitcode == 0
+    assert increment(db, "shared") == 3  # the parent's connection still works after the child used its own

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dev.runner import UsageError, find_captures, print_summary, run_folder
+from dev.runner import UsageError, find_captures, print_summary, result_key_for, run_folder
 
 MENU = """
   1) test one image
@@ -32,8 +32,7 @@ def _show(root: Path, keys: list[str], results: str = "results") -> None:
     import json
 
     for key in keys:
-        parts = key.split("/")
-        result = root / results / "/".join(parts[1:-1]) / (Path(parts[-1]).stem + ".json")
+        result = root / result_key_for(key, {"RESULTS_PREFIX": results})
         if result.is_file():
             document = json.loads(result.read_text())
             print(f"  {key}: {document['status']} {document.get('reason', '')}")

@@ -51,6 +51,7 @@ class RunReport:
     seconds: float = 0.0
     step_seconds: dict[str, float] = field(default_factory=dict)
     workers: int = 1
+    results_prefix: str = "results"
 
     @property
     def rate(self) -> float:
@@ -272,7 +273,7 @@ def run_folder(
         if saved_arenas is None:
             del os.environ["MALLOC_ARENA_MAX"]
 
-    report = RunReport(root=root, workers=workers)
+    report = RunReport(root=root, workers=workers, results_prefix=config["env"].get("RESULTS_PREFIX", "results"))
     bar = _progress(len(keys), progress)
     finished = 0
     started = last_result = None
@@ -349,4 +350,4 @@ def print_summary(report: RunReport) -> None:
     unmatched = [outcome for outcome in report.outcomes if outcome.execution == "NOT_MATCHED"]
     if unmatched:
         console.print(f"{len(unmatched)} file(s) not matched by the upload rule, not processed.")
-    console.print(f"Results: {report.root / 'results'}")
+    console.print(f"Results: {report.root / report.results_prefix.strip('/')}")

@@ -169,6 +169,8 @@ def test_menu_tests_one_image_without_its_reference(exam, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "images/exam1/ana/c0.jpg: ALERT REFERENCE_MISSING" in out
     assert "images/exam1/ana/c0.jpg: OK" in out
+    # The what-if run's summary points at its own results folder.
+    assert "Results:" in out and "results-without-reference" in out.replace("\n", "")
 
 
 def test_rekognition_mode_lets_rekognition_calls_through_to_the_network():

@@ -38,19 +38,20 @@ def forbidden_in(text: str, image: bytes) -> list[str]:
 def debug_logs():
     """The steps' log records at DEBUG, formatted as in Lambda, collected in memory.
 
-    The handlers share the Powertools service logger, created once per process; its handler is
-    swapped for one writing to a buffer for the duration of the test.
+    The handlers share the Powertools service logger, created once per process (here, if no
+    handler module has been loaded yet). Its handler, which Powertools holds on to, stays in
+    place with its formatter; only its stream is pointed at a buffer for the test.
     """
+    from aws_lambda_powertools import Logger
+
+    Logger(service="proctoring")
     logger = logging.getLogger("proctoring")
-    saved_level, saved_handlers = logger.level, list(logger.handlers)
+    (handler,) = logger.handlers
     buffer = io.StringIO()
-    handler = logging.StreamHandler(buffer)
-    if saved_handlers:
-        handler.setFormatter(saved_handlers[0].formatter)
-    logger.handlers = [handler]
+    saved_level, saved_stream = logger.level, handler.setStream(buffer)
     logger.setLevel(logging.DEBUG)
     yield buffer
-    logger.handlers = saved_handlers
+    handler.setStream(saved_stream)
     logger.setLevel(saved_level)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from proctoring.result import notification_from_error, with_notification
@@ -22,6 +23,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     document = event["document"]
     if "notification_error" in event:
         document = with_notification(document, notification_from_error(event["notification_error"]))
+        # The execution still succeeds (the document stands): this metric is what raises the alarm.
+        metrics.add_metric(name="WebhookFailed", unit=MetricUnit.Count, value=1)
     elif "notification" in event:
         document = with_notification(document, event["notification"])
     uri = get_storage().write_json(event["bucket"], event["key"], document)

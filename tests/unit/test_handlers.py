@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dev.engine import LambdaContext
+from dev.engine import LambdaContext, load_handler_module
 from dev.events import object_created_event
 from dev.webhook import WebhookReceiver
 from proctoring.analysis import set_analyzer
@@ -28,6 +28,24 @@ def put(root: Path, key: str, data: bytes) -> dict:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     return object_created_event(BUCKET, key, size=len(data), etag=file_etag(path))
+
+
+def emitted_metrics(step: str, event: dict, monkeypatch, capsys) -> dict[str, dict]:
+    """Run a handler with metrics on; the CloudWatch EMF metrics it printed, by name, with their
+    namespace and dimensions (what the template's alarms select on)."""
+    module = load_handler_module(ROOT / "functions" / step)
+    module.metrics.clear_metrics()
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    capsys.readouterr()
+    module.lambda_handler(event, context())
+    found = {}
+    for line in capsys.readouterr().out.splitlines():
+        record = json.loads(line) if line.startswith("{") else {}
+        for directive in record.get("_aws", {}).get("CloudWatchMetrics", []):
+            for metric in directive["Metrics"]:
+                dimensions = {name: record[name] for names in directive["Dimensions"] for name in names}
+                found[metric["Name"]] = {"namespace": directive["Namespace"], "dimensions": dimensions}
+    return found
 
 
 def capture_state(root: Path, key: str, data: bytes, reference: bytes | None = None) -> dict:
@@ -220,15 +238,15 @@ def test_record_failure_without_a_parsed_capture_uses_the_event():
 
 
 # -- PersistResult ----------------------------------------------------------------------------------
-def test_persist_writes_the_document_with_its_notification(local_env):
+def test_persist_writes_the_document_with_its_notification(local_env, monkeypatch, capsys):
     event = json.loads((ROOT / "events" / "persist_result.json").read_text())
-    result = handler("persist_result")(event, context())
+    assert emitted_metrics("persist_result", event, monkeypatch, capsys) == {}
     written = json.loads((local_env / event["key"]).read_text())
     assert written["notification"] == {"status": "pending"}
-    assert written["status"] == result["status"] == "OK"
+    assert written["status"] == "OK"
 
 
-def test_persist_records_a_failed_delivery(local_env):
+def test_persist_records_a_failed_delivery(local_env, monkeypatch, capsys):
     event = json.loads((ROOT / "events" / "persist_result.json").read_text())
     del event["notification"]
     message = json.dumps({"attempt": 5, "http_status": 503, "error": "HTTP 503"})
@@ -236,8 +254,10 @@ def test_persist_records_a_failed_delivery(local_env):
         "Error": "WebhookTransientError",
         "Cause": json.dumps({"errorType": "WebhookTransientError", "errorMessage": message}),
     }
-    handler("persist_result")(event, context())
+    metrics = emitted_metrics("persist_result", event, monkeypatch, capsys)
     written = json.loads((local_env / event["key"]).read_text())
+    # The execution succeeds, so this metric is what the WebhookFailuresAlarm watches.
+    assert metrics["WebhookFailed"] == {"namespace": "Proctoring", "dimensions": {"service": "proctoring"}}
     assert written["notification"] == {
         "status": "failed",
         "attempts": 5,

@@ -198,6 +198,35 @@ def test_undeliverable_events_go_to_a_dead_letter_queue(template):
     assert policy["Statement"][0]["Principal"] == {"Service": "events.amazonaws.com"}
 
 
+def test_alarms_cover_failed_executions_undelivered_uploads_and_failed_webhooks(template):
+    resources = template["Resources"]
+    alarms = {name: r["Properties"] for name, r in resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    assert set(alarms) == {"FailedExecutionsAlarm", "UndeliveredUploadsAlarm", "WebhookFailuresAlarm"}
+    notify_topic = {"Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]}
+    for name, alarm in alarms.items():
+        assert alarm["AlarmActions"] == notify_topic, name
+        assert alarm["Threshold"] == 1 and alarm["TreatMissingData"] == "notBreaching", name
+
+    executions = {m["Id"]: m for m in alarms["FailedExecutionsAlarm"]["Metrics"]}
+    for metric_id, metric_name in {"failed": "ExecutionsFailed", "timedout": "ExecutionsTimedOut"}.items():
+        stat = executions[metric_id]["MetricStat"]["Metric"]
+        assert stat["MetricName"] == metric_name
+        assert stat["Dimensions"] == [{"Name": "StateMachineArn", "Value": {"Ref": "ProctoringStateMachine"}}]
+    assert [m["Id"] for m in executions.values() if m["ReturnData"]] == ["notsucceeded"]
+
+    dimensions = alarms["UndeliveredUploadsAlarm"]["Dimensions"]
+    assert dimensions == [{"Name": "QueueName", "Value": {"Fn::GetAtt": ["UploadEventsDeadLetterQueue", "QueueName"]}}]
+
+    # The webhook alarm selects the metric PersistResult emits, under the namespace and service the
+    # functions are configured with (tests/unit/test_handlers.py checks the emitted metric).
+    webhook = alarms["WebhookFailuresAlarm"]
+    environment = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert resources["WebhookFailuresAlarm"]["Condition"] == "HasWebhook"
+    assert webhook["MetricName"] == "WebhookFailed"
+    assert webhook["Namespace"] == environment["POWERTOOLS_METRICS_NAMESPACE"]
+    assert webhook["Dimensions"] == [{"Name": "service", "Value": environment["POWERTOOLS_SERVICE_NAME"]}]
+
+
 def test_logs_have_a_retention_period(template):
     resources = template["Resources"]
     assert template["Globals"]["Function"]["LoggingConfig"]["LogGroup"] == {"Ref": "FunctionsLogGroup"}

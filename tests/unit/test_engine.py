@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import copy
+import multiprocessing
+import os
+import random
 from collections import OrderedDict
 
 import pytest
 from aws_lambda_powertools import Tracer
 
 from dev.engine import LambdaContext, NoTracingProvider, json_copy, use_no_tracing_when_disabled
+from dev.ids import fast_uuid4
 
 
 def test_json_copy_is_deep_and_keeps_shared_parts_shared():
@@ -57,3 +61,21 @@ def test_enabled_tracing_keeps_the_xray_provider(monkeypatch):
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "false")
     use_no_tracing_when_disabled()
     assert Tracer._config["provider"] is None
+
+
+def test_local_ids_do_not_follow_the_global_random_seed():
+    random.seed(7)
+    first = fast_uuid4()
+    random.seed(7)
+    assert fast_uuid4() != first
+    assert first.version == 4
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_draws_different_local_ids():
+    context = multiprocessing.get_context("fork")
+    queue = context.SimpleQueue()
+    child = context.Process(target=lambda: queue.put(fast_uuid4()))
+    child.start()
+    child.join(30)
+    assert queue.get() != fast_uuid4()

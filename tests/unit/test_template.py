@@ -82,6 +82,29 @@ def test_analysis_steps_retry_throttling_with_backoff(definition):
         assert retry["BackoffRate"] > 1 and retry["MaxAttempts"] >= 3
 
 
+def test_execution_timeout_outlasts_every_retry_budget(template, definition):
+    """The execution timeout only catches a stuck execution: it exceeds the worst case of every Task
+    run one after the other (each retrier's attempts at the function's timeout, plus its waits)."""
+    functions = tpl.step_functions()
+    default_timeout = template["Globals"]["Function"]["Timeout"]
+    worst, tasks = 0.0, 0
+    for _name, state in all_states(definition):
+        if state["Type"] != "Task":
+            continue
+        tasks += 1
+        resource = functions[re.fullmatch(r"\$\{(\w+)\}", state["Resource"]).group(1)]["resource"]
+        timeout = template["Resources"][resource]["Properties"].get("Timeout", default_timeout)
+        attempts, waits = 1, 0.0
+        for retry in state.get("Retry", []):
+            interval, rate = retry.get("IntervalSeconds", 1), retry.get("BackoffRate", 2.0)
+            cap = retry.get("MaxDelaySeconds", float("inf"))
+            attempts += retry.get("MaxAttempts", 3)
+            waits += sum(min(interval * rate**n, cap) for n in range(retry.get("MaxAttempts", 3)))
+        worst += attempts * timeout + waits
+    assert tasks == 12
+    assert definition["TimeoutSeconds"] > worst
+
+
 def test_analysis_steps_catch_into_the_error_document_path(definition):
     states = definition["States"]
     for name in CAUGHT:

@@ -70,6 +70,23 @@ def test_wheel_photos_match_themselves_and_not_each_other(analyzer, wheel_photos
     assert analyzer.compare_faces(grace_ref, eileen_cam)["similarity"] < 90
 
 
+def test_a_phone_photo_stored_sideways_is_analysed_upright(analyzer, wheel_photos):
+    # Phones store the sensor's pixels and an EXIF Orientation saying how to turn them for viewing.
+    _astronaut, grace, _desk = wheel_photos
+    sideways = grace.transpose(Image.Transpose.ROTATE_90)  # what the sensor stored
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to view"
+    buffer = io.BytesIO()
+    sideways.save(buffer, format="JPEG", quality=92, exif=exif.tobytes())
+    tagged = prepare_image(buffer.getvalue(), "grace-exif")
+    faces = confident(analyzer.detect_faces(tagged))
+    assert len(faces) == 1
+    assert abs(faces[0]["Pose"]["Roll"]) < 15
+    assert analyzer.compare_faces(from_pil(grace, "grace-upright"), tagged)["similarity"] >= 90
+    # The same pixels without the tag really are sideways: the frontal-face detector finds nothing.
+    assert confident(analyzer.detect_faces(from_pil(sideways, "grace-sideways"))) == []
+
+
 def test_mission_patch_false_face_has_low_confidence(analyzer, wheel_photos):
     astronaut, _grace, _desk = wheel_photos
     faces = analyzer.detect_faces(from_pil(astronaut, "astronaut-full"))

@@ -125,6 +125,17 @@ def step_environment(
     return env
 
 
+def check_settings(env: dict[str, str]) -> None:
+    """Read the settings the workers will see, so a bad value stops the run here with its name
+    rather than in every worker."""
+    from proctoring.config import Settings
+
+    try:
+        Settings.from_env({**os.environ, **env})
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+
+
 def result_key_for(key: str, env: dict[str, str]) -> str:
     """Where the pipeline writes the document for ``key`` (the same rule ParseKey applies)."""
     from proctoring.keys import capture_identity
@@ -255,8 +266,10 @@ def run_folder(
         tasks.put(group)
     for _ in range(workers * max(1, in_flight)):
         tasks.put(None)  # one end marker per draining thread, behind all the work
+    env = step_environment(root, analyzer, webhook, secret, extra_env)
+    check_settings(env)
     config = {
-        "env": step_environment(root, analyzer, webhook, secret, extra_env),
+        "env": env,
         "analyzer_factory": analyzer_factory,
         "in_flight": in_flight,
     }

@@ -112,3 +112,9 @@ def test_local_state_lives_in_the_run_folder_unless_a_state_dir_is_given(tmp_pat
     assert local_state_file(Settings(local_root=str(tmp_path), state_dir=str(other))) == str(other / "state.sqlite3")
     with pytest.raises(ValueError, match="LOCAL_ROOT or STATE_DIR"):
         local_state_file(Settings())
+
+
+def test_settings_can_be_read_from_a_given_environment(clean_env):
+    clean_env.setenv("MAX_LABELS", "7")
+    assert Settings.from_env({"MAX_LABELS": "3"}).max_labels == 3  # the mapping, not os.environ
+    assert Settings.from_env().max_labels == 7

@@ -61,6 +61,13 @@ def test_plain_http_webhook_off_localhost_is_refused(exam, capsys):
     assert "only allowed on localhost" in capsys.readouterr().err
 
 
+def test_a_bad_threshold_in_the_environment_stops_the_run_with_its_name(exam, monkeypatch, capsys):
+    monkeypatch.setenv("SIMILARITY_THRESHOLD", "150")
+    assert main(["run", str(exam), "--no-progress"]) == 2
+    assert "SIMILARITY_THRESHOLD must be between 0 and 100" in capsys.readouterr().err
+    assert not (exam / "results").exists()  # stopped before any worker started
+
+
 def test_unknown_analyzer_is_refused_by_the_parser(exam):
     with pytest.raises(SystemExit) as exit_info:
         main(["run", str(exam), "--analyzer", "magic"])

@@ -7,6 +7,7 @@ Lambda environment variables, and the local runner sets them from its command li
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -22,29 +23,33 @@ DEFAULT_FORBIDDEN_LABELS = (
 )
 
 
-def _env(name: str, default: str) -> str:
-    value = os.environ.get(name)
+def _env(environ: Mapping[str, str], name: str, default: str) -> str:
+    value = environ.get(name)
     return default if value is None or value.strip() == "" else value.strip()
 
 
-def _float(name: str, default: float) -> float:
-    raw = _env(name, str(default))
+def _float(environ: Mapping[str, str], name: str, default: float) -> float:
+    raw = _env(environ, name, str(default))
     try:
         return float(raw)
     except ValueError as exc:
         raise ValueError(f"setting {name} must be a number, got {raw!r}") from exc
 
 
-def _int(name: str, default: int) -> int:
-    raw = _env(name, str(default))
+def _int(environ: Mapping[str, str], name: str, default: int) -> int:
+    raw = _env(environ, name, str(default))
     try:
         return int(raw)
     except ValueError as exc:
         raise ValueError(f"setting {name} must be an integer, got {raw!r}") from exc
 
 
-def _prefix(name: str, default: str) -> str:
-    value = _env(name, default).strip("/")
+def _bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
+    return _env(environ, name, str(default)).lower() in {"1", "true", "yes"}
+
+
+def _prefix(environ: Mapping[str, str], name: str, default: str) -> str:
+    value = _env(environ, name, default).strip("/")
     return f"{value}/"
 
 
@@ -107,43 +112,45 @@ class Settings:
                 raise ValueError(f"setting {name.upper()} must be {allowed}, got {value}")
 
     @classmethod
-    def from_env(cls) -> Settings:
-        """Each setting from its environment variable; unset or blank keeps the field's default."""
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Each setting from its environment variable (``os.environ`` unless given); unset or blank
+        keeps the field's default."""
+        environ = os.environ if environ is None else environ
         labels = tuple(
             label.strip()
-            for label in _env("FORBIDDEN_LABELS", ",".join(cls.forbidden_labels)).split(",")
+            for label in _env(environ, "FORBIDDEN_LABELS", ",".join(cls.forbidden_labels)).split(",")
             if label.strip()
         )
         return cls(
-            images_prefix=_prefix("IMAGES_PREFIX", cls.images_prefix),
-            reference_prefix=_prefix("REFERENCE_PREFIX", cls.reference_prefix),
-            results_prefix=_prefix("RESULTS_PREFIX", cls.results_prefix),
-            min_confidence=_float("MIN_CONFIDENCE", cls.min_confidence),
-            max_labels=_int("MAX_LABELS", cls.max_labels),
-            similarity_threshold=_float("SIMILARITY_THRESHOLD", cls.similarity_threshold),
-            face_min_confidence=_float("FACE_MIN_CONFIDENCE", cls.face_min_confidence),
-            max_yaw=_float("MAX_YAW", cls.max_yaw),
-            max_pitch=_float("MAX_PITCH", cls.max_pitch),
-            min_brightness=_float("MIN_BRIGHTNESS", cls.min_brightness),
-            min_sharpness=_float("MIN_SHARPNESS", cls.min_sharpness),
+            images_prefix=_prefix(environ, "IMAGES_PREFIX", cls.images_prefix),
+            reference_prefix=_prefix(environ, "REFERENCE_PREFIX", cls.reference_prefix),
+            results_prefix=_prefix(environ, "RESULTS_PREFIX", cls.results_prefix),
+            min_confidence=_float(environ, "MIN_CONFIDENCE", cls.min_confidence),
+            max_labels=_int(environ, "MAX_LABELS", cls.max_labels),
+            similarity_threshold=_float(environ, "SIMILARITY_THRESHOLD", cls.similarity_threshold),
+            face_min_confidence=_float(environ, "FACE_MIN_CONFIDENCE", cls.face_min_confidence),
+            max_yaw=_float(environ, "MAX_YAW", cls.max_yaw),
+            max_pitch=_float(environ, "MAX_PITCH", cls.max_pitch),
+            min_brightness=_float(environ, "MIN_BRIGHTNESS", cls.min_brightness),
+            min_sharpness=_float(environ, "MIN_SHARPNESS", cls.min_sharpness),
             forbidden_labels=labels,
-            alert_final_threshold=_int("ALERT_FINAL_THRESHOLD", cls.alert_final_threshold),
-            analyzer=_env("ANALYZER", cls.analyzer).lower(),
-            storage=_env("STORAGE", cls.storage).lower(),
-            local_root=_env("LOCAL_ROOT", cls.local_root),
-            state_dir=_env("STATE_DIR", cls.state_dir),
-            alert_history=_env("ALERT_HISTORY", cls.alert_history).lower(),
-            alert_table=_env("ALERT_TABLE", cls.alert_table),
-            idempotency_store=_env("IDEMPOTENCY_STORE", cls.idempotency_store).lower(),
-            idempotency_table=_env("IDEMPOTENCY_TABLE", cls.idempotency_table),
-            idempotency_ttl_seconds=_int("IDEMPOTENCY_TTL_SECONDS", cls.idempotency_ttl_seconds),
-            history_ttl_days=_int("HISTORY_TTL_DAYS", cls.history_ttl_days),
-            webhook_url=_env("WEBHOOK_URL", cls.webhook_url),
-            webhook_secret_parameter=_env("WEBHOOK_SECRET_PARAMETER", cls.webhook_secret_parameter),
-            webhook_secret=_env("WEBHOOK_SECRET", cls.webhook_secret),
-            webhook_allow_http=_env("WEBHOOK_ALLOW_HTTP", str(cls.webhook_allow_http)).lower() in {"1", "true", "yes"},
-            webhook_connect_timeout=_float("WEBHOOK_CONNECT_TIMEOUT", cls.webhook_connect_timeout),
-            webhook_read_timeout=_float("WEBHOOK_READ_TIMEOUT", cls.webhook_read_timeout),
+            alert_final_threshold=_int(environ, "ALERT_FINAL_THRESHOLD", cls.alert_final_threshold),
+            analyzer=_env(environ, "ANALYZER", cls.analyzer).lower(),
+            storage=_env(environ, "STORAGE", cls.storage).lower(),
+            local_root=_env(environ, "LOCAL_ROOT", cls.local_root),
+            state_dir=_env(environ, "STATE_DIR", cls.state_dir),
+            alert_history=_env(environ, "ALERT_HISTORY", cls.alert_history).lower(),
+            alert_table=_env(environ, "ALERT_TABLE", cls.alert_table),
+            idempotency_store=_env(environ, "IDEMPOTENCY_STORE", cls.idempotency_store).lower(),
+            idempotency_table=_env(environ, "IDEMPOTENCY_TABLE", cls.idempotency_table),
+            idempotency_ttl_seconds=_int(environ, "IDEMPOTENCY_TTL_SECONDS", cls.idempotency_ttl_seconds),
+            history_ttl_days=_int(environ, "HISTORY_TTL_DAYS", cls.history_ttl_days),
+            webhook_url=_env(environ, "WEBHOOK_URL", cls.webhook_url),
+            webhook_secret_parameter=_env(environ, "WEBHOOK_SECRET_PARAMETER", cls.webhook_secret_parameter),
+            webhook_secret=_env(environ, "WEBHOOK_SECRET", cls.webhook_secret),
+            webhook_allow_http=_bool(environ, "WEBHOOK_ALLOW_HTTP", cls.webhook_allow_http),
+            webhook_connect_timeout=_float(environ, "WEBHOOK_CONNECT_TIMEOUT", cls.webhook_connect_timeout),
+            webhook_read_timeout=_float(environ, "WEBHOOK_READ_TIMEOUT", cls.webhook_read_timeout),
         )
 
 

@@ -79,6 +79,16 @@ def cmd_webhook(args: argparse.Namespace) -> int:
     return serve(args.port, _secret(args))
 
 
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(prog="python -m dev", description="Local proctoring tools (never deployed).")
     commands = main.add_subparsers(dest="command", required=True)
@@ -102,13 +112,13 @@ def parser() -> argparse.ArgumentParser:
         help="process only matching captures (a path or a glob on the key, e.g. 'exam1/ana/*'); repeatable",
     )
     pipeline_options(run)
-    run.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core)")
+    run.add_argument("--workers", type=positive_int, default=None, help="worker processes (default: one per core)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.set_defaults(handler=cmd_run)
 
     demo = commands.add_parser("demo", help="build a sample exam in DIR from real photos and run it")
     demo.add_argument("dir", metavar="DIR", nargs="?", default="demo")
-    demo.add_argument("--workers", type=int, default=None)
+    demo.add_argument("--workers", type=positive_int, default=None)
     demo.add_argument("--no-progress", action="store_true")
     demo.set_defaults(handler=cmd_demo)
 
@@ -118,16 +128,16 @@ def parser() -> argparse.ArgumentParser:
     menu.set_defaults(handler=cmd_menu)
 
     bench = commands.add_parser("bench", help="throughput, step times, orchestration overhead, peak RSS")
-    bench.add_argument("-n", "--captures", type=int, default=200)
+    bench.add_argument("-n", "--captures", type=positive_int, default=200)
     bench.add_argument("--size", default="640x480", help="capture size WxH")
-    bench.add_argument("--workers", type=int, default=None)
+    bench.add_argument("--workers", type=positive_int, default=None)
     bench.add_argument("--keep", metavar="DIR", help="build the captures in DIR and keep them")
     bench.set_defaults(handler=cmd_bench)
 
     load = commands.add_parser("load", help="many captures in one run: nothing lost, nothing sent twice")
-    load.add_argument("-n", "--captures", type=int, default=1000)
-    load.add_argument("--students", type=int, default=50)
-    load.add_argument("--workers", type=int, default=None)
+    load.add_argument("-n", "--captures", type=positive_int, default=1000)
+    load.add_argument("--students", type=positive_int, default=50)
+    load.add_argument("--workers", type=positive_int, default=None)
     load.add_argument("--keep", metavar="DIR", help="build the captures in DIR and keep them")
     load.set_defaults(handler=cmd_load)
 

@@ -68,10 +68,20 @@ def test_a_bad_threshold_in_the_environment_stops_the_run_with_its_name(exam, mo
     assert not (exam / "results").exists()  # stopped before any worker started
 
 
-def test_unknown_analyzer_is_refused_by_the_parser(exam):
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "DIR", "--analyzer", "magic"], "invalid choice: 'magic'"),
+        (["run", "DIR", "--workers", "0"], "must be at least 1, got 0"),
+        (["run", "DIR", "--workers", "two"], "expected a whole number, got 'two'"),
+        (["bench", "-n", "-5"], "must be at least 1, got -5"),
+    ],
+)
+def test_bad_options_are_refused_by_the_parser(exam, capsys, args, message):
     with pytest.raises(SystemExit) as exit_info:
-        main(["run", str(exam), "--analyzer", "magic"])
+        main([str(exam) if arg == "DIR" else arg for arg in args])
     assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
 
 
 def test_a_worker_waits_while_another_reads_the_task_queue():

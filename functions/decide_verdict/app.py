@@ -1,9 +1,10 @@
 """DecideVerdict: apply the verdict policy, count alerts, escalate, and build the result document.
 
-Idempotent per object version and reference version (Powertools idempotency): a duplicate event,
-a redrive or a second local run returns the stored verdict, so the document is rewritten
-identically; a capture processed again after its reference changed gets a fresh verdict. Alerts are
-counted once per capture version either way (the alert history is keyed on the capture alone).
+Idempotent (Powertools) per capture version, reference version, analyzer and policy: a duplicate
+event, a redrive or a second local run returns the stored verdict, so the document is rewritten
+identically; a capture judged again after its reference, the analyzer or a threshold changed gets
+a fresh verdict. Alerts are counted once per capture version either way (the alert history is keyed
+on the capture alone).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.idempotency import idempotent
+from aws_lambda_powertools.utilities.idempotency import idempotent_function
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from proctoring.alerts import get_alert_history
@@ -25,19 +26,28 @@ logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 persistence_layer = ConfiguredPersistenceLayer()
+once_per_judgement = idempotency_config(
+    "[event.capture.idempotency_key, event.capture.reference_etag, analyzer, policy]"
+)
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
-@idempotent(
-    persistence_store=persistence_layer,
-    config=idempotency_config("[capture.idempotency_key, capture.reference_etag]"),
-)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    once_per_judgement.register_lambda_context(context)
     settings = get_settings()
     capture = event["capture"]
     logger.append_keys(exam_id=capture.get("exam_id"), user_id=capture.get("user_id"))
+    policy = PolicyConfig.from_settings(settings)
+    return judge(judgement={"event": event, "analyzer": settings.analyzer, "policy": policy.fingerprint()})
+
+
+@idempotent_function(data_keyword_argument="judgement", persistence_store=persistence_layer, config=once_per_judgement)
+def judge(judgement: dict[str, Any]) -> dict[str, Any]:
+    settings = get_settings()
+    event = judgement["event"]
+    capture = event["capture"]
     analysis = analysis_input(event)
     verdict = decide(analysis, PolicyConfig.from_settings(settings))
     status, alert_count = verdict.status, None

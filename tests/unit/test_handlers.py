@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dev.engine import LambdaContext, load_handler_module
+from dev.engine import LambdaContext, environment, load_handler_module
 from dev.events import object_created_event
 from dev.webhook import WebhookReceiver
 from proctoring.analysis import set_analyzer
@@ -205,6 +205,19 @@ def test_decide_verdict_escalates_at_the_third_alert_and_is_idempotent(local_env
     again = decide(states[2], context("decide"))["document"]
     assert again == documents[2]  # same verdict, same processed_at: the document is rewritten identically
     assert decide(states[3], context("decide"))["document"]["alert_count"] == 4
+
+
+def test_decide_verdict_judges_again_under_a_changed_policy_but_counts_the_alert_once(local_env):
+    decide = handler("decide_verdict")
+    state = decide_state(local_env, "c1", [face()], similarity=85.0)
+    first = decide(state, context("decide"))["document"]
+    assert (first["status"], first["reason"], first["alert_count"]) == ("ALERT", "FACE_MISMATCH", 1)
+    with environment({"SIMILARITY_THRESHOLD": "80"}):
+        relaxed = decide(state, context("decide"))["document"]
+    assert relaxed["status"] == "OK"  # not the stored verdict of the old policy
+    assert relaxed["alert_count"] == 1  # the alert already counted stays counted, once
+    again = decide(state, context("decide"))["document"]
+    assert again == first  # back under the first policy: its stored verdict, rewritten identically
 
 
 def test_decide_verdict_for_a_rejected_key_is_an_error_document(local_env):

@@ -6,6 +6,8 @@ once; ``reason`` is the most serious, by the order of :data:`SEVERITY`.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -57,6 +59,11 @@ class PolicyConfig:
             forbidden_labels=settings.forbidden_labels,
             alert_final_threshold=settings.alert_final_threshold,
         )
+
+    def fingerprint(self) -> str:
+        """A short digest of every threshold: a verdict is reused only under the same policy."""
+        canonical = json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)

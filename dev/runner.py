@@ -286,7 +286,7 @@ def run_folder(
         if saved_arenas is None:
             del os.environ["MALLOC_ARENA_MAX"]
 
-    report = RunReport(root=root, workers=workers, results_prefix=config["env"].get("RESULTS_PREFIX", "results"))
+    report = RunReport(root=root, workers=workers, results_prefix=env.get("RESULTS_PREFIX", "results"))
     bar = _progress(len(keys), progress)
     finished = 0
     started = last_result = None

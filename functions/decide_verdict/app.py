@@ -17,7 +17,7 @@ from aws_lambda_powertools.utilities.idempotency import idempotent_function
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from proctoring.alerts import get_alert_history
-from proctoring.config import get_settings
+from proctoring.config import Settings, get_settings
 from proctoring.idempotency import ConfiguredPersistenceLayer, idempotency_config
 from proctoring.policy import ALERT, OK, PolicyConfig, decide, escalate
 from proctoring.result import analysis_input, build_document, utc_now
@@ -40,16 +40,17 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     capture = event["capture"]
     logger.append_keys(exam_id=capture.get("exam_id"), user_id=capture.get("user_id"))
     policy = PolicyConfig.from_settings(settings)
-    return judge(judgement={"event": event, "analyzer": settings.analyzer, "policy": policy.fingerprint()})
+    judgement = {"event": event, "analyzer": settings.analyzer, "policy": policy.fingerprint()}
+    return judge(judgement=judgement, settings=settings, policy=policy)
 
 
 @idempotent_function(data_keyword_argument="judgement", persistence_store=persistence_layer, config=once_per_judgement)
-def judge(judgement: dict[str, Any]) -> dict[str, Any]:
-    settings = get_settings()
+def judge(judgement: dict[str, Any], settings: Settings, policy: PolicyConfig) -> dict[str, Any]:
+    """The verdict for one judgement (the idempotency payload); settings and policy are what it names."""
     event = judgement["event"]
     capture = event["capture"]
     analysis = analysis_input(event)
-    verdict = decide(analysis, PolicyConfig.from_settings(settings))
+    verdict = decide(analysis, policy)
     status, alert_count = verdict.status, None
     if status == ALERT:
         history = get_alert_history()

@@ -11,7 +11,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .config import DEFAULT_FORBIDDEN_LABELS, Settings
+from .config import Settings
 
 OK = "OK"
 ALERT = "ALERT"
@@ -34,16 +34,18 @@ SEVERITY = (
 
 @dataclass(frozen=True)
 class PolicyConfig:
-    similarity_threshold: float = 90.0
-    min_confidence: float = 75.0
-    max_labels: int = 10
-    face_min_confidence: float = 90.0
-    max_yaw: float = 35.0
-    max_pitch: float = 25.0
-    min_brightness: float = 20.0
-    min_sharpness: float = 5.0
-    forbidden_labels: tuple[str, ...] = DEFAULT_FORBIDDEN_LABELS
-    alert_final_threshold: int = 3
+    """The thresholds the policy reads; the defaults are the settings' defaults."""
+
+    similarity_threshold: float = Settings.similarity_threshold
+    min_confidence: float = Settings.min_confidence
+    max_labels: int = Settings.max_labels
+    face_min_confidence: float = Settings.face_min_confidence
+    max_yaw: float = Settings.max_yaw
+    max_pitch: float = Settings.max_pitch
+    min_brightness: float = Settings.min_brightness
+    min_sharpness: float = Settings.min_sharpness
+    forbidden_labels: tuple[str, ...] = Settings.forbidden_labels
+    alert_final_threshold: int = Settings.alert_final_threshold
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PolicyConfig:

@@ -1,0 +1,65 @@
+"""The ``sam local invoke`` inputs in events/ still fit the handlers they are written for.
+
+Each step's sample is hand-written JSON; this runs every one through its handler, with the objects
+it names placed in a local bucket, so a change to a step's input cannot leave its sample behind.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from dev import template as tpl
+from dev.engine import LambdaContext
+from proctoring.analysis import set_analyzer
+from tests.conftest import ROOT, assert_valid, handler, synthetic_jpeg
+from tests.fakes import CannedAnalyzer, face
+
+EVENTS = ROOT / "events"
+
+
+def sample(name: str) -> dict:
+    return json.loads((EVENTS / f"{name}.json").read_text())
+
+
+@pytest.fixture
+def sample_bucket(local_env):
+    """The capture and reference the samples name, as real JPEG files; one matching face in each."""
+    capture = sample("detect_faces")["capture"]
+    for key, seed in ((capture["key"], 1), (capture["reference_key"], 2)):
+        path = local_env / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(synthetic_jpeg(seed))
+    set_analyzer(CannedAnalyzer({"": [face()]}, similarity=99.0))
+    return local_env
+
+
+def test_every_step_function_has_exactly_one_sample():
+    steps = {folder["code_dir"].rsplit("/", 1)[-1] for folder in tpl.step_functions().values()}
+    samples = {path.stem for path in EVENTS.glob("*.json")} - {"env.local", "s3_object_created"}
+    assert samples == steps
+
+
+def test_the_upload_event_sample_is_parse_keys_input(sample_bucket):
+    assert sample("parse_key") == sample("s3_object_created")
+    capture = handler("parse_key")(sample("parse_key"), LambdaContext("sample"))
+    assert "rejection" not in capture
+    assert capture["result_key"] == sample("detect_faces")["capture"]["result_key"]
+    assert capture["reference_key"] == sample("detect_faces")["capture"]["reference_key"]
+
+
+def test_the_analysis_samples_run_through_their_steps(sample_bucket):
+    faces = handler("detect_faces")(sample("detect_faces"), LambdaContext("sample"))
+    assert faces["face_count"] == 1 and "rejection" not in faces
+    comparison = handler("compare_to_reference")(sample("compare_to_reference"), LambdaContext("sample"))
+    assert comparison["reference"]["status"] == "ok" and comparison["similarity"] == 99.0
+    labels = handler("detect_labels")(sample("detect_labels"), LambdaContext("sample"))
+    assert labels["checked"] is True
+
+
+def test_the_decide_sample_gives_a_valid_document(sample_bucket):
+    result = handler("decide_verdict")(sample("decide_verdict"), LambdaContext("sample"))
+    assert result["failed"] is False
+    assert result["key"] == sample("detect_faces")["capture"]["result_key"]
+    assert_valid(result["document"])

@@ -87,6 +87,16 @@ def test_a_phone_photo_stored_sideways_is_analysed_upright(analyzer, wheel_photo
     assert confident(analyzer.detect_faces(from_pil(sideways, "grace-sideways"))) == []
 
 
+def test_a_pose_the_solver_cannot_find_is_left_out_not_made_frontal(analyzer, wheel_photos, monkeypatch):
+    import cv2
+
+    _astronaut, grace, _desk = wheel_photos
+    monkeypatch.setattr(cv2, "solvePnP", lambda *args, **kwargs: (False, None, None))
+    (found,) = analyzer.detect_faces(from_pil(grace, "grace-no-pose"))
+    assert "Pose" not in found
+    assert found["Confidence"] >= 90 and "Quality" in found
+
+
 def test_mission_patch_false_face_has_low_confidence(analyzer, wheel_photos):
     astronaut, _grace, _desk = wheel_photos
     faces = analyzer.detect_faces(from_pil(astronaut, "astronaut-full"))

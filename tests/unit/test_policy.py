@@ -134,6 +134,16 @@ def test_unchecked_labels_are_said_not_checked_and_never_clear_objects():
     assert any("not checked" in note for note in verdict.notes)
 
 
+def test_a_face_without_a_pose_is_said_not_checked_for_looking_away():
+    unposed = face()
+    del unposed["Pose"]
+    verdict = decide(analysis(faces=[unposed]), CONFIG)
+    assert verdict.status == OK
+    assert "LOOKING_AWAY" not in codes(verdict)
+    assert any("looking away was not checked" in note for note in verdict.notes)
+    assert not any("pose" in note for note in decide(analysis(), CONFIG).notes)
+
+
 @pytest.mark.parametrize(("count", "alert"), [(1, False), (2, True), (3, True)])
 def test_extra_person(count, alert):
     labels = {"checked": True, "labels": [], "person_count": count}

@@ -189,9 +189,10 @@ def decide(analysis: dict[str, Any], config: PolicyConfig) -> Verdict:
         )
 
     if main_face is not None:
-        pose = main_face.get("Pose") or {}
-        yaw, pitch = abs(float(pose.get("Yaw", 0))), abs(float(pose.get("Pitch", 0)))
-        if yaw > config.max_yaw or pitch > config.max_pitch:
+        pose = main_face.get("Pose")
+        if not pose:
+            notes.append("The head pose could not be estimated: looking away was not checked.")
+        elif abs(float(pose.get("Yaw", 0))) > config.max_yaw or abs(float(pose.get("Pitch", 0))) > config.max_pitch:
             reasons.append(
                 Reason(
                     "LOOKING_AWAY",

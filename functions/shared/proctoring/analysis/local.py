@@ -130,19 +130,20 @@ class LocalAnalyzer(FaceAnalyzer):
         for full, score, shape in faces:
             left, top = max(0, full.left()), max(0, full.top())
             right, bottom = min(width, full.right()), min(height, full.bottom())
-            details.append(
-                {
-                    "BoundingBox": {
-                        "Width": round((right - left) / width, 6),
-                        "Height": round((bottom - top) / height, 6),
-                        "Left": round(left / width, 6),
-                        "Top": round(top / height, 6),
-                    },
-                    "Confidence": round(confidence_from_score(float(score)), 3),
-                    "Pose": head_pose(shape, width, height),
-                    "Quality": image_quality(image.image, (left, top, right, bottom)),
-                }
-            )
+            detail = {
+                "BoundingBox": {
+                    "Width": round((right - left) / width, 6),
+                    "Height": round((bottom - top) / height, 6),
+                    "Left": round(left / width, 6),
+                    "Top": round(top / height, 6),
+                },
+                "Confidence": round(confidence_from_score(float(score)), 3),
+                "Quality": image_quality(image.image, (left, top, right, bottom)),
+            }
+            pose = head_pose(shape, width, height)
+            if pose is not None:  # no pose rather than a made-up frontal one
+                detail["Pose"] = pose
+            details.append(detail)
         with self._cache_lock:
             self._shapes[image.identity] = shapes
         return details
@@ -203,8 +204,9 @@ def _box_area(face: dict[str, Any]) -> float:
     return float(face["BoundingBox"]["Width"]) * float(face["BoundingBox"]["Height"])
 
 
-def head_pose(shape: Any, width: int, height: int) -> dict[str, float]:
-    """Yaw, pitch and roll in degrees from six of the 68 landmarks (see the module docstring)."""
+def head_pose(shape: Any, width: int, height: int) -> dict[str, float] | None:
+    """Yaw, pitch and roll in degrees from six of the 68 landmarks (see the module docstring);
+    None when the solver does not converge."""
     import cv2
 
     points = np.array([(shape.part(i).x, shape.part(i).y) for i in _LANDMARKS], dtype=np.float64)
@@ -220,7 +222,7 @@ def head_pose(shape: Any, width: int, height: int) -> dict[str, float]:
         _MODEL_POINTS, points, camera, np.zeros((4, 1)), rvec, tvec, True, cv2.SOLVEPNP_ITERATIVE
     )
     if not ok:
-        return {"Yaw": 0.0, "Pitch": 0.0, "Roll": 0.0}
+        return None
     rotation, _ = cv2.Rodrigues(rvec)
     # Undo the model's y-up to the camera's y-down flip, leaving the head's own rotation.
     head = rotation @ np.diag([1.0, -1.0, -1.0])

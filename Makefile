@@ -2,17 +2,19 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt functions/shared/requirements.txt | cksum | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt functions/shared/requirements.txt constraints.txt | cksum | cut -d' ' -f1)
 DEMO_DIR ?= demo
 PYTEST_ARGS ?= -n 2
 
-.PHONY: install test lint audit demo bench clean
+.PHONY: install test lint audit demo bench lock clean
 
-$(STAMP): requirements-dev.txt functions/shared/requirements.txt
+# constraints.txt pins every package (direct and transitive) so that CI and every clone install the
+# same versions; `make lock` refreshes it from the ranges in the requirements files.
+$(STAMP): requirements-dev.txt functions/shared/requirements.txt constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found " + sys.version.split()[0] + ")")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip
-	$(BIN)/python -m pip install -r requirements-dev.txt
+	$(BIN)/python -m pip install -r requirements-dev.txt -c constraints.txt
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
@@ -39,6 +41,13 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m dev bench
+
+# The layer's pins first (what `sam build` deploys), then everything else around them.
+LOCK := $(BIN)/pip-compile --quiet --upgrade --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links
+lock: $(STAMP)
+	$(BIN)/python -m pip install -q pip-tools
+	cd functions/shared && ../../$(LOCK) -o requirements.txt requirements.in
+	$(LOCK) -o constraints.txt requirements-dev.txt
 
 clean:
 	rm -rf $(DEMO_DIR) .pytest_cache .ruff_cache $(AUDIT_VENV)

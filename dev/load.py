@@ -17,6 +17,7 @@ import resource
 import shutil
 import tempfile
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,8 @@ class LoadReport:
     second_run_deliveries: int = 0
     second_run_changed: int = 0
     seconds: float = 0.0
+    # What the second run did, capture by capture, so that a failure says where to look.
+    second_run_problems: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -77,7 +80,10 @@ def run_load_check(
     analyzer_factory: str | None = None,
     threshold: int = 3,
     progress: bool = False,
+    between_runs: Callable[[], None] | None = None,
 ) -> LoadReport:
+    """Run the folder twice with a receiver on loopback; ``between_runs`` is called in between
+    (the tests use it to take state away and check that the second run's damage is reported)."""
     keys = find_captures(root)
     with WebhookReceiver(secret=SECRET) as receiver:
 
@@ -97,10 +103,17 @@ def run_load_check(
         documents = {key: json.loads(data) for key, data in snapshot.items()}
         delivered = len(receiver.deliveries)
         idempotency_keys = receiver.idempotency_keys()
+        if between_runs:
+            between_runs()
         run(False)  # the same folder again: nothing may be sent, nothing may change
-        second_deliveries = len(receiver.deliveries) - delivered
-        changed = sum(written[key].read_bytes() != data for key, data in snapshot.items())
+        resent = receiver.deliveries[delivered:]
+        rewritten = {key: written[key].read_bytes() for key in snapshot}
+        changed = sorted(key for key, data in snapshot.items() if rewritten[key] != data)
         bad = sum(not delivery.signature_valid for delivery in receiver.deliveries)
+    problems = [f"sent again: {_capture_of(d.payload)} ({d.payload.get('status')})" for d in resent]
+    for key in changed:
+        fields = _changed_fields(json.loads(snapshot[key]), json.loads(rewritten[key]))
+        problems.append(f"rewritten differently: {key} ({'; '.join(fields)})")
     return LoadReport(
         captures=len(keys),
         documents=len(documents),
@@ -108,10 +121,26 @@ def run_load_check(
         duplicate_deliveries=len(idempotency_keys) - len(set(idempotency_keys)),
         bad_signatures=bad,
         alert_problems=check_alert_counts(documents, threshold),
-        second_run_deliveries=second_deliveries,
-        second_run_changed=changed,
+        second_run_deliveries=len(resent),
+        second_run_changed=len(changed),
         seconds=first.seconds,
+        second_run_problems=problems,
     )
+
+
+def _capture_of(document: dict[str, Any]) -> str:
+    return f"{document.get('exam_id')}/{document.get('user_id')}/{document.get('capture')}"
+
+
+def _changed_fields(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """The top-level fields that differ, with the old and new value of the short ones."""
+    fields = []
+    for name in sorted(set(old) | set(new)):
+        before, after = old.get(name), new.get(name)
+        if before != after:
+            shown = json.dumps([before, after], sort_keys=True)
+            fields.append(f"{name}: {shown}" if len(shown) <= 300 else name)
+    return fields
 
 
 def run_load(captures: int = 1000, students: int = 50, workers: int | None = None, keep: str | None = None) -> int:
@@ -134,6 +163,8 @@ def run_load(captures: int = 1000, students: int = 50, workers: int | None = Non
             f"second run:          {report.second_run_deliveries} deliveries, "
             f"{report.second_run_changed} documents changed"
         )
+        for problem in report.second_run_problems[:10]:
+            print(f"  {problem}")
         own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         print(f"peak RSS:            runner {own:.0f} MB, largest worker {child:.0f} MB")

@@ -184,3 +184,38 @@ def test_reprocessing_after_a_new_reference_gives_a_new_verdict_and_one_new_deli
     assert document["status"] == "OK"
     assert document["alert_count"] == 1  # the earlier alert of this capture is not counted again
     assert [delivery.payload["status"] for delivery in receiver.deliveries] == ["ALERT", "OK"]
+
+
+@pytest.mark.parametrize("step", ["decide_verdict", "notify"])
+def test_a_throttled_idempotency_table_is_retried_not_turned_into_an_error(make_aws_pipeline, monkeypatch, step):
+    """DynamoDB throttling the idempotency table (a burst on an on-demand table) reaches the state
+    machine as IdempotencyPersistenceLayerError; the ASL retries it, and the effect happens once."""
+    from botocore.exceptions import ClientError
+
+    from dev.engine import load_handler_module
+    from tests.conftest import ROOT
+
+    with WebhookReceiver(secret=WEBHOOK_SECRET) as receiver:
+        pipeline = make_aws_pipeline(webhook_url=receiver.url)
+        store = load_handler_module(ROOT / "functions" / step).persistence_layer.delegate
+        put_record, failures = store._put_record, ["throttled"]
+
+        def throttled_once(data_record):
+            if failures:
+                failures.pop()
+                raise ClientError(
+                    {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "Rate exceeded"}},
+                    "PutItem",
+                )
+            return put_record(data_record)
+
+        monkeypatch.setattr(store, "_put_record", throttled_once)
+        pipeline.reference("ana", synthetic_jpeg(500))
+        execution = pipeline.sfn.run(pipeline.upload(key(0), synthetic_jpeg(0), **MISMATCH))
+
+    assert execution.status == "SUCCEEDED"
+    assert execution.task_failures() == ["IdempotencyPersistenceLayerError"]
+    document = pipeline.result(result_key(0))
+    assert (document["status"], document["alert_count"]) == ("ALERT", 1)
+    assert document["notification"]["status"] == "delivered"
+    assert len(receiver.deliveries) == receiver.requests == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import shutil
 
 from dev.load import check_alert_counts, run_load_check
 from tests.conftest import synthetic_jpeg
@@ -35,8 +36,8 @@ def test_many_captures_one_run_nothing_lost_nothing_doubled(tmp_path):
     assert report.duplicate_deliveries == 0
     assert report.bad_signatures == 0
     assert report.alert_problems == []
-    assert report.second_run_deliveries == 0
-    assert report.second_run_changed == 0
+    assert report.second_run_deliveries == 0, report.second_run_problems
+    assert report.second_run_changed == 0, report.second_run_problems
     assert report.ok
     import json
 
@@ -55,3 +56,27 @@ def test_alert_count_checker_catches_gaps_repeats_and_double_finals():
     assert check_alert_counts({**good, "e": doc("ALERT", 3)}, 3)  # a number given twice
     assert check_alert_counts({"a": doc("ALERT", 1), "b": doc("ALERT", 3)}, 3)  # a gap
     assert check_alert_counts({"a": doc("ALERT", 1), "b": doc("ALERT", 2), "c": doc("ALERT", 3)}, 3)  # no final
+
+
+def test_second_run_damage_is_reported_capture_by_capture(tmp_path):
+    """The check can fail: with the idempotency records lost between the runs, every capture is
+    sent again and every document rewritten, and the report names them and what changed."""
+    build(tmp_path, captures=6, students=2)
+    state = tmp_path / ".proctoring"
+
+    report = run_load_check(
+        tmp_path,
+        workers=1,
+        analyzer_factory="tests.fakes:alert_by_name_analyzer",
+        between_runs=lambda: shutil.rmtree(state),
+    )
+
+    assert not report.ok
+    assert report.documents == report.deliveries == 6
+    assert report.second_run_deliveries == 6
+    assert report.second_run_changed == 6
+    sent_again = sorted(p for p in report.second_run_problems if p.startswith("sent again: exam/"))
+    rewritten = [p for p in report.second_run_problems if p.startswith("rewritten differently: images/exam/")]
+    assert len(sent_again) == len(rewritten) == 6
+    # A fresh judgement has a new time, and a fresh delivery a new delivery time.
+    assert all("processed_at" in p and "notification" in p for p in rewritten)

@@ -8,6 +8,7 @@ import threading
 
 import pytest
 
+from proctoring.errors import StorageUnavailable
 from proctoring.sqlite_file import SqliteFile
 
 SCHEMA = "CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)"
@@ -120,3 +121,40 @@ def test_a_forked_child_opens_its_own_connection(tmp_path):
     worker.join(60)
     assert worker.exitcode == 0
     assert increment(db, "shared") == 3  # the parent's connection still works after the child used its own
+
+
+def test_a_file_held_by_another_process_past_the_busy_timeout_is_storage_unavailable(tmp_path):
+    """StorageUnavailable is what the state machine retries; the lock holder's data is untouched."""
+    path = tmp_path / "state.sqlite3"
+    db = SqliteFile(path, SCHEMA, busy_timeout=0.2)
+    increment(db, "a")
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another writer holds the lock
+    try:
+        with pytest.raises(StorageUnavailable, match="SQLITE_BUSY"):
+            increment(db, "a")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert increment(db, "a") == 2  # usable again once the lock is released
+
+
+def test_an_error_that_is_not_transient_stays_what_it_is(tmp_path):
+    db = SqliteFile(tmp_path / "state.sqlite3", SCHEMA)
+    with pytest.raises(sqlite3.OperationalError, match="no such table"), db.connection() as conn:
+        conn.execute("SELECT * FROM missing")
+
+
+def test_a_failed_commit_leaves_no_transaction_open(tmp_path):
+    path = tmp_path / "state.sqlite3"
+    db = SqliteFile(path, SCHEMA)
+    with db.connection() as conn:
+        # A deferred foreign key check fails at COMMIT, not at the statement.
+        conn.execute("CREATE TABLE child (parent TEXT REFERENCES counters(name) DEFERRABLE INITIALLY DEFERRED)")
+        conn.execute("PRAGMA foreign_keys = ON")
+    with pytest.raises(sqlite3.IntegrityError), db.transaction() as conn:
+        conn.execute("INSERT INTO child (parent) VALUES ('nobody')")
+    with db.connection() as conn:
+        assert not conn.in_transaction
+        assert conn.execute("SELECT COUNT(*) FROM child").fetchone()[0] == 0
+    assert increment(db, "a") == 1

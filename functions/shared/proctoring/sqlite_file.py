@@ -14,13 +14,35 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from .errors import StorageUnavailable
+
+# Error names (Python 3.11+: sqlite3.Error.sqlite_errorname) that mean "not now" rather than "wrong":
+# another process held the file past the busy timeout, or the disk failed. The ASL retries
+# StorageUnavailable; any other SQLite error is a bug and is not retried.
+_TRANSIENT = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_IOERR", "SQLITE_FULL")
+
+
+@contextmanager
+def _transient_as_unavailable(path: Path) -> Iterator[None]:
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        name = getattr(exc, "sqlite_errorname", "") or ""
+        if name.startswith(_TRANSIENT):
+            raise StorageUnavailable(f"local state file {path.name}: {name}: {exc}") from exc
+        raise
+
 
 class SqliteFile:
-    """The file at ``path``, created with the tables of ``schema`` (idempotent DDL) if missing."""
+    """The file at ``path``, created with the tables of ``schema`` (idempotent DDL) if missing.
 
-    def __init__(self, path: str | os.PathLike[str], schema: str) -> None:
+    ``busy_timeout`` is how long a statement waits for another process's write lock.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], schema: str, *, busy_timeout: float = 60.0) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._busy_timeout = busy_timeout
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
         self._pid = 0
@@ -30,30 +52,31 @@ class SqliteFile:
     def _connection(self) -> sqlite3.Connection:
         # A forked child must not share its parent's connection: reconnect when the pid changes.
         if self._conn is None or self._pid != os.getpid():
-            conn = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
+            conn = sqlite3.connect(self.path, timeout=self._busy_timeout, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")
             # WAL with NORMAL sync stays consistent after a crash; only the last commits can be lost.
             conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA busy_timeout=60000")
             self._conn, self._pid = conn, os.getpid()
         return self._conn
 
     @contextmanager
     def connection(self) -> Iterator[sqlite3.Connection]:
         """The connection, for statements that need no transaction of their own."""
-        with self._lock:
+        with self._lock, _transient_as_unavailable(self.path):
             yield self._connection()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """BEGIN IMMEDIATE ... COMMIT: takes the write lock first, so read-then-write is atomic
-        across threads and processes. Rolled back when the block raises."""
-        with self._lock:
+        across threads and processes. Rolled back when the block or the commit raises, so the
+        shared connection is never left inside a transaction."""
+        with self._lock, _transient_as_unavailable(self.path):
             conn = self._connection()
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
+                conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 raise
-            conn.execute("COMMIT")

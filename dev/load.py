@@ -3,7 +3,7 @@
 Builds N captures of S students from the demo's real photos (one in eight shows the other person,
 so students collect alerts), runs the local pipeline with a webhook receiver on loopback, and checks:
 
-* one result document per capture, at the key mirroring the capture;
+* one result document per capture, at the key mirroring the capture, and no ERROR among them;
 * one webhook delivery per capture, no idempotency key twice, every signature valid;
 * exact alert counts: each student's alerting captures are numbered 1..n with no gap or repeat,
   and exactly one is ALERT_FINAL when n reaches the threshold;
@@ -36,6 +36,8 @@ class LoadReport:
     duplicate_deliveries: int
     bad_signatures: int
     alert_problems: list[str] = field(default_factory=list)
+    # Captures the first run could not judge: none are expected, every generated capture is valid.
+    error_documents: list[str] = field(default_factory=list)
     second_run_deliveries: int = 0
     second_run_changed: int = 0
     seconds: float = 0.0
@@ -50,6 +52,7 @@ class LoadReport:
             and self.duplicate_deliveries == 0
             and self.bad_signatures == 0
             and not self.alert_problems
+            and not self.error_documents
             and self.second_run_deliveries == 0
             and self.second_run_changed == 0
         )
@@ -121,11 +124,20 @@ def run_load_check(
         duplicate_deliveries=len(idempotency_keys) - len(set(idempotency_keys)),
         bad_signatures=bad,
         alert_problems=check_alert_counts(documents, threshold),
+        error_documents=[
+            _error_of(key, document) for key, document in sorted(documents.items()) if document["status"] == "ERROR"
+        ],
         second_run_deliveries=len(resent),
         second_run_changed=len(changed),
         seconds=first.seconds,
         second_run_problems=problems,
     )
+
+
+def _error_of(key: str, document: dict[str, Any]) -> str:
+    """``key: REASON``, with the error's name when it says more (PROCESSING_FAILED (KeyError))."""
+    reason, name = document.get("reason"), (document.get("error") or {}).get("name")
+    return f"{key}: {reason}" + (f" ({name})" if name and name != reason else "")
 
 
 def _capture_of(document: dict[str, Any]) -> str:
@@ -159,6 +171,7 @@ def run_load(captures: int = 1000, students: int = 50, workers: int | None = Non
             f"bad signatures {report.bad_signatures})"
         )
         print(f"alert counts:        {'exact' if not report.alert_problems else report.alert_problems[:5]}")
+        print(f"ERROR documents:     {len(report.error_documents)}  {report.error_documents[:5] or ''}".rstrip())
         print(
             f"second run:          {report.second_run_deliveries} deliveries, "
             f"{report.second_run_changed} documents changed"

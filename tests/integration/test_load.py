@@ -36,6 +36,7 @@ def test_many_captures_one_run_nothing_lost_nothing_doubled(tmp_path):
     assert report.duplicate_deliveries == 0
     assert report.bad_signatures == 0
     assert report.alert_problems == []
+    assert report.error_documents == []
     assert report.second_run_deliveries == 0, report.second_run_problems
     assert report.second_run_changed == 0, report.second_run_problems
     assert report.ok
@@ -60,8 +61,11 @@ def test_alert_count_checker_catches_gaps_repeats_and_double_finals():
 
 def test_second_run_damage_is_reported_capture_by_capture(tmp_path):
     """The check can fail: with the idempotency records lost between the runs, every capture is
-    sent again and every document rewritten, and the report names them and what changed."""
+    sent again and every document rewritten, and the report names them and what changed; a capture
+    that could not be judged is named too."""
     build(tmp_path, captures=6, students=2)
+    unreadable = sorted((tmp_path / "images").rglob("*.jpg"))[0]
+    unreadable.write_bytes(b"not an image at all")
     state = tmp_path / ".proctoring"
 
     report = run_load_check(
@@ -72,6 +76,8 @@ def test_second_run_damage_is_reported_capture_by_capture(tmp_path):
     )
 
     assert not report.ok
+    key = unreadable.relative_to(tmp_path).as_posix()
+    assert report.error_documents == [f"{key}: IMAGE_UNREADABLE"]
     assert report.documents == report.deliveries == 6
     assert report.second_run_deliveries == 6
     assert report.second_run_changed == 6

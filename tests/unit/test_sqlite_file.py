@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 import sqlite3
 import threading
 
@@ -158,3 +159,69 @@ def test_a_failed_commit_leaves_no_transaction_open(tmp_path):
         assert not conn.in_transaction
         assert conn.execute("SELECT COUNT(*) FROM child").fetchone()[0] == 0
     assert increment(db, "a") == 1
+
+
+def _open_new_files_at_once(paths: list[str], barrier) -> None:
+    failures = 0
+    for path in paths:
+        barrier.wait()  # every process opens the same new file at the same moment
+        try:
+            SqliteFile(path, SCHEMA)
+        except Exception:  # counted: the exit code is the report
+            failures += 1
+    os._exit(3 if failures else 0)
+
+
+@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="needs fork")
+def test_processes_creating_the_same_new_file_at_once_all_open_it(tmp_path):
+    """Both runner workers create the state file on their first capture. Switching a new file to
+    WAL from several processes at once can deadlock, and SQLite then answers SQLITE_BUSY at once;
+    without waiting that out, about one new file in thirty here failed to open in some process."""
+    context = multiprocessing.get_context("fork")
+    paths = [str(tmp_path / f"state-{number}.sqlite3") for number in range(300)]
+    barrier = context.Barrier(6)
+    workers = [context.Process(target=_open_new_files_at_once, args=(paths, barrier)) for _ in range(6)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(120)
+    assert [worker.exitcode for worker in workers] == [0] * 6
+
+
+class _BusyAtFirst:
+    """A connection whose journal-mode switch answers SQLITE_BUSY ``times`` times, as in that deadlock."""
+
+    def __init__(self, connection: sqlite3.Connection, times: int) -> None:
+        self._connection, self.times = connection, times
+
+    def execute(self, sql: str, *args):
+        if sql.startswith("PRAGMA journal_mode") and self.times:
+            self.times -= 1
+            error = sqlite3.OperationalError("database is locked")
+            error.sqlite_errorname = "SQLITE_BUSY"
+            raise error
+        return self._connection.execute(sql, *args)
+
+    def __getattr__(self, name: str):
+        return getattr(self._connection, name)
+
+
+def test_opening_waits_out_a_busy_answer(tmp_path, monkeypatch):
+    connect = sqlite3.connect
+    opened: list[_BusyAtFirst] = []
+
+    def busy_connect(*args, **kwargs):
+        opened.append(_BusyAtFirst(connect(*args, **kwargs), times=3))
+        return opened[-1]
+
+    monkeypatch.setattr(sqlite3, "connect", busy_connect)
+    db = SqliteFile(tmp_path / "state.sqlite3", SCHEMA)
+    assert opened[0].times == 0  # all three busy answers were waited out
+    assert increment(db, "a") == 1
+
+
+def test_opening_gives_up_after_the_busy_timeout(tmp_path, monkeypatch):
+    connect = sqlite3.connect
+    monkeypatch.setattr(sqlite3, "connect", lambda *a, **k: _BusyAtFirst(connect(*a, **k), 10**9))
+    with pytest.raises(StorageUnavailable, match="SQLITE_BUSY"):
+        SqliteFile(tmp_path / "state.sqlite3", SCHEMA, busy_timeout=0.2)

@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -20,6 +21,10 @@ from .errors import StorageUnavailable
 # another process held the file past the busy timeout, or the disk failed. The ASL retries
 # StorageUnavailable; any other SQLite error is a bug and is not retried.
 _TRANSIENT = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_IOERR", "SQLITE_FULL")
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    return (getattr(exc, "sqlite_errorname", "") or "").startswith("SQLITE_BUSY")
 
 
 @contextmanager
@@ -47,17 +52,34 @@ class SqliteFile:
         self._conn: sqlite3.Connection | None = None
         self._pid = 0
         with self.connection() as conn:
-            conn.execute(schema)
+            self._wait_out_busy(lambda: conn.execute(schema))
 
     def _connection(self) -> sqlite3.Connection:
         # A forked child must not share its parent's connection: reconnect when the pid changes.
         if self._conn is None or self._pid != os.getpid():
             conn = sqlite3.connect(self.path, timeout=self._busy_timeout, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
+            self._wait_out_busy(lambda: conn.execute("PRAGMA journal_mode=WAL"))
             # WAL with NORMAL sync stays consistent after a crash; only the last commits can be lost.
             conn.execute("PRAGMA synchronous=NORMAL")
             self._conn, self._pid = conn, os.getpid()
         return self._conn
+
+    def _wait_out_busy(self, statement: Callable[[], object]) -> None:
+        """Run a set-up statement, waiting up to the busy timeout while the file is busy.
+
+        Processes opening a new file at once all switch it to WAL: each holds a shared lock and
+        wants an exclusive one, and SQLite breaks that deadlock by answering SQLITE_BUSY at once,
+        without its busy handler. Once one of them has switched, the others go through.
+        """
+        deadline = time.monotonic() + self._busy_timeout
+        while True:
+            try:
+                statement()
+                return
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc) or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.01)
 
     @contextmanager
     def connection(self) -> Iterator[sqlite3.Connection]:

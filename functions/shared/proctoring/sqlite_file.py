@@ -11,7 +11,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -23,8 +23,8 @@ from .errors import StorageUnavailable
 _TRANSIENT = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_IOERR", "SQLITE_FULL")
 
 
-def _is_busy(exc: sqlite3.OperationalError) -> bool:
-    return (getattr(exc, "sqlite_errorname", "") or "").startswith("SQLITE_BUSY")
+def _error_name(exc: sqlite3.Error) -> str:
+    return getattr(exc, "sqlite_errorname", "") or ""
 
 
 @contextmanager
@@ -32,7 +32,7 @@ def _transient_as_unavailable(path: Path) -> Iterator[None]:
     try:
         yield
     except sqlite3.OperationalError as exc:
-        name = getattr(exc, "sqlite_errorname", "") or ""
+        name = _error_name(exc)
         if name.startswith(_TRANSIENT):
             raise StorageUnavailable(f"local state file {path.name}: {name}: {exc}") from exc
         raise
@@ -52,19 +52,19 @@ class SqliteFile:
         self._conn: sqlite3.Connection | None = None
         self._pid = 0
         with self.connection() as conn:
-            self._wait_out_busy(lambda: conn.execute(schema))
+            self._execute_when_free(conn, schema)
 
     def _connection(self) -> sqlite3.Connection:
         # A forked child must not share its parent's connection: reconnect when the pid changes.
         if self._conn is None or self._pid != os.getpid():
             conn = sqlite3.connect(self.path, timeout=self._busy_timeout, isolation_level=None, check_same_thread=False)
-            self._wait_out_busy(lambda: conn.execute("PRAGMA journal_mode=WAL"))
+            self._execute_when_free(conn, "PRAGMA journal_mode=WAL")
             # WAL with NORMAL sync stays consistent after a crash; only the last commits can be lost.
             conn.execute("PRAGMA synchronous=NORMAL")
             self._conn, self._pid = conn, os.getpid()
         return self._conn
 
-    def _wait_out_busy(self, statement: Callable[[], object]) -> None:
+    def _execute_when_free(self, conn: sqlite3.Connection, sql: str) -> None:
         """Run a set-up statement, waiting up to the busy timeout while the file is busy.
 
         Processes opening a new file at once all switch it to WAL: each holds a shared lock and
@@ -74,10 +74,10 @@ class SqliteFile:
         deadline = time.monotonic() + self._busy_timeout
         while True:
             try:
-                statement()
+                conn.execute(sql)
                 return
             except sqlite3.OperationalError as exc:
-                if not _is_busy(exc) or time.monotonic() >= deadline:
+                if not _error_name(exc).startswith("SQLITE_BUSY") or time.monotonic() >= deadline:
                     raise
                 time.sleep(0.01)
 

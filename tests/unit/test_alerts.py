@@ -6,9 +6,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
+from botocore.stub import Stubber
 from moto import mock_aws
 
 from proctoring.alerts import DynamoDBAlertHistory, SqliteAlertHistory
+from proctoring.errors import StorageUnavailable
 from proctoring.policy import ALERT, ALERT_FINAL, escalate
 from tests.conftest import create_tables
 
@@ -92,3 +95,37 @@ def test_dynamodb_items_expire_with_ttl():
         import time
 
         assert 29 * 86400 < int(item["expires_at"]["N"]) - time.time() <= 30 * 86400
+
+
+@pytest.mark.parametrize(
+    ("operation", "call"),
+    [
+        ("update_item", lambda history: history.record_alert("exam", "ana", "c1")),
+        ("get_item", lambda history: history.alert_count("exam", "ana")),
+    ],
+)
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        ("ProvisionedThroughputExceededException", StorageUnavailable),
+        ("ThrottlingException", StorageUnavailable),
+        ("InternalServerError", StorageUnavailable),
+        ("ResourceNotFoundException", ClientError),  # a wrong table name is not worth a retry
+    ],
+)
+def test_dynamodb_throttling_is_storage_unavailable_and_other_errors_stay(operation, call, code, expected):
+    """StorageUnavailable is what the state machine retries, whichever call was throttled."""
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    with Stubber(client) as stubber:
+        stubber.add_client_error(operation, service_error_code=code, http_status_code=400)
+        with pytest.raises(expected):  # StorageUnavailable is no ClientError: either way, never both
+            call(DynamoDBAlertHistory("alert-history", client=client))
+
+
+def test_a_throttled_read_after_a_duplicate_is_storage_unavailable():
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    with Stubber(client) as stubber:
+        stubber.add_client_error("update_item", service_error_code="ConditionalCheckFailedException")
+        stubber.add_client_error("get_item", service_error_code="ThrottlingException")
+        with pytest.raises(StorageUnavailable, match="GetItem"):
+            DynamoDBAlertHistory("alert-history", client=client).record_alert("exam", "ana", "c1")

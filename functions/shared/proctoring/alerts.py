@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 from .config import Settings, get_settings, local_state_file
@@ -27,6 +29,29 @@ class AlertHistory(Protocol):
 
 def _capture_attribute(capture_id: str) -> str:
     return "c_" + hashlib.sha256(capture_id.encode()).hexdigest()[:32]
+
+
+# What outlasts the SDK's own retries and is worth the state machine's: throttling and 5xx.
+_DYNAMODB_TRANSIENT = {
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "ServiceUnavailable",
+}
+
+
+@contextmanager
+def _transient_as_unavailable(operation: str) -> Iterator[None]:
+    from botocore.exceptions import ClientError
+
+    try:
+        yield
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code")
+        if code in _DYNAMODB_TRANSIENT:
+            raise StorageUnavailable(f"DynamoDB {operation} failed: {code}") from exc
+        raise
 
 
 class DynamoDBAlertHistory:
@@ -55,44 +80,45 @@ class DynamoDBAlertHistory:
         attribute = _capture_attribute(capture_id)
         expires = int(time.time()) + self._ttl_days * 86400
         try:
-            response = self._client.update_item(
-                TableName=self._table,
-                Key=self._key(exam_id, user_id),
-                UpdateExpression=(
-                    "SET alert_count = if_not_exists(alert_count, :zero) + :one, "
-                    "#capture = if_not_exists(alert_count, :zero) + :one, "
-                    "exam_id = :exam, user_id = :user, expires_at = :expires"
-                ),
-                ConditionExpression="attribute_not_exists(#capture)",
-                ExpressionAttributeNames={"#capture": attribute},
-                ExpressionAttributeValues={
-                    ":zero": {"N": "0"},
-                    ":one": {"N": "1"},
-                    ":exam": {"S": exam_id},
-                    ":user": {"S": user_id},
-                    ":expires": {"N": str(expires)},
-                },
-                ReturnValues="UPDATED_NEW",
-            )
-            return int(response["Attributes"]["alert_count"]["N"])
+            with _transient_as_unavailable("UpdateItem"):
+                response = self._client.update_item(
+                    TableName=self._table,
+                    Key=self._key(exam_id, user_id),
+                    UpdateExpression=(
+                        "SET alert_count = if_not_exists(alert_count, :zero) + :one, "
+                        "#capture = if_not_exists(alert_count, :zero) + :one, "
+                        "exam_id = :exam, user_id = :user, expires_at = :expires"
+                    ),
+                    ConditionExpression="attribute_not_exists(#capture)",
+                    ExpressionAttributeNames={"#capture": attribute},
+                    ExpressionAttributeValues={
+                        ":zero": {"N": "0"},
+                        ":one": {"N": "1"},
+                        ":exam": {"S": exam_id},
+                        ":user": {"S": user_id},
+                        ":expires": {"N": str(expires)},
+                    },
+                    ReturnValues="UPDATED_NEW",
+                )
         except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code")
-            if code == "ConditionalCheckFailedException":
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            # Counted before: the capture keeps the number it got then.
+            with _transient_as_unavailable("GetItem"):
                 item = self._client.get_item(
                     TableName=self._table, Key=self._key(exam_id, user_id), ConsistentRead=True
                 )["Item"]
-                return int(item[attribute]["N"])
-            if code in {"ProvisionedThroughputExceededException", "ThrottlingException", "InternalServerError"}:
-                raise StorageUnavailable(f"DynamoDB UpdateItem failed: {code}") from exc
-            raise
+            return int(item[attribute]["N"])
+        return int(response["Attributes"]["alert_count"]["N"])
 
     def alert_count(self, exam_id: str, user_id: str) -> int:
-        item = self._client.get_item(
-            TableName=self._table,
-            Key=self._key(exam_id, user_id),
-            ConsistentRead=True,
-            ProjectionExpression="alert_count",
-        ).get("Item")
+        with _transient_as_unavailable("GetItem"):
+            item = self._client.get_item(
+                TableName=self._table,
+                Key=self._key(exam_id, user_id),
+                ConsistentRead=True,
+                ProjectionExpression="alert_count",
+            ).get("Item")
         return int(item["alert_count"]["N"]) if item else 0
 
 

@@ -30,6 +30,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not report.complete:
         print("some captures have no result document (see above)", file=sys.stderr)
         return 1
+    if report.failed:
+        # Each has its ERROR document, but a step broke rather than the input being bad.
+        print("some executions FAILED after their retries (see above)", file=sys.stderr)
+        return 1
     return 0
 
 

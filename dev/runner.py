@@ -62,6 +62,11 @@ class RunReport:
     def complete(self) -> bool:
         return all(outcome.status in STATUSES for outcome in self.outcomes if outcome.execution != "NOT_MATCHED")
 
+    @property
+    def failed(self) -> list[CaptureOutcome]:
+        """Executions that ended FAILED: a step failed after its retries (not a verdict, not bad input)."""
+        return [outcome for outcome in self.outcomes if outcome.execution == "FAILED"]
+
     def by_student(self) -> dict[tuple[str, str], Counter]:
         table: dict[tuple[str, str], Counter] = defaultdict(Counter)
         for outcome in self.outcomes:
@@ -136,6 +141,23 @@ def check_settings(env: dict[str, str]) -> None:
         raise UsageError(str(exc)) from exc
 
 
+def check_aws_credentials() -> None:
+    """``--analyzer rekognition`` calls the real service. Without credentials every capture would
+    fail after its retries, one ERROR document at a time, so the run stops here instead."""
+    import boto3
+    from botocore.exceptions import BotoCoreError
+
+    try:
+        credentials = boto3.Session().get_credentials()
+    except BotoCoreError as exc:  # a named profile that does not exist, an unreadable config file
+        raise UsageError(f"--analyzer rekognition: cannot read AWS credentials: {exc}") from exc
+    if credentials is None:
+        raise UsageError(
+            "--analyzer rekognition calls Amazon Rekognition with your AWS credentials, and none were found "
+            "(run `aws configure`, set AWS_PROFILE, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
+        )
+
+
 def result_key_for(key: str, env: dict[str, str]) -> str:
     """Where the pipeline writes the document for ``key`` (the same rule ParseKey applies)."""
     from proctoring.keys import capture_identity
@@ -164,7 +186,10 @@ def process_capture(sfn: Any, rule: Any, root: Path, key: str, env: dict[str, st
         if not document_path.is_file():
             return CaptureOutcome(key, "MISSING", execution.status, execution.error or "")
         document = json.loads(document_path.read_text())
-        return CaptureOutcome(key, document["status"], execution.status, document.get("reason", ""))
+        reason = document.get("reason", "")
+        if execution.status == "FAILED" and document.get("error"):
+            reason = f"{reason} ({document['error'].get('name')}: {document['error'].get('message')})"
+        return CaptureOutcome(key, document["status"], execution.status, reason)
     except Exception as exc:  # noqa: BLE001 - reported per capture, see the docstring
         return CaptureOutcome(key, "MISSING", "RUNNER_ERROR", f"{type(exc).__name__}: {exc}")
 
@@ -268,6 +293,8 @@ def run_folder(
         tasks.put(None)  # one end marker per draining thread, behind all the work
     env = step_environment(root, analyzer, webhook, secret, extra_env)
     check_settings(env)
+    if analyzer == "rekognition" and not analyzer_factory:
+        check_aws_credentials()
     config = {
         "env": env,
         "analyzer_factory": analyzer_factory,
@@ -350,9 +377,12 @@ def print_summary(report: RunReport) -> None:
         f"{len(report.outcomes)} captures in {report.seconds:.1f} s ({rate:.2f} images/s, "
         f"{report.workers} worker{'s' if report.workers > 1 else ''})"
     )
-    failed = [outcome for outcome in report.outcomes if outcome.execution == "FAILED"]
-    if failed:
-        console.print(f"{len(failed)} execution(s) FAILED after retries; their ERROR documents say why.")
+    for outcome in report.failed[:20]:
+        console.print(f"execution FAILED for {outcome.key}: {outcome.reason}".rstrip(), markup=False)
+    if len(report.failed) > 20:
+        console.print(f"... and {len(report.failed) - 20} more FAILED executions")
+    if report.failed:
+        console.print(f"{len(report.failed)} execution(s) FAILED after retries; their ERROR documents say why.")
     missing = [outcome for outcome in report.outcomes if outcome.status == "MISSING"]
     for outcome in missing[:20]:
         console.print(

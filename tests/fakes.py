@@ -140,3 +140,15 @@ def one_face_analyzer() -> CannedAnalyzer:
 def alert_by_name_analyzer() -> CannedAnalyzer:
     """Factory for load tests: captures whose file name contains "_alert" show no face."""
     return CannedAnalyzer({"_alert": [], "": [face()]}, similarity=99.0)
+
+
+def broken_compare_analyzer() -> CannedAnalyzer:
+    """Factory for the runner's workers: comparing a capture whose file name contains "boom" fails."""
+
+    class BrokenCompare(CannedAnalyzer):
+        def compare_faces(self, reference: Any, capture: Any) -> dict[str, Any]:
+            if "boom" in capture.identity:
+                raise RuntimeError("the analyzer broke on this capture")
+            return super().compare_faces(reference, capture)
+
+    return BrokenCompare({"": [face()]}, similarity=99.0)

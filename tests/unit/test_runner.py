@@ -20,6 +20,7 @@ from dev.runner import (
 from tests.conftest import synthetic_jpeg
 
 FACTORY = "tests.fakes:one_face_analyzer"
+CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE")
 
 
 @pytest.fixture
@@ -168,6 +169,53 @@ def test_cli_exit_code_is_zero_with_alerts_and_errors(exam, capsys, monkeypatch)
     assert "Results:" in out
     document = json.loads((exam / "results/exam1/ben/c0.json").read_text())
     assert document["reason"] == "REFERENCE_MISSING"
+
+
+def test_cli_exit_code_is_one_when_an_execution_failed_after_its_retries(exam, capsys, monkeypatch):
+    # A broken step is not a verdict: the capture still has its ERROR document, but the run says so.
+    (exam / "images/exam1/ana/boom.jpg").write_bytes(synthetic_jpeg(7))
+    import dev.runner as runner
+
+    original = runner.run_folder
+    factory = "tests.fakes:broken_compare_analyzer"
+    monkeypatch.setattr(runner, "run_folder", lambda root, **kw: original(root, **{**kw, "analyzer_factory": factory}))
+    assert main(["run", str(exam), "--no-progress", "--workers", "1"]) == 1
+    captured = capsys.readouterr()
+    said = " ".join(captured.out.split())  # the console wraps long lines
+    assert "execution FAILED for images/exam1/ana/boom.jpg: PROCESSING_FAILED (RuntimeError: the analyzer broke" in said
+    assert "some executions FAILED after their retries" in captured.err
+    document = json.loads((exam / "results/exam1/ana/boom.json").read_text())
+    assert (document["status"], document["error"]["name"]) == ("ERROR", "RuntimeError")
+    assert json.loads((exam / "results/exam1/ana/c0.json").read_text())["status"] == "OK"
+
+
+@pytest.mark.parametrize(
+    ("environment", "message"),
+    [
+        ({}, "none were found"),
+        ({"AWS_PROFILE": "no-such-profile"}, "cannot read AWS credentials"),
+    ],
+)
+def test_rekognition_without_credentials_stops_before_any_capture(exam, capsys, monkeypatch, environment, message):
+    for name in (*CREDENTIAL_VARIABLES, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(exam / "no-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(exam / "no-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    assert main(["run", str(exam), "--analyzer", "rekognition", "--no-progress"]) == 2
+    assert message in capsys.readouterr().err
+    assert not (exam / "results").exists()
+
+
+def test_rekognition_with_credentials_passes_the_check(monkeypatch):
+    from dev.runner import check_aws_credentials
+
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "example-secret")
+    check_aws_credentials()
 
 
 def test_menu_tests_one_image_without_its_reference(exam, monkeypatch, capsys):

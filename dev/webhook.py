@@ -99,10 +99,11 @@ class WebhookReceiver:
 def print_delivery(delivery: Delivery) -> None:
     payload = delivery.payload
     mark = "signature ok" if delivery.signature_valid else "BAD SIGNATURE"
-    line = (
-        f"{payload.get('status', '?'):<11} {payload.get('exam_id')}/{payload.get('user_id')}/{payload.get('capture')}"
-        f"  {payload.get('reason') or ''}  [{mark}]"
-    )
+    if payload.get("exam_id") is not None:
+        where = f"{payload['exam_id']}/{payload.get('user_id')}/{payload.get('capture')}"
+    else:  # a key outside the naming convention has no exam or student: name the object itself
+        where = payload.get("s3_input") or "?"
+    line = f"{payload.get('status', '?'):<11} {where}  {payload.get('reason') or ''}  [{mark}]"
     print(line, flush=True)
     for detail in payload.get("details") or []:
         print(f"            - {detail}", flush=True)

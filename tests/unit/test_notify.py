@@ -149,3 +149,21 @@ def test_dev_webhook_receiver_verifies_and_prints(tmp_path):
     assert forged.status_code == 401
     assert "ALERT" in out and "e/u/c.jpg" in out and "NO_FACE" in out and "signature ok" in out
     assert "No face was found" in out
+
+
+def test_dev_webhook_receiver_names_a_capture_outside_the_convention_by_its_object(capsys):
+    from dev.webhook import Delivery, print_delivery
+
+    document = {
+        "status": "ERROR",
+        "exam_id": None,
+        "user_id": None,
+        "capture": None,
+        "s3_input": "s3://bucket/images/stray.jpg",
+        "reason": "INVALID_KEY",
+        "details": ["key 'images/stray.jpg' must be images/{exam_id}/{user_id}/{file}"],
+    }
+    print_delivery(Delivery(payload=document, headers={}, signature_valid=False, answered=401))
+    first = capsys.readouterr().out.splitlines()[0]
+    assert "s3://bucket/images/stray.jpg" in first and "INVALID_KEY" in first and "BAD SIGNATURE" in first
+    assert "None" not in first

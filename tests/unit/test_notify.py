@@ -78,6 +78,16 @@ def test_secret_comes_from_ssm_securestring_and_is_cached():
         assert fresh == "rotated"  # the rotation is picked up once the cache entry expires
 
 
+def test_secret_comes_from_secrets_manager_when_given_a_secret_arn():
+    with mock_aws():
+        secrets = boto3.client("secretsmanager", region_name="us-east-1")
+        arn = secrets.create_secret(Name="proctoring/webhook", SecretString="from-secrets-manager")["ARN"]
+        boto3.client("ssm", region_name="us-east-1")  # nothing in SSM: reading it there would fail
+        assert ParameterSecret(arn, max_age=300).get() == "from-secrets-manager"
+        secrets.put_secret_value(SecretId=arn, SecretString="rotated")
+        assert ParameterSecret(arn, max_age=300).get() == "from-secrets-manager"  # cached for max_age
+
+
 def test_headers_carry_timestamp_signature_and_idempotency_key():
     sent = {}
 

@@ -179,6 +179,64 @@ def test_s3_access_is_scoped_to_the_prefixes_each_step_needs(template):
             assert name in reads_images and "${ResultsPrefix}" not in resources
 
 
+def test_only_notify_reads_the_webhook_secret_from_the_store_it_was_given(template):
+    readers = {
+        (name, statement["Sid"], json.dumps(statement["Resource"]).replace("${AWS::", "${"))
+        for name, statement in iam_statements(template)
+        if any(
+            action.startswith(("ssm:", "secretsmanager:"))
+            for action in (statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]])
+        )
+    }
+    assert readers == {
+        (
+            "NotifyFunction",
+            "ReadWebhookSecret",
+            '{"Fn::Sub": "arn:${Partition}:ssm:${Region}:${AccountId}:parameter${WebhookSecretParameter}"}',
+        ),
+        ("NotifyFunction", "ReadWebhookSecretFromSecretsManager", '{"Ref": "WebhookSecretArn"}'),
+    }
+    # Each grant exists only when its parameter is set; the function is told which one to read.
+    statements = template["Resources"]["NotifyFunction"]["Properties"]["Policies"][0]["Statement"]
+    conditions = [statement["Fn::If"][0] for statement in statements if "Fn::If" in statement]
+    assert conditions == ["HasWebhookSecretParameter", "HasWebhookSecretArn"]
+    variable = template["Resources"]["NotifyFunction"]["Properties"]["Environment"]["Variables"]
+    assert variable["WEBHOOK_SECRET_PARAMETER"] == {
+        "Fn::If": ["HasWebhookSecretArn", {"Ref": "WebhookSecretArn"}, {"Ref": "WebhookSecretParameter"}]
+    }
+
+
+@pytest.mark.parametrize(
+    ("value", "accepted"),
+    [
+        ("", True),
+        ("arn:aws:secretsmanager:eu-west-1:123456789012:secret:proctoring/webhook-AbCdEf", True),
+        ("arn:aws-us-gov:secretsmanager:us-gov-west-1:123456789012:secret:hook-AbCdEf", True),
+        ("proctoring/webhook", False),  # a name: the grant needs the complete ARN
+        ("arn:aws:secretsmanager:eu-west-1:123456789012:secret:proctoring/webhook", False),  # partial ARN
+        ("arn:aws:ssm:eu-west-1:123456789012:parameter/proctoring/webhook", False),
+        ("arn:aws:secretsmanager:eu-west-1:123456789012:secret:*", False),  # no wildcards in the grant
+    ],
+)
+def test_webhook_secret_arn_parameter_accepts_full_secret_arns_only(template, value, accepted):
+    pattern = template["Parameters"]["WebhookSecretArn"]["AllowedPattern"]
+    assert bool(re.fullmatch(pattern, value)) is accepted
+
+
+def test_a_webhook_needs_exactly_one_secret_source(template):
+    rules = template["Rules"]
+    needs = json.dumps(rules["WebhookNeedsSecret"])
+    assert "WebhookSecretParameter" in needs and "WebhookSecretArn" in needs
+    assert rules["WebhookNeedsSecret"]["RuleCondition"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "ProctoringWebhookUrl"}, ""]}]
+    }
+    either_empty = rules["OneWebhookSecret"]["Assertions"][0]["Assert"]["Fn::Or"]
+    assert {json.dumps(check) for check in either_empty} == {
+        json.dumps({"Fn::Equals": [{"Ref": "WebhookSecretParameter"}, ""]}),
+        json.dumps({"Fn::Equals": [{"Ref": "WebhookSecretArn"}, ""]}),
+    }
+
+
 def test_bucket_is_private_encrypted_versioned_tls_only_and_expires_captures(template):
     resources = template["Resources"]
     bucket = resources["CaptureBucket"]["Properties"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import time
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -22,6 +23,8 @@ SIGNATURE_HEADER = "X-Proctoring-Signature"
 TIMESTAMP_HEADER = "X-Proctoring-Timestamp"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 USER_AGENT = "proctoring-pipeline/1.0"
+# A Secrets Manager secret in any partition (aws, aws-cn, aws-us-gov); anything else is an SSM name.
+_SECRETS_MANAGER_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:")
 
 
 def payload_of(document: dict[str, Any]) -> dict[str, Any]:
@@ -75,7 +78,7 @@ class ParameterSecret:
     def get(self) -> str:
         from aws_lambda_powertools.utilities import parameters
 
-        if self.name.startswith("arn:aws:secretsmanager:") or self.name.startswith("secretsmanager:"):
+        if _SECRETS_MANAGER_ARN.match(self.name) or self.name.startswith("secretsmanager:"):
             value = parameters.get_secret(self.name.removeprefix("secretsmanager:"), max_age=self.max_age)
         else:
             value = parameters.get_parameter(self.name, decrypt=True, max_age=self.max_age)

@@ -165,6 +165,26 @@ def test_compare_reports_a_corrupt_reference(local_env):
     assert result["reference"]["error_code"] == "IMAGE_UNREADABLE"
 
 
+def test_compare_refuses_an_oversized_reference_without_downloading_it(local_env, monkeypatch):
+    from proctoring.images import MAX_SOURCE_BYTES
+    from proctoring.storage import LocalStorage
+
+    set_analyzer(CannedAnalyzer({"capture": [face()]}))
+    capture = capture_state(local_env, "images/e/u/capture.jpg", synthetic_jpeg(1), b"\0" * (MAX_SOURCE_BYTES + 1))
+    assert capture["reference_size"] == MAX_SOURCE_BYTES + 1
+    original, read = LocalStorage.read, []
+    monkeypatch.setattr(
+        LocalStorage, "read", lambda self, *args, **kw: read.append(args[1]) or original(self, *args, **kw)
+    )
+    result = handler("compare_to_reference")({"capture": capture}, context())
+    assert result["reference"] == {
+        "status": "invalid",
+        "error_code": "IMAGE_TOO_LARGE",
+        "error": "the file is 15.0 MB; the limit is 15 MB",
+    }
+    assert "reference/u.jpg" not in read
+
+
 # -- DetectLabels -----------------------------------------------------------------------------------
 def test_detect_labels_passes_the_configured_limits(local_env):
     labels = {"checked": True, "labels": [{"Name": "Book", "Confidence": 88.0}], "person_count": 1}

@@ -47,7 +47,7 @@ def locate_capture(
         images_prefix=settings.images_prefix,
         results_prefix=settings.results_prefix,
     )
-    capture.update(size=info.size if info else size, reference_key=None, reference_etag=None)
+    capture.update(size=info.size if info else size, reference_key=None, reference_etag=None, reference_size=None)
     if "rejection" in capture:
         return capture
     if info is None:
@@ -61,6 +61,7 @@ def locate_capture(
         if reference is not None:
             capture["reference_key"] = reference_key
             capture["reference_etag"] = reference.etag
+            capture["reference_size"] = reference.size
             break
     return capture
 
@@ -129,7 +130,13 @@ def compare_to_reference(
     is never called (Rekognition raises InvalidParameterException on a faceless image).
     """
     try:
-        reference = load_image(storage, capture["bucket"], capture["reference_key"], etag=capture.get("reference_etag"))
+        reference = load_image(
+            storage,
+            capture["bucket"],
+            capture["reference_key"],
+            etag=capture.get("reference_etag"),
+            size=capture.get("reference_size"),  # an oversized reference is refused before download
+        )
     except ImageRejected as exc:
         return {"reference": {"status": "invalid", "error_code": exc.code, "error": exc.message}, "similarity": None}
     except FileNotFoundError:

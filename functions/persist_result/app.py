@@ -27,6 +27,13 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         metrics.add_metric(name="WebhookFailed", unit=MetricUnit.Count, value=1)
     elif "notification" in event:
         document = with_notification(document, event["notification"])
-    uri = get_storage().write_json(event["bucket"], event["key"], document)
-    logger.info("result written", extra={"uri": uri, "status": document["status"]})
-    return {"uri": uri, "status": document["status"]}
+    storage = get_storage()
+    if event.get("only_if_absent"):
+        # The early "pending" write only fills an empty place: a duplicate event or a redrive must
+        # not turn a document an earlier execution finished back into "pending".
+        written = storage.create_json(event["bucket"], event["key"], document)
+        uri = f"s3://{event['bucket']}/{event['key']}"
+    else:
+        uri, written = storage.write_json(event["bucket"], event["key"], document), True
+    logger.info("result written" if written else "result already there; kept", extra={"uri": uri})
+    return {"uri": uri, "status": document["status"], "written": written}

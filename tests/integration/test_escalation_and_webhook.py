@@ -3,13 +3,14 @@ retried and failed webhook deliveries."""
 
 from __future__ import annotations
 
+import json
 import socket
 
 import pytest
 
 from dev.webhook import WebhookReceiver
 from proctoring.keys import idempotency_key
-from tests.conftest import WEBHOOK_SECRET, assert_valid, synthetic_jpeg
+from tests.conftest import BUCKET, WEBHOOK_SECRET, assert_valid, synthetic_jpeg
 
 MISMATCH = {
     "detect_faces": "detect_faces_one",
@@ -59,6 +60,15 @@ def test_a_duplicate_event_counts_once_and_rewrites_the_same_document(make_aws_p
     assert pipeline.result(result_key(0))["alert_count"] == 1
     assert len(receiver.deliveries) == 1
     assert receiver.requests == 1
+    # Every write is a version of the result key: the first run wrote "pending", then "delivered";
+    # the duplicate only rewrote the delivered document, never "pending" over it.
+    written = [
+        json.loads(
+            pipeline.s3.get_object(Bucket=BUCKET, Key=result_key(0), VersionId=version["VersionId"])["Body"].read()
+        )
+        for version in reversed(pipeline.s3.list_object_versions(Bucket=BUCKET, Prefix=result_key(0))["Versions"])
+    ]
+    assert [document["notification"]["status"] for document in written] == ["pending", "delivered", "delivered"]
 
 
 def test_a_new_version_of_the_same_key_is_a_new_capture(make_aws_pipeline):

@@ -279,6 +279,16 @@ def test_persist_writes_the_document_with_its_notification(local_env, monkeypatc
     assert written["status"] == "OK"
 
 
+def test_persist_never_writes_pending_over_a_finished_document(local_env):
+    # A duplicate event or a redrive runs PersistResult again after the delivery was recorded.
+    event = json.loads((ROOT / "events" / "persist_result.json").read_text())
+    assert handler("persist_result")(event, context())["written"] is True
+    delivered = {**event, "notification": {"status": "delivered", "attempts": 1}, "only_if_absent": False}
+    assert handler("persist_result")(delivered, context())["written"] is True
+    assert handler("persist_result")(event, context())["written"] is False
+    assert json.loads((local_env / event["key"]).read_text())["notification"] == {"status": "delivered", "attempts": 1}
+
+
 def test_persist_records_a_failed_delivery(local_env, monkeypatch, capsys):
     event = json.loads((ROOT / "events" / "persist_result.json").read_text())
     del event["notification"]

@@ -103,3 +103,42 @@ def test_permission_errors_are_not_retried_as_transient():
     storage = S3Storage(client=FailingClient("AccessDenied", 403))
     with pytest.raises(ClientError):
         storage.write_json("b", "results/x.json", {})
+
+
+@pytest.fixture(params=["local", "s3"])
+def any_storage(request, tmp_path):
+    if request.param == "local":
+        yield LocalStorage(tmp_path), lambda key: (tmp_path / key).read_bytes()
+    else:
+        with mock_aws():
+            client = boto3.client("s3", region_name="us-east-1")
+            client.create_bucket(Bucket="captures-b")
+            client.put_bucket_versioning(Bucket="captures-b", VersioningConfiguration={"Status": "Enabled"})
+            yield S3Storage(client=client), lambda key: client.get_object(Bucket="captures-b", Key=key)["Body"].read()
+
+
+def test_create_json_writes_only_where_nothing_is_yet(any_storage, tmp_path):
+    storage, stored = any_storage
+    assert storage.create_json("captures-b", "results/e/u/c.json", {"notification": "pending"}) is True
+    assert json.loads(stored("results/e/u/c.json")) == {"notification": "pending"}
+    storage.write_json("captures-b", "results/e/u/c.json", {"notification": "delivered"})
+    assert storage.create_json("captures-b", "results/e/u/c.json", {"notification": "pending"}) is False
+    assert json.loads(stored("results/e/u/c.json")) == {"notification": "delivered"}
+    assert not list(tmp_path.rglob(".tmp-*"))  # the local temporary file never stays behind
+
+
+def test_create_json_treats_a_concurrent_conditional_write_as_taken():
+    storage = S3Storage(client=FailingClient("ConditionalRequestConflict", 409))
+    assert storage.create_json("b", "results/x.json", {}) is False
+    with pytest.raises(StorageUnavailable):
+        S3Storage(client=FailingClient("SlowDown", 503)).create_json("b", "results/x.json", {})
+
+
+def test_create_json_is_atomic_across_threads(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    storage = LocalStorage(tmp_path)
+    with ThreadPoolExecutor(8) as pool:
+        won = list(pool.map(lambda n: storage.create_json("b", "results/c.json", {"writer": n}), range(32)))
+    assert won.count(True) == 1
+    assert json.loads((tmp_path / "results/c.json").read_text()) == {"writer": won.index(True)}

@@ -44,6 +44,9 @@ class Storage(Protocol):
     def write_json(self, bucket: str, key: str, document: dict[str, Any]) -> str:
         """Write ``document`` as UTF-8 JSON; return its URI."""
 
+    def create_json(self, bucket: str, key: str, document: dict[str, Any]) -> bool:
+        """Write ``document`` only if nothing is at ``key`` yet, atomically; return whether it was written."""
+
 
 def encode_document(document: dict[str, Any]) -> bytes:
     """Canonical JSON for result documents: the same document always gives the same bytes."""
@@ -121,6 +124,27 @@ class S3Storage:
             raise self._translate(exc) from exc
         return f"s3://{bucket}/{key}"
 
+    def create_json(self, bucket: str, key: str, document: dict[str, Any]) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            self._client.put_object(
+                Bucket=bucket,
+                Key=key,
+                Body=encode_document(document),
+                ContentType="application/json; charset=utf-8",
+                IfNoneMatch="*",  # S3 conditional write: refused when the key exists
+            )
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            # 412: the key exists. 409: another conditional write to it is in flight, so it will.
+            if code in {"PreconditionFailed", "412", "ConditionalRequestConflict", "409"}:
+                return False
+            raise self._translate(exc) from exc
+        except Exception as exc:
+            raise self._translate(exc) from exc
+        return True
+
 
 @functools.lru_cache(maxsize=4096)
 def _resolve_inside(root: Path, key: str) -> Path:
@@ -171,6 +195,21 @@ class LocalStorage:
             handle.write(encode_document(document))
         os.replace(tmp, path)
         return str(path)
+
+    def create_json(self, bucket: str, key: str, document: dict[str, Any]) -> bool:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(encode_document(document))
+            # A hard link appears complete or not at all, and fails if the name is taken.
+            os.link(tmp, path)
+        except FileExistsError:
+            return False
+        finally:
+            os.unlink(tmp)
+        return True
 
 
 def file_etag(path: Path) -> str:

@@ -17,6 +17,7 @@ import json
 import multiprocessing
 import os
 import queue
+import sys
 import threading
 import time
 import warnings
@@ -107,8 +108,16 @@ def find_captures(root: Path, only: list[str] | None = None) -> list[str]:
 
 
 def step_environment(
-    root: Path, analyzer: str, webhook: str | None, secret: str, extra: dict[str, str] | None = None
+    root: Path,
+    analyzer: str,
+    webhook: str | None,
+    secret: str,
+    extra: dict[str, str] | None = None,
+    *,
+    region: str | None = None,
 ) -> dict[str, str]:
+    """The workers' environment. ``region`` is where real AWS calls go (``--analyzer rekognition``);
+    without one, only emulated services are called and any region will do."""
     env = {
         "ANALYZER": analyzer,
         "STORAGE": "local",
@@ -121,7 +130,7 @@ def step_environment(
         "POWERTOOLS_METRICS_DISABLED": "true",
         "POWERTOOLS_METRICS_NAMESPACE": "Proctoring",
         "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "ERROR"),
-        "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+        "AWS_DEFAULT_REGION": region or os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
         "WEBHOOK_URL": webhook or "",
         "WEBHOOK_SECRET": secret if webhook else "",
         "WEBHOOK_ALLOW_HTTP": "true" if webhook and urlparse(webhook).scheme == "http" else "false",
@@ -141,14 +150,19 @@ def check_settings(env: dict[str, str]) -> None:
         raise UsageError(str(exc)) from exc
 
 
-def check_aws_credentials() -> None:
-    """``--analyzer rekognition`` calls the real service. Without credentials every capture would
-    fail after its retries, one ERROR document at a time, so the run stops here instead."""
+def rekognition_region() -> str:
+    """The region ``--analyzer rekognition`` sends captures to: the user's own configuration.
+
+    Checked before any capture runs. Without credentials every capture would fail after its
+    retries, one ERROR document at a time. Without a configured region no default is assumed:
+    students' faces go to the region the user chose (their profile or AWS_DEFAULT_REGION), or nowhere.
+    """
     import boto3
     from botocore.exceptions import BotoCoreError
 
     try:
-        credentials = boto3.Session().get_credentials()
+        session = boto3.Session()
+        credentials = session.get_credentials()
     except BotoCoreError as exc:  # a named profile that does not exist, an unreadable config file
         raise UsageError(f"--analyzer rekognition: cannot read AWS credentials: {exc}") from exc
     if credentials is None:
@@ -156,6 +170,12 @@ def check_aws_credentials() -> None:
             "--analyzer rekognition calls Amazon Rekognition with your AWS credentials, and none were found "
             "(run `aws configure`, set AWS_PROFILE, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
         )
+    if not session.region_name:
+        raise UsageError(
+            "--analyzer rekognition needs an AWS region, and none is configured: the captures are sent "
+            "there (set AWS_DEFAULT_REGION, or `region` in your AWS profile)"
+        )
+    return session.region_name
 
 
 def result_key_for(key: str, env: dict[str, str]) -> str:
@@ -291,10 +311,11 @@ def run_folder(
         tasks.put(group)
     for _ in range(workers * max(1, in_flight)):
         tasks.put(None)  # one end marker per draining thread, behind all the work
-    env = step_environment(root, analyzer, webhook, secret, extra_env)
+    region = rekognition_region() if analyzer == "rekognition" and not analyzer_factory else None
+    env = step_environment(root, analyzer, webhook, secret, extra_env, region=region)
     check_settings(env)
-    if analyzer == "rekognition" and not analyzer_factory:
-        check_aws_credentials()
+    if region:
+        print(f"analyzer: Amazon Rekognition in {region} (captures are sent there)", file=sys.stderr)
     config = {
         "env": env,
         "analyzer_factory": analyzer_factory,

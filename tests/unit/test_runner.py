@@ -209,13 +209,33 @@ def test_rekognition_without_credentials_stops_before_any_capture(exam, capsys, 
     assert not (exam / "results").exists()
 
 
-def test_rekognition_with_credentials_passes_the_check(monkeypatch):
-    from dev.runner import check_aws_credentials
+@pytest.fixture
+def aws_profile(tmp_path, monkeypatch):
+    """An AWS configuration of the user's own: credentials, and a profile file with no region yet."""
+    for name in (*CREDENTIAL_VARIABLES, "AWS_DEFAULT_REGION", "AWS_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    (tmp_path / "credentials").write_text("[default]\naws_access_key_id = AKIDEXAMPLE\naws_secret_access_key = x\n")
+    (tmp_path / "config").write_text("[default]\n")
+    return tmp_path / "config"
 
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "example-secret")
-    check_aws_credentials()
+
+def test_rekognition_goes_to_the_region_of_the_users_profile_never_a_default(aws_profile, exam, capsys):
+    from dev.runner import rekognition_region, step_environment
+
+    # No region anywhere: refused, rather than sending students' faces to a region nobody chose.
+    assert main(["run", str(exam), "--analyzer", "rekognition", "--no-progress"]) == 2
+    assert "needs an AWS region" in capsys.readouterr().err
+    assert not (exam / "results").exists()
+
+    aws_profile.write_text("[default]\nregion = eu-west-1\n")
+    assert rekognition_region() == "eu-west-1"
+    env = step_environment(exam, "rekognition", None, "k", region=rekognition_region())
+    assert env["AWS_DEFAULT_REGION"] == "eu-west-1"  # what the workers' Rekognition client uses
+    # Local runs call only emulated services; their region does not matter.
+    assert step_environment(exam, "local", None, "k")["AWS_DEFAULT_REGION"] == "us-east-1"
 
 
 def test_menu_tests_one_image_without_its_reference(exam, monkeypatch, capsys):

@@ -97,6 +97,18 @@ def test_parse_key_resolves_encoded_and_raw_keys(local_env, stored, in_event):
     assert capture["etag"] == file_etag(local_env / stored)
 
 
+@pytest.mark.parametrize("uploaded", ["images/e/u/a b.jpg", "images/e/u/a+b.jpg"])
+def test_parse_key_tells_two_spellings_apart_by_the_events_etag(local_env, uploaded):
+    # "a+b.jpg" arrives as "a+b.jpg" raw, which also decodes to "a b.jpg": both objects exist.
+    other = "images/e/u/a+b.jpg" if uploaded.endswith("a b.jpg") else "images/e/u/a b.jpg"
+    put(local_env, other, synthetic_jpeg(4))
+    event = put(local_env, uploaded, synthetic_jpeg(5))
+    event["detail"]["object"]["key"] = "images/e/u/a+b.jpg"
+    capture = handler("parse_key")(event, context())
+    assert capture["key"] == uploaded
+    assert capture["etag"] == file_etag(local_env / uploaded)
+
+
 @pytest.mark.parametrize("key", ["images/x.jpg", "images/e/../x.jpg", "images//u/x.jpg"])
 def test_parse_key_rejects_keys_outside_the_convention(local_env, key):
     event = object_created_event(BUCKET, key, size=10, etag="abc")

@@ -33,12 +33,11 @@ def locate_capture(
     exist, come back with a ``rejection`` so the state machine still writes a result document.
     """
     candidates = key_candidates(raw_key)
-    key, info = candidates[0], None
-    for candidate in candidates:
-        info = storage.head(bucket, candidate)
-        if info is not None:
-            key = candidate
-            break
+    found = [(candidate, info) for candidate in candidates if (info := storage.head(bucket, candidate)) is not None]
+    # When both spellings exist ("a b.jpg" and "a+b.jpg"), the one with the event's ETag is the upload.
+    wanted = (etag or "").strip('"')
+    found.sort(key=lambda pair: not (wanted and pair[1].etag == wanted))
+    key, info = found[0] if found else (candidates[0], None)
     capture = capture_identity(
         bucket,
         key,

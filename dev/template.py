@@ -50,18 +50,23 @@ def parameter_defaults() -> dict[str, str]:
     return {name: str(spec.get("Default", "")) for name, spec in load_template()["Parameters"].items()}
 
 
-def step_functions() -> dict[str, dict[str, str]]:
-    """For each DefinitionSubstitutions key naming a function: its resource and code folder."""
+def step_functions() -> dict[str, dict[str, Any]]:
+    """For each DefinitionSubstitutions key naming a function: its resource, code folder and timeout."""
     template = load_template()
     resources = template["Resources"]
+    default_timeout = template.get("Globals", {}).get("Function", {}).get("Timeout", 3)  # Lambda's default: 3 s
     substitutions = resources[STATE_MACHINE]["Properties"]["DefinitionSubstitutions"]
     steps = {}
     for placeholder, value in substitutions.items():
         if isinstance(value, dict) and "Fn::GetAtt" in value:
             target = value["Fn::GetAtt"]
             resource = target[0] if isinstance(target, list) else target.split(".")[0]
-            code_uri = resources[resource]["Properties"]["CodeUri"]
-            steps[placeholder] = {"resource": resource, "code_dir": str(ROOT / code_uri)}
+            properties = resources[resource]["Properties"]
+            steps[placeholder] = {
+                "resource": resource,
+                "code_dir": str(ROOT / properties["CodeUri"]),
+                "timeout": int(properties.get("Timeout", default_timeout)),
+            }
     return steps
 
 

@@ -281,3 +281,26 @@ def test_webhook_not_configured_takes_the_plain_path(pipeline):
     assert "Notify" not in execution.entered_states()
     assert "PersistResultWithoutWebhook" in execution.entered_states()
     assert pipeline.result(RESULT)["notification"] == {"status": "not_configured"}
+
+
+def test_each_step_runs_with_its_functions_timeout_from_the_template(make_aws_pipeline, monkeypatch):
+    # The time left that a handler sees is what Powertools gives an in-progress idempotency record.
+    import dev.engine as engine
+
+    seen: dict[str, float] = {}
+    original = engine.invoke_handler
+
+    def recording(module, name, payload, timeout_seconds=900.0):
+        seen[name] = timeout_seconds
+        return original(module, name, payload, timeout_seconds)
+
+    monkeypatch.setattr(engine, "invoke_handler", recording)
+    with WebhookReceiver(secret=WEBHOOK_SECRET) as receiver:
+        pipeline = make_aws_pipeline(webhook_url=receiver.url)
+        with_reference(pipeline)
+        execution = pipeline.sfn.run(pipeline.upload(CAPTURE, synthetic_jpeg(11), **OK_ANSWERS))
+
+    assert execution.status == "SUCCEEDED"
+    assert seen.pop("NotifyFunction") == 20
+    assert set(seen.values()) == {30}
+    assert {"ParseKeyFunction", "DecideVerdictFunction", "PersistResultFunction"} <= set(seen)

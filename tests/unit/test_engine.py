@@ -79,3 +79,41 @@ def test_a_forked_child_draws_different_local_ids():
     child.start()
     child.join(30)
     assert queue.get() != fast_uuid4()
+
+
+def test_a_step_interrupted_mid_delivery_is_retried_once_its_function_timeout_has_passed(local_env):
+    """Ctrl-C during a local run leaves Notify's idempotency record in progress. It must expire
+    with the function's timeout from template.yaml (as a crashed Lambda's does), not later: the
+    next run's retries outlast that, instead of ending in a failed delivery."""
+    import json
+    import time
+
+    from dev import template as tpl
+    from dev.engine import invoke_handler, load_handler_module
+    from proctoring import notify
+    from proctoring.sqlite_file import SqliteFile
+    from tests.conftest import ROOT
+
+    timeouts = {step["resource"]: step["timeout"] for step in tpl.step_functions().values()}
+    assert (timeouts["NotifyFunction"], timeouts["DecideVerdictFunction"]) == (20, 30)
+
+    class Interrupted:
+        def send(self, document, idempotency_key, attempt):
+            raise KeyboardInterrupt  # the runner stopped while the POST was in flight
+
+    notify.set_notifier(Interrupted())
+    module = load_handler_module(ROOT / "functions" / "notify")
+    event = json.loads((ROOT / "events" / "notify.json").read_text())
+    started = time.time()
+    with pytest.raises(KeyboardInterrupt):
+        invoke_handler(module, "NotifyFunction", event, timeouts["NotifyFunction"])
+
+    (state,) = list(local_env.rglob("*.sqlite3"))
+    with SqliteFile(state, "SELECT 1").connection() as conn:
+        rows = conn.execute("SELECT status, in_progress_expiration FROM idempotency").fetchall()
+    assert [status for status, _ in rows] == ["INPROGRESS"]
+    expires = rows[0][1] / 1000
+    assert started + timeouts["NotifyFunction"] - 1 <= expires <= time.time() + timeouts["NotifyFunction"]
+    # Until then another attempt is told the delivery is in progress; the state machine retries it.
+    result, errored = invoke_handler(module, "NotifyFunction", event, timeouts["NotifyFunction"])
+    assert errored and result["errorType"] == "IdempotencyAlreadyInProgressError"

@@ -105,6 +105,18 @@ def test_execution_timeout_outlasts_every_retry_budget(template, definition):
     assert definition["TimeoutSeconds"] > worst, f"worst case {worst / 60:.0f} min"
 
 
+def test_in_progress_retries_outlast_the_timeout_of_each_idempotent_step(definition):
+    # A record left in progress by a step that died expires after its function's timeout; the
+    # retries on IdempotencyAlreadyInProgressError must wait at least that long in all.
+    timeouts = {step["resource"]: step["timeout"] for step in tpl.step_functions().values()}
+    for state, function in (("DecideVerdict", "DecideVerdictFunction"), ("Notify", "NotifyFunction")):
+        (retrier,) = [
+            r for r in definition["States"][state]["Retry"] if "IdempotencyAlreadyInProgressError" in r["ErrorEquals"]
+        ]
+        waits = [retrier["IntervalSeconds"] * retrier["BackoffRate"] ** n for n in range(retrier["MaxAttempts"])]
+        assert sum(waits) > timeouts[function], (state, waits, timeouts[function])
+
+
 def test_analysis_steps_catch_into_the_error_document_path(definition):
     states = definition["States"]
     for name in CAUGHT:

@@ -17,6 +17,7 @@ import json
 import multiprocessing
 import os
 import queue
+import socket
 import sys
 import threading
 import time
@@ -148,6 +149,20 @@ def check_settings(env: dict[str, str]) -> None:
         Settings.from_env({**os.environ, **env})
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
+
+
+def check_webhook_reachable(url: str, timeout: float = 5.0) -> None:
+    """Connect once before the run. Every delivery to a receiver that is not there is retried
+    for over a minute, one capture after another; a run should not crawl for that."""
+    parsed = urlparse(url)
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    try:
+        socket.create_connection((parsed.hostname, port), timeout=timeout).close()
+    except OSError as exc:
+        raise UsageError(
+            f"--webhook {url}: cannot connect to {parsed.hostname}:{port} ({exc.strerror or exc}); "
+            "start the receiver first (python -m dev webhook), or leave out --webhook"
+        ) from exc
 
 
 def rekognition_region() -> str:
@@ -297,6 +312,7 @@ def run_folder(
             raise UsageError(f"--webhook must be an http(s) URL, got {webhook!r}")
         if scheme == "http" and host not in {"localhost", "127.0.0.1", "::1"}:
             raise UsageError("plain http webhooks are only allowed on localhost; use https")
+        check_webhook_reachable(webhook)
 
     groups: dict[str, list[str]] = defaultdict(list)
     for key in keys:

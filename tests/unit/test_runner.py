@@ -62,6 +62,18 @@ def test_plain_http_webhook_off_localhost_is_refused(exam, capsys):
     assert "only allowed on localhost" in capsys.readouterr().err
 
 
+def test_a_webhook_nobody_listens_on_is_a_usage_error(exam, capsys):
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # free once closed: nothing listens there
+    assert main(["run", str(exam), "--webhook", f"http://127.0.0.1:{port}/hook", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot connect to 127.0.0.1:{port}" in err and "python -m dev webhook" in err
+    assert not (exam / "results").exists()
+
+
 def test_a_bad_threshold_in_the_environment_stops_the_run_with_its_name(exam, monkeypatch, capsys):
     monkeypatch.setenv("SIMILARITY_THRESHOLD", "150")
     assert main(["run", str(exam), "--no-progress"]) == 2

@@ -34,6 +34,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         # Each has its ERROR document, but a step broke rather than the input being bad.
         print("some executions FAILED after their retries (see above)", file=sys.stderr)
         return 1
+    if report.undelivered:
+        # The documents stand and record the failure; the proctoring system never got them.
+        print("some webhook deliveries failed after their retries (see above)", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -44,6 +44,7 @@ class CaptureOutcome:
     status: str  # the result document's status, or MISSING when no document was written
     execution: str  # SUCCEEDED / FAILED / NOT_MATCHED
     reason: str = ""
+    undelivered: str = ""  # why the webhook never accepted the document, when it did not
 
 
 @dataclass
@@ -63,6 +64,11 @@ class RunReport:
     @property
     def complete(self) -> bool:
         return all(outcome.status in STATUSES for outcome in self.outcomes if outcome.execution != "NOT_MATCHED")
+
+    @property
+    def undelivered(self) -> list[CaptureOutcome]:
+        """Documents the webhook never accepted (after every retry); each records why."""
+        return [outcome for outcome in self.outcomes if outcome.undelivered]
 
     @property
     def failed(self) -> list[CaptureOutcome]:
@@ -224,7 +230,9 @@ def process_capture(sfn: Any, rule: Any, root: Path, key: str, env: dict[str, st
         reason = document.get("reason", "")
         if execution.status == "FAILED" and document.get("error"):
             reason = f"{reason} ({document['error'].get('name')}: {document['error'].get('message')})"
-        return CaptureOutcome(key, document["status"], execution.status, reason)
+        notification = document.get("notification") or {}
+        undelivered = (notification.get("last_error") or "failed") if notification.get("status") == "failed" else ""
+        return CaptureOutcome(key, document["status"], execution.status, reason, undelivered)
     except Exception as exc:  # noqa: BLE001 - reported per capture, see the docstring
         return CaptureOutcome(key, "MISSING", "RUNNER_ERROR", f"{type(exc).__name__}: {exc}")
 
@@ -420,6 +428,10 @@ def print_summary(report: RunReport) -> None:
         console.print(f"... and {len(report.failed) - 20} more FAILED executions")
     if report.failed:
         console.print(f"{len(report.failed)} execution(s) FAILED after retries; their ERROR documents say why.")
+    for outcome in report.undelivered[:20]:
+        console.print(f"webhook delivery failed for {outcome.key}: {outcome.undelivered}", markup=False)
+    if len(report.undelivered) > 20:
+        console.print(f"... and {len(report.undelivered) - 20} more failed deliveries")
     missing = [outcome for outcome in report.outcomes if outcome.status == "MISSING"]
     for outcome in missing[:20]:
         console.print(

@@ -62,6 +62,25 @@ def test_plain_http_webhook_off_localhost_is_refused(exam, capsys):
     assert "only allowed on localhost" in capsys.readouterr().err
 
 
+def test_cli_exit_code_is_one_when_the_webhook_refused_the_documents(exam, capsys, monkeypatch):
+    import dev.runner as runner
+    from dev.webhook import WebhookReceiver
+
+    original = runner.run_folder
+    monkeypatch.setattr(runner, "run_folder", lambda root, **kw: original(root, **{**kw, "analyzer_factory": FACTORY}))
+    # The receiver holds another key: it answers 401, which is not retried.
+    with WebhookReceiver(secret="the receiver's key") as receiver:
+        code = main(["run", str(exam), "--webhook", receiver.url, "--webhook-secret", "another key", "--no-progress"])
+    assert code == 1
+    captured = capsys.readouterr()
+    said = " ".join(captured.out.split())
+    assert "webhook delivery failed for images/exam1/ana/c0.jpg: WebhookRejected: HTTP 401" in said
+    assert "some webhook deliveries failed" in captured.err
+    document = json.loads((exam / "results/exam1/ana/c0.json").read_text())
+    assert (document["status"], document["notification"]["status"]) == ("OK", "failed")  # the verdict stands
+    assert receiver.requests == 5 and receiver.deliveries == []  # one try each: a 401 is final
+
+
 def test_a_webhook_nobody_listens_on_is_a_usage_error(exam, capsys):
     import socket
 

@@ -71,10 +71,12 @@ def test_parse_key_without_reference(local_env):
     assert capture["reference_key"] is None
 
 
-def test_parse_key_accepts_a_png_reference(local_env):
-    put(local_env, "reference/u.png", synthetic_jpeg(2))
+@pytest.mark.parametrize("name", ["u.png", "u.JPG", "u.PNG"])
+def test_parse_key_accepts_other_reference_extensions(local_env, name):
+    put(local_env, f"reference/{name}", synthetic_jpeg(2))
     capture = capture_state(local_env, "images/e/u/c.jpg", synthetic_jpeg(1))
-    assert capture["reference_key"] == "reference/u.png"
+    # lower(): on a case-insensitive disk (macOS) the first candidate, "u.jpg", already finds it.
+    assert capture["reference_key"].lower() == f"reference/{name}".lower()
 
 
 @pytest.mark.parametrize(

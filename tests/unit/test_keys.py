@@ -33,7 +33,13 @@ def test_result_and_reference_keys_follow_the_capture():
     parsed = parse_capture_key("images/exam_123/user_456/capture_001.jpg")
     assert parsed.result_key("results/") == "results/exam_123/user_456/capture_001.json"
     assert parsed.reference_keys("reference/")[0] == "reference/user_456.jpg"
-    assert parsed.reference_keys("reference/")[1:] == ["reference/user_456.jpeg", "reference/user_456.png"]
+    assert parsed.reference_keys("reference/")[1:] == [
+        "reference/user_456.jpeg",
+        "reference/user_456.png",
+        "reference/user_456.JPG",
+        "reference/user_456.JPEG",
+        "reference/user_456.PNG",
+    ]
 
 
 def test_uppercase_extension_still_maps_to_json():

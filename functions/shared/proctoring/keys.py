@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote_plus
 
-REFERENCE_EXTENSIONS = (".jpg", ".jpeg", ".png")
+# In order of preference; upper case too, as cameras and phones write it (S3 keys are case-sensitive).
+REFERENCE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".JPG", ".JPEG", ".PNG")
 MAX_SEGMENT_LENGTH = 255
 
 

@@ -258,6 +258,9 @@ def test_bucket_is_private_encrypted_versioned_tls_only_and_expires_captures(tem
     assert bucket["NotificationConfiguration"]["EventBridgeConfiguration"]["EventBridgeEnabled"] is True
     expire = next(rule for rule in bucket["LifecycleConfiguration"]["Rules"] if rule["Id"] == "ExpireCaptures")
     assert expire["ExpirationInDays"] == {"Ref": "CaptureRetentionDays"}
+    assert expire["NoncurrentVersionExpiration"] == {"NoncurrentDays": 1}
+    markers = next(rule for rule in bucket["LifecycleConfiguration"]["Rules"] if rule.get("ExpiredObjectDeleteMarker"))
+    assert markers["Prefix"] == expire["Prefix"]
     statement = resources["CaptureBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
     assert statement["Effect"] == "Deny"
     assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}

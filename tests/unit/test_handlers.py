@@ -347,7 +347,16 @@ def test_notify_posts_once_and_replays_the_stored_outcome(local_env, monkeypatch
 
 
 @pytest.mark.parametrize(
-    ("status", "error"), [(500, WebhookTransientError), (429, WebhookTransientError), (404, WebhookRejected)]
+    ("status", "error"),
+    [
+        (500, WebhookTransientError),
+        (503, WebhookTransientError),
+        (429, WebhookTransientError),
+        (408, WebhookTransientError),
+        (404, WebhookRejected),
+        (400, WebhookRejected),
+        (301, WebhookRejected),  # redirects are not followed: the signed body goes where it was told
+    ],
 )
 def test_notify_classifies_failures_for_the_state_machine(local_env, monkeypatch, status, error):
     event = json.loads((ROOT / "events" / "notify.json").read_text())

@@ -144,7 +144,8 @@ class WebhookNotifier:
         status = response.status_code
         if 200 <= status < 300:
             return {"status": "delivered", "attempts": attempt, "http_status": status}
-        if status == 429 or status >= 500:
+        # 408 (the receiver timed out reading) and 429 (too many requests) say "try again later".
+        if status in {408, 429} or status >= 500:
             raise failure(WebhookTransientError, status, f"HTTP {status}")
         raise failure(WebhookRejected, status, f"HTTP {status}")
 

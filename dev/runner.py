@@ -85,23 +85,43 @@ class RunReport:
         return dict(sorted(table.items()))
 
 
+def _files_under(folder: Path) -> list[Path]:
+    """Every file under ``folder``, hidden ones (``.DS_Store``) left out. Linked folders are
+    followed (captures kept on another disk), each real folder once, so a link loop ends."""
+    seen: set[tuple[int, int]] = set()
+    files = []
+    for directory, subdirectories, names in os.walk(folder, followlinks=True):
+        stat = os.stat(directory)
+        if (stat.st_dev, stat.st_ino) in seen:
+            subdirectories[:] = []
+            continue
+        seen.add((stat.st_dev, stat.st_ino))
+        subdirectories[:] = [name for name in subdirectories if not name.startswith(".")]
+        files.extend(Path(directory) / name for name in names if not name.startswith("."))
+    return [path for path in files if path.is_file()]
+
+
+def _relative_to(path: Path, root: Path) -> str:
+    """``path`` as a key under ``root``: spelled through the folder (a linked exam folder stays
+    inside it), or else with links resolved on both sides."""
+    for inside, outer in ((Path(os.path.abspath(path)), Path(os.path.abspath(root))), (path.resolve(), root.resolve())):
+        try:
+            return inside.relative_to(outer).as_posix()
+        except ValueError:
+            continue
+    raise UsageError(f"{path} is not inside {root}")
+
+
 def find_captures(root: Path, only: list[str] | None = None) -> list[str]:
     """Keys of the capture files under ``root/images``; ``only`` filters by glob or path."""
     images = root / "images"
-    keys = sorted(
-        path.relative_to(root).as_posix()
-        for path in images.rglob("*")
-        if path.is_file() and not path.name.startswith(".")
-    )
+    keys = sorted(path.relative_to(root).as_posix() for path in _files_under(images))
     if only:
         wanted = []
         for pattern in only:
             candidate = Path(pattern)
             if candidate.is_absolute() or candidate.exists():
-                try:
-                    pattern = candidate.resolve().relative_to(root.resolve()).as_posix()
-                except ValueError as exc:
-                    raise UsageError(f"{pattern} is not inside {root}") from exc
+                pattern = _relative_to(candidate, root)
             matched = [
                 key
                 for key in keys

@@ -156,6 +156,24 @@ def test_find_captures_filters_by_glob_and_path(exam):
         find_captures(exam, ["/elsewhere/x.jpg"])
 
 
+def test_find_captures_follows_linked_folders_once_and_skips_hidden_ones(exam, tmp_path_factory):
+    external = tmp_path_factory.mktemp("external")
+    (external / "ana").mkdir()
+    (external / "ana" / "c9.jpg").write_bytes(synthetic_jpeg(9))
+    (external / "ana" / "loop").symlink_to(external)  # a link back up must not recurse forever
+    (exam / "images" / "exam2").symlink_to(external)
+    (exam / "images" / "exam1" / ".trash").mkdir()
+    (exam / "images" / "exam1" / ".trash" / "old.jpg").write_bytes(synthetic_jpeg(8))
+    (exam / "images" / "exam1" / "ana" / ".DS_Store").write_bytes(b"\0")
+
+    keys = find_captures(exam)
+    assert "images/exam2/ana/c9.jpg" in keys
+    assert not any("loop" in key or ".trash" in key or ".DS_Store" in key for key in keys)
+    assert len(keys) == 6
+    # A path given through the link is inside the folder, as it was spelled.
+    assert find_captures(exam, [str(exam / "images/exam2/ana/c9.jpg")]) == ["images/exam2/ana/c9.jpg"]
+
+
 def test_run_writes_one_document_per_capture_mirroring_the_keys(exam):
     report = run_folder(exam, workers=2, progress=False, analyzer_factory=FACTORY)
     assert report.complete

@@ -29,11 +29,25 @@ def test_local_storage_reads_heads_and_writes(tmp_path):
     assert not list((tmp_path / "results/e/u").glob(".tmp-*"))
 
 
-def test_local_storage_refuses_keys_outside_its_root(tmp_path):
+@pytest.mark.parametrize("key", ["../escape.json", "results/../../escape.json", "/etc/escape.json", "..", ""])
+def test_local_storage_refuses_keys_outside_its_root(tmp_path, key):
     storage = LocalStorage(tmp_path / "root")
     with pytest.raises(PermissionError):
-        storage.write_json("any", "../escape.json", {})
-    assert storage.head("any", "../../etc/passwd") is None
+        storage.write_json("any", key, {})
+    assert storage.head("any", key) is None
+    assert not (tmp_path / "escape.json").exists()
+
+
+def test_local_storage_follows_symlinks_the_user_placed_under_its_root(tmp_path):
+    # An exam folder kept on another disk and linked into the run folder is read like any other.
+    elsewhere = tmp_path / "external" / "exam9" / "ana"
+    elsewhere.mkdir(parents=True)
+    (elsewhere / "c.jpg").write_bytes(b"abc")
+    (tmp_path / "root" / "images").mkdir(parents=True)
+    (tmp_path / "root" / "images" / "exam9").symlink_to(tmp_path / "external" / "exam9")
+    storage = LocalStorage(tmp_path / "root")
+    assert storage.head("any", "images/exam9/ana/c.jpg").size == 3
+    assert storage.read("any", "images/exam9/ana/c.jpg") == b"abc"
 
 
 def test_documents_are_canonical_bytes():

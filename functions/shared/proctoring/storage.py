@@ -6,9 +6,10 @@ import functools
 import hashlib
 import json
 import os
+import posixpath
 import tempfile
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 from typing import Any, Protocol
 
 from .errors import StorageUnavailable
@@ -148,15 +149,16 @@ class S3Storage:
 
 @functools.lru_cache(maxsize=4096)
 def _resolve_inside(root: Path, key: str) -> Path:
-    """``root/key`` with symlinks and ``..`` resolved, refused when it leaves ``root``.
+    """``root/key``, refused when the key itself leads out of ``root`` (``..``, an absolute path).
 
-    Cached: every step of a capture resolves the same few keys, and resolving is a syscall per
-    path component.
+    The check is on the key, as S3 keys are names: a symlink the user placed under the root (an
+    exam folder on another disk, say) is followed, the way a user expects of a folder.
     """
-    path = (root / key).resolve()
-    if path != root and root not in path.parents:
+    # A backslash is a separator only on Windows; elsewhere it is an ordinary character of a name.
+    normalised = posixpath.normpath(key.replace("\\", "/") if os.sep == "\\" else key)
+    if normalised.startswith(("/", "../")) or normalised in {".", ".."} or PureWindowsPath(normalised).drive:
         raise PermissionError(f"key {key!r} points outside the storage root")
-    return path
+    return root / normalised
 
 
 class LocalStorage:

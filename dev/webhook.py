@@ -38,6 +38,7 @@ class WebhookReceiver:
     responses: list[int] = field(default_factory=list)
     delay: float = 0.0
     on_delivery: Callable[[Delivery], None] | None = None
+    on_rejected: Callable[[Delivery], None] | None = None  # a request refused for its signature
     deliveries: list[Delivery] = field(default_factory=list)
     requests: int = 0
 
@@ -62,6 +63,12 @@ class WebhookReceiver:
                 )
                 if status == 200 and not valid:
                     status = 401
+                    if receiver.on_rejected:
+                        try:
+                            payload = json.loads(body)
+                        except ValueError:
+                            payload = {}
+                        receiver.on_rejected(Delivery(payload, dict(self.headers.items()), False, status))
                 if status == 200:
                     delivery = Delivery(json.loads(body), dict(self.headers.items()), valid, status)
                     with receiver._lock:
@@ -98,7 +105,11 @@ class WebhookReceiver:
 
 def print_delivery(delivery: Delivery) -> None:
     payload = delivery.payload
-    mark = "signature ok" if delivery.signature_valid else "BAD SIGNATURE"
+    mark = (
+        "signature ok"
+        if delivery.signature_valid
+        else f"BAD SIGNATURE, refused with {delivery.answered}: do sender and receiver use the same secret?"
+    )
     if payload.get("exam_id") is not None:
         where = f"{payload['exam_id']}/{payload.get('user_id')}/{payload.get('capture')}"
     else:  # a key outside the naming convention has no exam or student: name the object itself
@@ -110,7 +121,12 @@ def print_delivery(delivery: Delivery) -> None:
 
 
 def serve(port: int, secret: str) -> int:
-    receiver = WebhookReceiver(secret=secret, port=port, on_delivery=print_delivery)
+    from dev.runner import UsageError
+
+    try:
+        receiver = WebhookReceiver(secret=secret, port=port, on_delivery=print_delivery, on_rejected=print_delivery)
+    except OSError as exc:
+        raise UsageError(f"cannot listen on port {port} ({exc.strerror or exc}); choose another with --port") from exc
     print(f"listening on {receiver.url} (Ctrl-C to stop)", file=sys.stderr, flush=True)
     with receiver:
         try:

@@ -159,6 +159,21 @@ def test_dev_webhook_receiver_verifies_and_prints(tmp_path):
     assert forged.status_code == 401
     assert "ALERT" in out and "e/u/c.jpg" in out and "NO_FACE" in out and "signature ok" in out
     assert "No face was found" in out
+    # The forged request is shown too, so a secret that differs between the two sides is visible.
+    assert "BAD SIGNATURE, refused with 401" in out
+    assert out.count("e/u/c.jpg") == 2
+
+
+def test_dev_webhook_on_a_port_in_use_says_so(capsys):
+    import socket
+
+    from dev.__main__ import main
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        assert main(["webhook", "--port", str(taken.getsockname()[1])]) == 2
+    assert "choose another with --port" in capsys.readouterr().err
 
 
 def test_dev_webhook_receiver_names_a_capture_outside_the_convention_by_its_object(capsys):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import tomllib
 
 import pytest
@@ -97,6 +98,35 @@ def test_a_bad_value_names_the_setting(clean_env, variable, value, message):
     clean_env.setenv(variable, value)
     with pytest.raises(ValueError, match=f"setting {message}"):
         Settings.from_env()
+
+
+@pytest.mark.parametrize(
+    ("variables", "message"),
+    [
+        ({"RESULTS_PREFIX": "images"}, "IMAGES_PREFIX ('images/') and RESULTS_PREFIX ('images/') overlap"),
+        ({"RESULTS_PREFIX": "images/results"}, "IMAGES_PREFIX ('images/') and RESULTS_PREFIX"),
+        ({"REFERENCE_PREFIX": "captures", "IMAGES_PREFIX": "captures/"}, "IMAGES_PREFIX ('captures/') and REFERENCE"),
+    ],
+)
+def test_prefixes_that_contain_each_other_are_refused(clean_env, variables, message):
+    for variable, value in variables.items():
+        clean_env.setenv(variable, value)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        Settings.from_env()
+    clean_env.setenv("RESULTS_PREFIX", "images-results")  # a name that only starts alike is separate
+    for variable in ("IMAGES_PREFIX", "REFERENCE_PREFIX"):
+        clean_env.delenv(variable, raising=False)
+    assert Settings.from_env().results_prefix == "images-results/"
+
+
+def test_the_template_refuses_equal_prefixes_before_anything_is_deployed():
+    assertions = [assertion["Assert"] for assertion in tpl.load_template()["Rules"]["DistinctPrefixes"]["Assertions"]]
+    pairs = {frozenset(ref["Ref"] for ref in assertion["Fn::Not"][0]["Fn::Equals"]) for assertion in assertions}
+    assert pairs == {
+        frozenset({"ImagesPrefix", "ResultsPrefix"}),
+        frozenset({"ImagesPrefix", "ReferencePrefix"}),
+        frozenset({"ReferencePrefix", "ResultsPrefix"}),
+    }
 
 
 def test_the_bounds_hold_at_their_edges(clean_env):

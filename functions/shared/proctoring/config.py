@@ -110,6 +110,17 @@ class Settings:
             if value < low or (high is not None and value > high):
                 allowed = f"between {low} and {high}" if high is not None else f"at least {low}"
                 raise ValueError(f"setting {name.upper()} must be {allowed}, got {value}")
+        # Results under the images prefix would each start another execution, forever; a
+        # reference there would be judged as a capture. The prefixes must not contain each other.
+        prefixes = {"IMAGES_PREFIX": self.images_prefix, "REFERENCE_PREFIX": self.reference_prefix}
+        prefixes["RESULTS_PREFIX"] = self.results_prefix
+        for name, prefix in prefixes.items():
+            for other_name, other in prefixes.items():
+                if name != other_name and other.startswith(prefix):
+                    raise ValueError(
+                        f"settings {name} ({prefix!r}) and {other_name} ({other!r}) overlap; "
+                        "the images, reference and results prefixes must be separate folders"
+                    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -442,23 +442,23 @@ def print_summary(report: RunReport) -> None:
         f"{len(report.outcomes)} captures in {report.seconds:.1f} s ({rate:.2f} images/s, "
         f"{report.workers} worker{'s' if report.workers > 1 else ''})"
     )
-    for outcome in report.failed[:20]:
-        console.print(f"execution FAILED for {outcome.key}: {outcome.reason}".rstrip(), markup=False)
-    if len(report.failed) > 20:
-        console.print(f"... and {len(report.failed) - 20} more FAILED executions")
+
+    def name_some(lines: list[str], more: str, shown: int = 20) -> None:
+        for line in lines[:shown]:
+            console.print(line.rstrip(), markup=False)
+        if len(lines) > shown:
+            console.print(f"... and {len(lines) - shown} more {more}")
+
+    name_some([f"execution FAILED for {o.key}: {o.reason}" for o in report.failed], "FAILED executions")
     if report.failed:
         console.print(f"{len(report.failed)} execution(s) FAILED after retries; their ERROR documents say why.")
-    for outcome in report.undelivered[:20]:
-        console.print(f"webhook delivery failed for {outcome.key}: {outcome.undelivered}", markup=False)
-    if len(report.undelivered) > 20:
-        console.print(f"... and {len(report.undelivered) - 20} more failed deliveries")
+    name_some(
+        [f"webhook delivery failed for {o.key}: {o.undelivered}" for o in report.undelivered], "failed deliveries"
+    )
     missing = [outcome for outcome in report.outcomes if outcome.status == "MISSING"]
-    for outcome in missing[:20]:
-        console.print(
-            f"no result document for {outcome.key}: {outcome.execution} {outcome.reason}".rstrip(), markup=False
-        )
-    if len(missing) > 20:
-        console.print(f"... and {len(missing) - 20} more without a result document")
+    name_some(
+        [f"no result document for {o.key}: {o.execution} {o.reason}" for o in missing], "without a result document"
+    )
     unmatched = [outcome for outcome in report.outcomes if outcome.execution == "NOT_MATCHED"]
     if unmatched:
         console.print(f"{len(unmatched)} file(s) not matched by the upload rule, not processed.")

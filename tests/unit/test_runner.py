@@ -148,6 +148,20 @@ def test_a_capture_the_runner_cannot_process_is_reported_not_raised(tmp_path, ca
     assert "no result document for images/e/u/[gone].jpg: RUNNER_ERROR FileNotFoundError" in capsys.readouterr().out
 
 
+def test_the_summary_names_the_first_twenty_of_each_problem_and_counts_the_rest(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    outcomes = [
+        CaptureOutcome(f"images/e/u/{n:02d}.jpg", "MISSING", "RUNNER_ERROR", "OSError: gone") for n in range(25)
+    ]
+    outcomes += [CaptureOutcome("images/e/v/ok.jpg", "OK", "SUCCEEDED", "", "WebhookRejected: HTTP 401")]
+    print_summary(RunReport(root=tmp_path, outcomes=outcomes))
+    out = capsys.readouterr().out
+    assert out.count("no result document for images/e/u/") == 20
+    assert "... and 5 more without a result document" in out
+    assert "webhook delivery failed for images/e/v/ok.jpg: WebhookRejected: HTTP 401" in out
+    assert "FAILED" not in out
+
+
 def test_find_captures_filters_by_glob_and_path(exam):
     assert len(find_captures(exam)) == 5
     assert find_captures(exam, ["exam1/ana/*"]) == ["images/exam1/ana/c0.jpg", "images/exam1/ana/c1.jpg"]

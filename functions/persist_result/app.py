@@ -31,9 +31,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     if event.get("only_if_absent"):
         # The early "pending" write only fills an empty place: a duplicate event or a redrive must
         # not turn a document an earlier execution finished back into "pending".
-        written = storage.create_json(event["bucket"], event["key"], document)
-        uri = f"s3://{event['bucket']}/{event['key']}"
+        uri = storage.create_json(event["bucket"], event["key"], document)
     else:
-        uri, written = storage.write_json(event["bucket"], event["key"], document), True
-    logger.info("result written" if written else "result already there; kept", extra={"uri": uri})
-    return {"uri": uri, "status": document["status"], "written": written}
+        uri = storage.write_json(event["bucket"], event["key"], document)
+    logger.info("result written" if uri else "a result is already there; kept", extra={"key": event["key"]})
+    return {"uri": uri, "status": document["status"], "written": uri is not None}

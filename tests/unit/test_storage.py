@@ -133,17 +133,18 @@ def any_storage(request, tmp_path):
 
 def test_create_json_writes_only_where_nothing_is_yet(any_storage, tmp_path):
     storage, stored = any_storage
-    assert storage.create_json("captures-b", "results/e/u/c.json", {"notification": "pending"}) is True
+    uri = storage.create_json("captures-b", "results/e/u/c.json", {"notification": "pending"})
+    assert uri == storage.write_json("captures-b", "results/e/u/x.json", {})[: -len("x.json")] + "c.json"
     assert json.loads(stored("results/e/u/c.json")) == {"notification": "pending"}
     storage.write_json("captures-b", "results/e/u/c.json", {"notification": "delivered"})
-    assert storage.create_json("captures-b", "results/e/u/c.json", {"notification": "pending"}) is False
+    assert storage.create_json("captures-b", "results/e/u/c.json", {"notification": "pending"}) is None
     assert json.loads(stored("results/e/u/c.json")) == {"notification": "delivered"}
     assert not list(tmp_path.rglob(".tmp-*"))  # the local temporary file never stays behind
 
 
 def test_create_json_treats_a_concurrent_conditional_write_as_taken():
     storage = S3Storage(client=FailingClient("ConditionalRequestConflict", 409))
-    assert storage.create_json("b", "results/x.json", {}) is False
+    assert storage.create_json("b", "results/x.json", {}) is None
     with pytest.raises(StorageUnavailable):
         S3Storage(client=FailingClient("SlowDown", 503)).create_json("b", "results/x.json", {})
 
@@ -153,6 +154,9 @@ def test_create_json_is_atomic_across_threads(tmp_path):
 
     storage = LocalStorage(tmp_path)
     with ThreadPoolExecutor(8) as pool:
-        won = list(pool.map(lambda n: storage.create_json("b", "results/c.json", {"writer": n}), range(32)))
+        won = [
+            bool(uri)
+            for uri in pool.map(lambda n: storage.create_json("b", "results/c.json", {"writer": n}), range(32))
+        ]
     assert won.count(True) == 1
     assert json.loads((tmp_path / "results/c.json").read_text()) == {"writer": won.index(True)}

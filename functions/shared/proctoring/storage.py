@@ -45,8 +45,9 @@ class Storage(Protocol):
     def write_json(self, bucket: str, key: str, document: dict[str, Any]) -> str:
         """Write ``document`` as UTF-8 JSON; return its URI."""
 
-    def create_json(self, bucket: str, key: str, document: dict[str, Any]) -> bool:
-        """Write ``document`` only if nothing is at ``key`` yet, atomically; return whether it was written."""
+    def create_json(self, bucket: str, key: str, document: dict[str, Any]) -> str | None:
+        """Write ``document`` only if nothing is at ``key`` yet, atomically; its URI, or None if
+        something was there."""
 
 
 def encode_document(document: dict[str, Any]) -> bytes:
@@ -125,7 +126,7 @@ class S3Storage:
             raise self._translate(exc) from exc
         return f"s3://{bucket}/{key}"
 
-    def create_json(self, bucket: str, key: str, document: dict[str, Any]) -> bool:
+    def create_json(self, bucket: str, key: str, document: dict[str, Any]) -> str | None:
         from botocore.exceptions import ClientError
 
         try:
@@ -140,11 +141,11 @@ class S3Storage:
             code = str(exc.response.get("Error", {}).get("Code", ""))
             # 412: the key exists. 409: another conditional write to it is in flight, so it will.
             if code in {"PreconditionFailed", "412", "ConditionalRequestConflict", "409"}:
-                return False
+                return None
             raise self._translate(exc) from exc
         except Exception as exc:
             raise self._translate(exc) from exc
-        return True
+        return f"s3://{bucket}/{key}"
 
 
 @functools.lru_cache(maxsize=4096)
@@ -198,7 +199,7 @@ class LocalStorage:
         os.replace(tmp, path)
         return str(path)
 
-    def create_json(self, bucket: str, key: str, document: dict[str, Any]) -> bool:
+    def create_json(self, bucket: str, key: str, document: dict[str, Any]) -> str | None:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
@@ -208,10 +209,10 @@ class LocalStorage:
             # A hard link appears complete or not at all, and fails if the name is taken.
             os.link(tmp, path)
         except FileExistsError:
-            return False
+            return None
         finally:
             os.unlink(tmp)
-        return True
+        return str(path)
 
 
 def file_etag(path: Path) -> str:

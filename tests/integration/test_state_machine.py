@@ -304,3 +304,18 @@ def test_each_step_runs_with_its_functions_timeout_from_the_template(make_aws_pi
     assert seen.pop("NotifyFunction") == 20
     assert set(seen.values()) == {30}
     assert {"ParseKeyFunction", "DecideVerdictFunction", "PersistResultFunction"} <= set(seen)
+
+
+def test_the_event_names_the_version_that_is_judged_even_after_a_newer_upload(pipeline):
+    # Two uploads to one key before the first event is processed: each event judges its own version.
+    with_reference(pipeline)
+    first = pipeline.upload(CAPTURE, synthetic_jpeg(31), **OK_ANSWERS)
+    pipeline.upload(CAPTURE, synthetic_jpeg(32, size=(320, 200)), detect_faces="detect_faces_none")
+
+    execution = pipeline.sfn.run(first)
+
+    assert execution.status == "SUCCEEDED"
+    assert execution.output["capture"]["size"] == first["detail"]["object"]["size"]
+    document = pipeline.result(RESULT)
+    assert document["status"] == "OK"  # the first version's face, not the later empty frame
+    assert document["object_version"]["version_id"] == first["detail"]["object"]["version-id"]

@@ -46,7 +46,9 @@ def locate_capture(
         images_prefix=settings.images_prefix,
         results_prefix=settings.results_prefix,
     )
-    capture.update(size=info.size if info else size, reference_key=None, reference_etag=None, reference_size=None)
+    # The event names one version of the object; a newer upload of the same key may be there by now.
+    size = size if size is not None else (info.size if info else None)
+    capture.update(size=size, reference_key=None, reference_etag=None, reference_size=None)
     if "rejection" in capture:
         return capture
     if info is None:

@@ -19,6 +19,7 @@ import os
 import queue
 import socket
 import sys
+import tempfile
 import threading
 import time
 import warnings
@@ -175,6 +176,21 @@ def check_settings(env: dict[str, str]) -> None:
         Settings.from_env({**os.environ, **env})
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
+
+
+def check_writable(root: Path, env: dict[str, str]) -> None:
+    """The results and the state file are written under the folder: find out now if they cannot
+    be, rather than from every execution failing in PersistResult."""
+    from proctoring.config import Settings, local_state_file
+
+    settings = Settings.from_env({**os.environ, **env})
+    for folder in (root / settings.results_prefix, Path(local_state_file(settings)).parent):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-check-"):
+                pass
+        except OSError as exc:
+            raise UsageError(f"cannot write into {folder} ({exc.strerror or exc}); results and state go there") from exc
 
 
 def check_webhook_reachable(url: str, timeout: float = 5.0) -> None:
@@ -358,6 +374,7 @@ def run_folder(
     region = rekognition_region() if analyzer == "rekognition" and not analyzer_factory else None
     env = step_environment(root, analyzer, webhook, secret, extra_env, region=region)
     check_settings(env)
+    check_writable(root, env)
     if region:
         print(f"analyzer: Amazon Rekognition in {region} (captures are sent there)", file=sys.stderr)
     config = {

@@ -81,6 +81,12 @@ def test_cli_exit_code_is_one_when_the_webhook_refused_the_documents(exam, capsy
     assert receiver.requests == 5 and receiver.deliveries == []  # one try each: a 401 is final
 
 
+def test_a_results_folder_that_cannot_be_written_is_a_usage_error(exam, capsys):
+    (exam / "results").write_text("a file where the results folder should be")
+    assert main(["run", str(exam), "--no-progress"]) == 2
+    assert f"cannot write into {exam / 'results'}" in capsys.readouterr().err
+
+
 def test_a_webhook_nobody_listens_on_is_a_usage_error(exam, capsys):
     import socket
 

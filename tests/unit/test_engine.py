@@ -72,6 +72,7 @@ def test_local_ids_do_not_follow_the_global_random_seed():
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")  # forking is the point
 def test_a_forked_child_draws_different_local_ids():
     context = multiprocessing.get_context("fork")
     queue = context.SimpleQueue()

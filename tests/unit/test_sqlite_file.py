@@ -104,6 +104,7 @@ def test_concurrent_increments_from_processes_are_exact(tmp_path):
 
 
 @pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="needs fork")
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")  # forking is the point
 def test_a_forked_child_opens_its_own_connection(tmp_path):
     path = tmp_path / "state.sqlite3"
     db = SqliteFile(path, SCHEMA)
@@ -173,6 +174,7 @@ def _open_new_files_at_once(paths: list[str], barrier) -> None:
 
 
 @pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="needs fork")
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")  # forking is the point
 def test_processes_creating_the_same_new_file_at_once_all_open_it(tmp_path):
     """Both runner workers create the state file on their first capture. Switching a new file to
     WAL from several processes at once can deadlock, and SQLite then answers SQLITE_BUSY at once;

@@ -10,6 +10,7 @@ import pytest
 
 from dev.webhook import WebhookReceiver
 from proctoring.keys import idempotency_key
+from proctoring.notify import delivery_key
 from tests.conftest import BUCKET, WEBHOOK_SECRET, assert_valid, synthetic_jpeg
 
 MISMATCH = {
@@ -110,8 +111,8 @@ def test_webhook_answering_500_twice_gets_exactly_one_delivery(make_aws_pipeline
     assert delivery.signature_valid
     assert_valid(delivery.payload, "webhook")
     obj = event["detail"]["object"]
-    expected_key = idempotency_key("proctoring-test-bucket", obj["key"], obj["version-id"], obj["etag"])
-    assert delivery.headers["Idempotency-Key"] == expected_key
+    upload = idempotency_key("proctoring-test-bucket", obj["key"], obj["version-id"], obj["etag"])
+    assert delivery.headers["Idempotency-Key"] == delivery_key(upload, delivery.payload)
     notification = pipeline.result(result_key(0))["notification"]
     assert notification["status"] == "delivered"
     assert notification["attempts"] == 3
@@ -194,6 +195,8 @@ def test_reprocessing_after_a_new_reference_gives_a_new_verdict_and_one_new_deli
     assert document["status"] == "OK"
     assert document["alert_count"] == 1  # the earlier alert of this capture is not counted again
     assert [delivery.payload["status"] for delivery in receiver.deliveries] == ["ALERT", "OK"]
+    # A receiver that drops repeated Idempotency-Keys must not drop the corrected verdict.
+    assert len(set(receiver.idempotency_keys())) == 2
 
 
 @pytest.mark.parametrize("step", ["decide_verdict", "notify"])

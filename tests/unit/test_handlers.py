@@ -12,6 +12,7 @@ from dev.events import object_created_event
 from dev.webhook import WebhookReceiver
 from proctoring.analysis import set_analyzer
 from proctoring.errors import WebhookRejected, WebhookTransientError
+from proctoring.notify import delivery_key
 from proctoring.storage import file_etag
 from tests.conftest import ROOT, WEBHOOK_SECRET, handler, synthetic_jpeg
 from tests.fakes import CannedAnalyzer, face
@@ -343,7 +344,7 @@ def test_notify_posts_once_and_replays_the_stored_outcome(local_env, monkeypatch
     assert first["status"] == "delivered"
     assert first == second
     assert len(receiver.deliveries) == 1
-    assert receiver.idempotency_keys() == [event["idempotency_key"]]
+    assert receiver.idempotency_keys() == [delivery_key(event["idempotency_key"], event["document"])]
 
 
 @pytest.mark.parametrize(

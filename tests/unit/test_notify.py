@@ -20,6 +20,7 @@ from proctoring.notify import (
     ParameterSecret,
     StaticSecret,
     WebhookNotifier,
+    delivery_key,
     encode_payload,
     payload_of,
     sign,
@@ -47,6 +48,15 @@ def test_verify_accepts_a_fresh_signature_and_rejects_tampering_and_replays():
     assert not verify("other", timestamp, BODY, signature, now=now)
     assert not verify("k", timestamp, BODY, signature, now=now + 301)  # replayed later
     assert not verify("k", "not-a-time", BODY, signature, now=now)
+
+
+def test_the_delivery_key_is_one_per_upload_and_verdict():
+    alert = {"status": "ALERT", "reasons": [{"code": "NO_FACE", "message": "No face.", "evidence": {}}], "x": 1}
+    same_verdict = {**alert, "x": 2, "notification": {"status": "pending"}}  # other fields do not count
+    assert delivery_key("upload-1", alert) == delivery_key("upload-1", same_verdict)
+    assert delivery_key("upload-1", alert) != delivery_key("upload-2", alert)  # another upload
+    assert delivery_key("upload-1", alert) != delivery_key("upload-1", {"status": "OK", "reasons": []})
+    assert len(delivery_key("upload-1", alert)) == 64
 
 
 def test_payload_leaves_out_the_delivery_record_and_is_canonical():
@@ -102,7 +112,7 @@ def test_headers_carry_timestamp_signature_and_idempotency_key():
     outcome = notifier.send({"status": "OK", "notification": None}, "idem-1", attempt=2)
     assert outcome == {"status": "delivered", "attempts": 2, "http_status": 204}
     headers = sent["headers"]
-    assert headers[IDEMPOTENCY_HEADER] == "idem-1"
+    assert headers[IDEMPOTENCY_HEADER] == delivery_key("idem-1", {"status": "OK"})
     assert verify("k", headers[TIMESTAMP_HEADER], sent["data"], headers[SIGNATURE_HEADER])
     assert sent["timeout"] == (2, 7)
     assert sent["allow_redirects"] is False

@@ -1,7 +1,8 @@
 """Webhook delivery: a signed POST of the result document.
 
 Headers: ``X-Proctoring-Timestamp`` (unix seconds), ``X-Proctoring-Signature``
-(``v1=`` + hex HMAC-SHA256 of ``"{timestamp}.{body}"``) and ``Idempotency-Key``.
+(``v1=`` + hex HMAC-SHA256 of ``"{timestamp}.{body}"``) and ``Idempotency-Key`` (one per upload
+and verdict, see :func:`delivery_key`).
 Retries are the state machine's job: this module makes exactly one attempt and says, through the
 exception's class, whether another attempt could help.
 """
@@ -34,6 +35,18 @@ def payload_of(document: dict[str, Any]) -> dict[str, Any]:
 
 def encode_payload(payload: dict[str, Any]) -> bytes:
     return json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
+
+
+def delivery_key(capture_key: str, document: dict[str, Any]) -> str:
+    """The ``Idempotency-Key`` of a delivery: one value per uploaded object version and verdict.
+
+    Every retry of a delivery repeats it, so a receiver that deduplicates on it drops a repeat; a
+    changed verdict for the same upload (an ERROR redriven into a verdict, a capture judged again
+    after its reference changed) is a new delivery with a new key, so it is not dropped as a repeat.
+    The verdict is what Notify's own idempotency is keyed on: the status and the reasons.
+    """
+    verdict = json.dumps([document.get("status"), document.get("reasons")], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(f"{capture_key}\n{verdict}".encode()).hexdigest()
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -127,7 +140,7 @@ class WebhookNotifier:
             "User-Agent": USER_AGENT,
             TIMESTAMP_HEADER: timestamp,
             SIGNATURE_HEADER: sign(self._secret.get(), timestamp, body),
-            IDEMPOTENCY_HEADER: idempotency_key,
+            IDEMPOTENCY_HEADER: delivery_key(idempotency_key, document),
         }
 
         def failure(error_class: type[Exception], status: int | None, error: str) -> Exception:

@@ -319,3 +319,26 @@ def test_the_event_names_the_version_that_is_judged_even_after_a_newer_upload(pi
     document = pipeline.result(RESULT)
     assert document["status"] == "OK"  # the first version's face, not the later empty frame
     assert document["object_version"]["version_id"] == first["detail"]["object"]["version-id"]
+
+
+def test_the_reference_version_found_by_parse_key_is_the_one_compared(pipeline, monkeypatch):
+    # The reference is replaced between ParseKey and CompareToReference: this execution compares
+    # the version it found (and named in its idempotency key); the next capture sees the new one.
+    from dev.engine import load_handler_module
+    from tests.conftest import ROOT
+
+    step = load_handler_module(ROOT / "functions" / "compare_to_reference")  # the module the engine runs
+    pipeline.reference("user_456", synthetic_jpeg(1000))
+    original, replaced = step.compare_to_reference, []
+
+    def replaced_meanwhile(storage, analyzer, capture, *args, **kwargs):
+        pipeline.reference("user_456", synthetic_jpeg(1001), faces="detect_faces_two")
+        replaced.append(capture.get("reference_etag"))
+        return original(storage, analyzer, capture, *args, **kwargs)
+
+    monkeypatch.setattr(step, "compare_to_reference", replaced_meanwhile)
+    execution = pipeline.sfn.run(pipeline.upload(CAPTURE, synthetic_jpeg(33), **OK_ANSWERS))
+
+    assert execution.status == "SUCCEEDED"
+    assert replaced and replaced[0]  # the reference changed under a running execution
+    assert pipeline.result(RESULT)["status"] == "OK"  # not REFERENCE_INVALID from the new two-face photo

@@ -48,7 +48,7 @@ def locate_capture(
     )
     # The event names one version of the object; a newer upload of the same key may be there by now.
     size = size if size is not None else (info.size if info else None)
-    capture.update(size=size, reference_key=None, reference_etag=None, reference_size=None)
+    capture.update(size=size, reference_key=None, reference_etag=None, reference_size=None, reference_version_id=None)
     if "rejection" in capture:
         return capture
     if info is None:
@@ -63,6 +63,8 @@ def locate_capture(
             capture["reference_key"] = reference_key
             capture["reference_etag"] = reference.etag
             capture["reference_size"] = reference.size
+            # Compare reads this version: a reference replaced meanwhile is judged next time.
+            capture["reference_version_id"] = reference.version_id
             break
     return capture
 
@@ -136,6 +138,7 @@ def compare_to_reference(
             capture["bucket"],
             capture["reference_key"],
             etag=capture.get("reference_etag"),
+            version_id=capture.get("reference_version_id"),
             size=capture.get("reference_size"),  # an oversized reference is refused before download
         )
     except ImageRejected as exc:

@@ -16,15 +16,20 @@ MENU = """
 
 
 def _pick(keys: list[str], prompt: str, many: bool) -> list[str]:
+    """Numbers from the list, separated by spaces or commas; ``3-7`` is a range."""
     for index, key in enumerate(keys, 1):
         print(f"  {index:>3}. {key}")
-    answer = input(prompt).strip()
-    chosen = []
+    try:
+        answer = input(prompt).strip()
+    except EOFError:
+        return []
+    chosen: list[str] = []
     for part in answer.replace(",", " ").split():
-        if part.isdigit() and 1 <= int(part) <= len(keys):
-            chosen.append(keys[int(part) - 1])
+        first, _, last = part.partition("-")
+        if first.isdigit() and (last.isdigit() or not last) and 1 <= int(first) <= int(last or first) <= len(keys):
+            chosen.extend(key for key in keys[int(first) - 1 : int(last or first)] if key not in chosen)
         else:
-            print(f"  ignoring {part!r}: not a number from the list")
+            print(f"  ignoring {part!r}: not a number (or range) from the list")
     return chosen if many else chosen[:1]
 
 
@@ -68,10 +73,17 @@ def interactive_menu(root: Path, *, analyzer: str, webhook: str | None, secret: 
                     "RESULTS_PREFIX": results,
                     "STATE_DIR": str(root / ".proctoring" / "without-reference"),
                 }
-            report = run_folder(root, only=chosen, extra_env=extra, progress=False, **options)
+            try:
+                report = run_folder(root, only=chosen, extra_env=extra, progress=False, **options)
+            except UsageError as error:  # say what is wrong and stay in the menu (start the receiver, ...)
+                print(f"  error: {error}")
+                continue
             _show(root, chosen, results)
             print_summary(report)
         elif choice == "4":
-            print_summary(run_folder(root, **{**options, "workers": None}))
+            try:
+                print_summary(run_folder(root, **{**options, "workers": None}))
+            except UsageError as error:
+                print(f"  error: {error}")
         else:
             print("  choose 1, 2, 3, 4 or q")

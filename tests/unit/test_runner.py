@@ -307,6 +307,34 @@ def test_rekognition_goes_to_the_region_of_the_users_profile_never_a_default(aws
     assert step_environment(exam, "local", None, "k")["AWS_DEFAULT_REGION"] == "us-east-1"
 
 
+def test_menu_picks_numbers_and_ranges_and_ignores_the_rest(monkeypatch, capsys):
+    from dev.menu import _pick
+
+    keys = [f"images/e/u/c{n}.jpg" for n in range(1, 8)]
+    monkeypatch.setattr("builtins.input", lambda prompt="": "2, 4-6 9 x 3-2 5")
+    assert _pick(keys, "number(s): ", many=True) == [keys[1], keys[3], keys[4], keys[5]]
+    out = capsys.readouterr().out
+    assert "ignoring '9'" in out and "ignoring 'x'" in out and "ignoring '3-2'" in out
+
+    def closed(prompt=""):
+        raise EOFError
+
+    monkeypatch.setattr("builtins.input", closed)
+    assert _pick(keys, "number: ", many=False) == []
+
+
+def test_menu_reports_a_usage_error_and_stays_open(exam, monkeypatch, capsys):
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # nothing listens there once closed
+    answers = iter(["1", "1", "q"])
+    monkeypatch.setattr("builtins.input", lambda prompt="": next(answers))
+    assert main(["menu", str(exam), "--webhook", f"http://127.0.0.1:{port}/hook"]) == 0
+    assert f"error: --webhook http://127.0.0.1:{port}/hook: cannot connect" in capsys.readouterr().out
+
+
 def test_menu_tests_one_image_without_its_reference(exam, monkeypatch, capsys):
     import dev.runner as runner
 

@@ -97,6 +97,16 @@ def positive_int(text: str) -> int:
     return value
 
 
+def capture_size(text: str) -> str:
+    """``WxH`` for generated captures, each side at least Rekognition's 80 px and at most 8000."""
+    width, _, height = text.lower().partition("x")
+    if not (width.isdigit() and height.isdigit()):
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 640x480, got {text!r}")
+    if not all(80 <= int(side) <= 8000 for side in (width, height)):
+        raise argparse.ArgumentTypeError(f"each side must be between 80 and 8000 px, got {text!r}")
+    return f"{int(width)}x{int(height)}"
+
+
 def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(prog="python -m dev", description="Local proctoring tools (never deployed).")
     commands = main.add_subparsers(dest="command", required=True)
@@ -137,7 +147,7 @@ def parser() -> argparse.ArgumentParser:
 
     bench = commands.add_parser("bench", help="throughput, step times, orchestration overhead, peak RSS")
     bench.add_argument("-n", "--captures", type=positive_int, default=200)
-    bench.add_argument("--size", default="640x480", help="capture size WxH")
+    bench.add_argument("--size", type=capture_size, default="640x480", help="capture size WxH (default 640x480)")
     bench.add_argument("--workers", type=positive_int, default=None)
     bench.add_argument("--keep", metavar="DIR", help="build the captures in DIR and keep them")
     bench.set_defaults(handler=cmd_bench)

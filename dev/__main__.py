@@ -97,6 +97,12 @@ def positive_int(text: str) -> int:
     return value
 
 
+def port_number(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number from 1 to 65535, got {text!r}")
+    return int(text)
+
+
 def capture_size(text: str) -> str:
     """``WxH`` for generated captures, each side at least Rekognition's 80 px and at most 8000."""
     width, _, height = text.lower().partition("x")
@@ -160,7 +166,7 @@ def parser() -> argparse.ArgumentParser:
     load.set_defaults(handler=cmd_load)
 
     webhook = commands.add_parser("webhook", help="a receiver that verifies signatures and prints each alert")
-    webhook.add_argument("--port", type=int, default=8765)
+    webhook.add_argument("--port", type=port_number, default=8765)
     webhook.add_argument("--webhook-secret")
     webhook.set_defaults(handler=cmd_webhook)
     return main

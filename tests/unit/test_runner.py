@@ -115,6 +115,7 @@ def test_a_bad_threshold_in_the_environment_stops_the_run_with_its_name(exam, mo
         (["bench", "-n", "-5"], "must be at least 1, got -5"),
         (["bench", "--size", "abc"], "expected WIDTHxHEIGHT such as 640x480, got 'abc'"),
         (["bench", "--size", "60x60"], "each side must be between 80 and 8000 px, got '60x60'"),
+        (["webhook", "--port", "99999"], "expected a port number from 1 to 65535, got '99999'"),
     ],
 )
 def test_bad_options_are_refused_by_the_parser(exam, capsys, args, message):

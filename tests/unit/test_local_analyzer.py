@@ -208,7 +208,8 @@ def test_frontal_portraits_have_small_yaw(analyzer, faces_dir, name):
 @pytest.mark.faces
 def test_rgba_png_photo_is_analysed(analyzer, faces_dir):
     assert len(analyzer.detect_faces(photo(faces_dir / "32bit.png"))) == 1
-    assert Image.open(faces_dir / "32bit.png").mode == "RGBA"  # the input really is RGBA
+    with Image.open(faces_dir / "32bit.png") as original:
+        assert original.mode == "RGBA"  # the input really is RGBA
 
 
 @pytest.mark.faces

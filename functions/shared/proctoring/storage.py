@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
 import os
 import posixpath
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PureWindowsPath
 from typing import Any, Protocol
@@ -114,29 +116,24 @@ class S3Storage:
         except Exception as exc:
             raise self._translate(exc) from exc
 
+    def _put_json(self, bucket: str, key: str, document: dict[str, Any], **conditions: str) -> str:
+        body = encode_document(document)
+        self._client.put_object(
+            Bucket=bucket, Key=key, Body=body, ContentType="application/json; charset=utf-8", **conditions
+        )
+        return f"s3://{bucket}/{key}"
+
     def write_json(self, bucket: str, key: str, document: dict[str, Any]) -> str:
         try:
-            self._client.put_object(
-                Bucket=bucket,
-                Key=key,
-                Body=encode_document(document),
-                ContentType="application/json; charset=utf-8",
-            )
+            return self._put_json(bucket, key, document)
         except Exception as exc:
             raise self._translate(exc) from exc
-        return f"s3://{bucket}/{key}"
 
     def create_json(self, bucket: str, key: str, document: dict[str, Any]) -> str | None:
         from botocore.exceptions import ClientError
 
         try:
-            self._client.put_object(
-                Bucket=bucket,
-                Key=key,
-                Body=encode_document(document),
-                ContentType="application/json; charset=utf-8",
-                IfNoneMatch="*",  # S3 conditional write: refused when the key exists
-            )
+            return self._put_json(bucket, key, document, IfNoneMatch="*")  # refused when the key exists
         except ClientError as exc:
             code = str(exc.response.get("Error", {}).get("Code", ""))
             # 412: the key exists. 409: another conditional write to it is in flight, so it will.
@@ -145,7 +142,6 @@ class S3Storage:
             raise self._translate(exc) from exc
         except Exception as exc:
             raise self._translate(exc) from exc
-        return f"s3://{bucket}/{key}"
 
 
 @functools.lru_cache(maxsize=4096)
@@ -189,29 +185,32 @@ class LocalStorage:
             raise FileNotFoundError(f"{path} does not exist")
         return path.read_bytes()
 
-    def write_json(self, bucket: str, key: str, document: dict[str, Any]) -> str:
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Write then rename, so a reader never sees half a document.
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(encode_document(document))
-        os.replace(tmp, path)
-        return str(path)
-
-    def create_json(self, bucket: str, key: str, document: dict[str, Any]) -> str | None:
+    @contextlib.contextmanager
+    def _staged(self, key: str, document: dict[str, Any]) -> Iterator[tuple[Path, str]]:
+        """The document in a temporary file beside ``key``'s path, gone afterwards if still there:
+        moved or linked into place whole, a reader never sees half a document."""
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(encode_document(document))
-            # A hard link appears complete or not at all, and fails if the name is taken.
-            os.link(tmp, path)
-        except FileExistsError:
-            return None
+            yield path, tmp
         finally:
-            os.unlink(tmp)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+
+    def write_json(self, bucket: str, key: str, document: dict[str, Any]) -> str:
+        with self._staged(key, document) as (path, tmp):
+            os.replace(tmp, path)
+        return str(path)
+
+    def create_json(self, bucket: str, key: str, document: dict[str, Any]) -> str | None:
+        with self._staged(key, document) as (path, tmp):
+            try:
+                os.link(tmp, path)  # fails if the name is taken
+            except FileExistsError:
+                return None
         return str(path)
 
 

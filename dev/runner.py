@@ -27,8 +27,11 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
+
+if TYPE_CHECKING:
+    from proctoring.config import Settings
 
 LOCAL_BUCKET = "local-proctoring"
 DEFAULT_SECRET = "local-development-secret"  # noqa: S105 - local runs only; real deployments use SSM
@@ -167,23 +170,22 @@ def step_environment(
     return env
 
 
-def check_settings(env: dict[str, str]) -> None:
+def check_settings(env: dict[str, str]) -> Settings:
     """Read the settings the workers will see, so a bad value stops the run here with its name
     rather than in every worker."""
     from proctoring.config import Settings
 
     try:
-        Settings.from_env({**os.environ, **env})
+        return Settings.from_env({**os.environ, **env})
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
 
 
-def check_writable(root: Path, env: dict[str, str]) -> None:
+def check_writable(root: Path, settings: Settings) -> None:
     """The results and the state file are written under the folder: find out now if they cannot
     be, rather than from every execution failing in PersistResult."""
-    from proctoring.config import Settings, local_state_file
+    from proctoring.config import local_state_file
 
-    settings = Settings.from_env({**os.environ, **env})
     for folder in (root / settings.results_prefix, Path(local_state_file(settings)).parent):
         try:
             folder.mkdir(parents=True, exist_ok=True)
@@ -373,8 +375,7 @@ def run_folder(
         tasks.put(None)  # one end marker per draining thread, behind all the work
     region = rekognition_region() if analyzer == "rekognition" and not analyzer_factory else None
     env = step_environment(root, analyzer, webhook, secret, extra_env, region=region)
-    check_settings(env)
-    check_writable(root, env)
+    check_writable(root, check_settings(env))
     if region:
         print(f"analyzer: Amazon Rekognition in {region} (captures are sent there)", file=sys.stderr)
     config = {

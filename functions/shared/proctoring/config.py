@@ -6,6 +6,7 @@ Lambda environment variables, and the local runner sets them from its command li
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -112,15 +113,17 @@ class Settings:
                 raise ValueError(f"setting {name.upper()} must be {allowed}, got {value}")
         # Results under the images prefix would each start another execution, forever; a
         # reference there would be judged as a capture. The prefixes must not contain each other.
-        prefixes = {"IMAGES_PREFIX": self.images_prefix, "REFERENCE_PREFIX": self.reference_prefix}
-        prefixes["RESULTS_PREFIX"] = self.results_prefix
-        for name, prefix in prefixes.items():
-            for other_name, other in prefixes.items():
-                if name != other_name and other.startswith(prefix):
-                    raise ValueError(
-                        f"settings {name} ({prefix!r}) and {other_name} ({other!r}) overlap; "
-                        "the images, reference and results prefixes must be separate folders"
-                    )
+        prefixes = {
+            "IMAGES_PREFIX": self.images_prefix,
+            "REFERENCE_PREFIX": self.reference_prefix,
+            "RESULTS_PREFIX": self.results_prefix,
+        }
+        for (name, prefix), (other_name, other) in itertools.permutations(prefixes.items(), 2):
+            if other.startswith(prefix):
+                raise ValueError(
+                    f"settings {name} ({prefix!r}) and {other_name} ({other!r}) overlap; "
+                    "the images, reference and results prefixes must be separate folders"
+                )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-from dev.runner import UsageError, find_captures, print_summary, result_key_for, run_folder
+from dev.runner import UsageError, check_run_folder, find_captures, print_summary, result_key_for, run_folder
 
 MENU = """
   1) test one image
@@ -34,8 +35,6 @@ def _pick(keys: list[str], prompt: str, many: bool) -> list[str]:
 
 
 def _show(root: Path, keys: list[str], results: str = "results") -> None:
-    import json
-
     for key in keys:
         result = root / result_key_for(key, {"RESULTS_PREFIX": results})
         if result.is_file():
@@ -46,7 +45,8 @@ def _show(root: Path, keys: list[str], results: str = "results") -> None:
 
 
 def interactive_menu(root: Path, *, analyzer: str, webhook: str | None, secret: str) -> int:
-    keys = find_captures(root) if (root / "images").is_dir() else []
+    check_run_folder(root, "menu")
+    keys = find_captures(root)
     if not keys:
         raise UsageError(f"no images found under {root / 'images'}")
     while True:

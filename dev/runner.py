@@ -17,6 +17,7 @@ import json
 import multiprocessing
 import os
 import queue
+import shlex
 import socket
 import sys
 import tempfile
@@ -114,6 +115,36 @@ def _relative_to(path: Path, root: Path) -> str:
         except ValueError:
             continue
     raise UsageError(f"{path} is not inside {root}")
+
+
+def check_run_folder(root: Path, command: str = "run") -> None:
+    """``root`` must hold ``images/``; a clear message, with the command meant, when it does not."""
+    if root.is_dir() and (root / "images").is_dir():
+        return
+    hint = _run_folder_hint(root, command)
+    if not root.exists():
+        raise UsageError(f"folder not found: {root}{hint}")
+    if not root.is_dir():
+        raise UsageError(f"{root} is a file, not a run folder{hint}")
+    raise UsageError(f"{root} has no images/ folder (expected {root}/images/{{exam_id}}/{{user_id}}/*.jpg){hint}")
+
+
+def _run_folder_hint(path: Path, command: str) -> str:
+    """When ``path`` is a run folder's ``images/`` or lies under it (a capture, an exam's or a
+    student's folder), the command meant: people often point at the captures themselves."""
+    absolute = Path(os.path.abspath(path))
+    if not absolute.exists():
+        return ""
+    for folder in (absolute, *absolute.parents):
+        if folder.name != "images" or not folder.is_dir():
+            continue
+        if folder == absolute or command != "run":
+            run_folder = shlex.quote(str(folder.parent))
+            return f"; the run folder is the one that holds images/: python -m dev {command} {run_folder}"
+        part = absolute.relative_to(folder).as_posix()
+        only = shlex.quote(part if absolute.is_file() else f"{part}/*")
+        return f"; to run that part of the exam: python -m dev run {shlex.quote(str(folder.parent))} --only {only}"
+    return ""
 
 
 def find_captures(root: Path, only: list[str] | None = None) -> list[str]:
@@ -345,10 +376,7 @@ def run_folder(
     in_flight: int = 1,
 ) -> RunReport:
     root = Path(root)
-    if not root.is_dir():
-        raise UsageError(f"folder not found: {root}")
-    if not (root / "images").is_dir():
-        raise UsageError(f"{root} has no images/ folder (expected {root}/images/{{exam_id}}/{{user_id}}/*.jpg)")
+    check_run_folder(root)
     keys = find_captures(root, only)
     if not keys:
         raise UsageError(f"no images found under {root / 'images'}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 
 import pytest
 
@@ -44,6 +45,31 @@ def test_missing_folder_is_a_usage_error(tmp_path, capsys):
 def test_folder_without_images_is_a_usage_error(tmp_path, capsys):
     assert main(["run", str(tmp_path), "--no-progress"]) == 2
     assert "has no images/ folder" in capsys.readouterr().err
+
+
+def test_pointing_at_the_images_folder_names_the_run_folder(exam, capsys):
+    assert main(["run", str(exam / "images"), "--no-progress"]) == 2
+    assert f"python -m dev run {exam}\n" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("inside", "only"),
+    [("exam1/ana/c0.jpg", "exam1/ana/c0.jpg"), ("exam1/ana", "exam1/ana/*"), ("exam1", "exam1/*")],
+)
+def test_pointing_inside_images_suggests_only(exam, capsys, inside, only):
+    assert main(["run", str(exam / "images" / inside), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert f"python -m dev run {exam} --only {shlex.quote(only)}" in err
+    assert ("is a file" in err) == inside.endswith(".jpg")
+    # and the suggested command does run exactly that part
+    assert find_captures(exam, [only]) == sorted(
+        key for key in find_captures(exam) if key.startswith(f"images/{inside}")
+    )
+
+
+def test_menu_pointed_inside_images_names_the_run_folder(exam, capsys):
+    assert main(["menu", str(exam / "images" / "exam1")]) == 2
+    assert f"python -m dev menu {exam}\n" in capsys.readouterr().err
 
 
 def test_empty_images_folder_is_a_usage_error(tmp_path, capsys):

@@ -268,6 +268,42 @@ def rekognition_region() -> str:
     return session.region_name
 
 
+# Answers that mean the credentials themselves were refused: every capture would be refused too.
+_REFUSED_CREDENTIALS = {
+    "UnrecognizedClientException",
+    "InvalidSignatureException",
+    "ExpiredTokenException",
+    "InvalidClientTokenId",
+    "SignatureDoesNotMatch",
+}
+
+
+def check_rekognition_access(region: str, timeout: float = 5.0) -> None:
+    """One call that sends no image (ListCollections) before the run. A service that cannot be
+    reached, or expired credentials, would fail every capture after its retries, one at a time."""
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    config = Config(retries={"total_max_attempts": 2}, connect_timeout=timeout, read_timeout=timeout)
+    try:
+        boto3.client("rekognition", region_name=region, config=config).list_collections(MaxResults=1)
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        if error.get("Code") in _REFUSED_CREDENTIALS:
+            raise UsageError(
+                f"--analyzer rekognition: Amazon Rekognition in {region} refused your AWS credentials "
+                f"({error.get('Code')}: {error.get('Message', '')}); renew them (aws sso login, aws configure)"
+            ) from exc
+        # Anything else (AccessDenied on this one action, throttling) says the service is there
+        # and the credentials are valid; the captures' own calls report their own errors.
+    except BotoCoreError as exc:
+        raise UsageError(
+            f"--analyzer rekognition: cannot reach Amazon Rekognition in {region} ({exc}); "
+            "check the network, and that Rekognition is offered in that region"
+        ) from exc
+
+
 def result_key_for(key: str, env: dict[str, str]) -> str:
     """Where the pipeline writes the document for ``key`` (the same rule ParseKey applies)."""
     from proctoring.keys import capture_identity
@@ -395,17 +431,19 @@ def run_folder(
     ordered = sorted(groups.values(), key=len, reverse=True)  # big students first: better balance
     workers = max(1, min(workers or os.cpu_count() or 1, len(ordered)))
 
+    region = rekognition_region() if analyzer == "rekognition" and not analyzer_factory else None
+    env = step_environment(root, analyzer, webhook, secret, extra_env, region=region)
+    check_writable(root, check_settings(env))
+    if region:
+        check_rekognition_access(region)
+        print(f"analyzer: Amazon Rekognition in {region} (captures are sent there)", file=sys.stderr)
+
     context = multiprocessing.get_context("spawn")
     tasks, results = context.Queue(), context.Queue()
     for group in ordered:
         tasks.put(group)
     for _ in range(workers * max(1, in_flight)):
         tasks.put(None)  # one end marker per draining thread, behind all the work
-    region = rekognition_region() if analyzer == "rekognition" and not analyzer_factory else None
-    env = step_environment(root, analyzer, webhook, secret, extra_env, region=region)
-    check_writable(root, check_settings(env))
-    if region:
-        print(f"analyzer: Amazon Rekognition in {region} (captures are sent there)", file=sys.stderr)
     config = {
         "env": env,
         "analyzer_factory": analyzer_factory,

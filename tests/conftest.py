@@ -7,12 +7,15 @@ import io
 import json
 import os
 import random
+import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
+from botocore.config import Config
 from PIL import Image, ImageDraw
 
 from dev.engine import LocalStepFunctions, environment, load_handler_module, reset_backends
@@ -227,3 +230,25 @@ def make_aws_pipeline() -> Iterator[Callable[..., AwsPipeline]]:
     while stack:
         stack.pop()()
     reset_backends()
+
+
+@pytest.fixture
+def unused_port() -> int:
+    """A loopback port nobody listens on: connections to it are refused."""
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def unreachable_aws(unused_port: int) -> Iterator[Callable[[str], Any]]:
+    """Real boto3 clients whose endpoint never answers: ``"refused"`` (a closed loopback port) or
+    ``"silent"`` (a listener that accepts and never replies), with one attempt and short timeouts."""
+    silent = socket.create_server(("127.0.0.1", 0))
+    endpoints = {"refused": f"http://127.0.0.1:{unused_port}", "silent": f"http://127.0.0.1:{silent.getsockname()[1]}"}
+    config = Config(retries={"total_max_attempts": 1}, connect_timeout=1, read_timeout=0.3)
+
+    def client(service: str, endpoint: str = "refused") -> Any:
+        return boto3.client(service, region_name="us-east-1", endpoint_url=endpoints[endpoint], config=config)
+
+    yield client
+    silent.close()

@@ -122,6 +122,15 @@ def test_dynamodb_throttling_is_storage_unavailable_and_other_errors_stay(operat
             call(DynamoDBAlertHistory("alert-history", client=client))
 
 
+@pytest.mark.parametrize("endpoint", ["refused", "silent"])
+def test_unreachable_dynamodb_is_storage_unavailable(unreachable_aws, endpoint):
+    history = DynamoDBAlertHistory("alert-history", client=unreachable_aws("dynamodb", endpoint))
+    with pytest.raises(StorageUnavailable, match="UpdateItem"):
+        history.record_alert("exam", "ana", "c1")
+    with pytest.raises(StorageUnavailable, match="GetItem"):
+        history.alert_count("exam", "ana")
+
+
 def test_a_throttled_read_after_a_duplicate_is_storage_unavailable():
     client = boto3.client("dynamodb", region_name="us-east-1")
     with Stubber(client) as stubber:

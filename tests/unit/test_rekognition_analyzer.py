@@ -71,6 +71,14 @@ def test_service_errors_are_analyzer_unavailable(recorded):
         RekognitionAnalyzer(client=recorded).detect_labels(image(7), 10, 75)
 
 
+@pytest.mark.parametrize("endpoint", ["refused", "silent"])
+def test_an_unreachable_service_is_analyzer_unavailable(unreachable_aws, endpoint):
+    """No answer at all is as retryable as a 5xx: the state machine retries AnalyzerUnavailable."""
+    analyzer = RekognitionAnalyzer(client=unreachable_aws("rekognition", endpoint))
+    with pytest.raises(AnalyzerUnavailable, match="detect_faces"):
+        analyzer.detect_faces(image(8))
+
+
 @pytest.mark.parametrize(
     ("code", "reason"),
     [("InvalidImageFormatException", "IMAGE_FORMAT_UNSUPPORTED"), ("ImageTooLargeException", "IMAGE_TOO_LARGE")],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import threading
 
 import pytest
 
@@ -336,6 +337,67 @@ def test_rekognition_goes_to_the_region_of_the_users_profile_never_a_default(aws
     assert step_environment(exam, "local", None, "k")["AWS_DEFAULT_REGION"] == "us-east-1"
 
 
+@pytest.fixture
+def rekognition_endpoint(aws_profile, monkeypatch):
+    """A loopback HTTP endpoint standing where Rekognition would be, answering every request with
+    the scripted (status, error code); it records the operations it was asked for."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    aws_profile.write_text("[default]\nregion = eu-west-1\n")
+    answer = {"status": 400, "code": "UnrecognizedClientException"}
+    operations: list[str] = []
+
+    class Rekognition(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            operations.append(self.headers["X-Amz-Target"])
+            self.rfile.read(int(self.headers["Content-Length"]))
+            body = json.dumps({"__type": answer["code"], "message": "scripted answer"}).encode()
+            self.send_response(answer["status"])
+            self.send_header("Content-Type", "application/x-amz-json-1.1")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Rekognition)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("AWS_ENDPOINT_URL_REKOGNITION", f"http://127.0.0.1:{server.server_port}")
+    yield answer, operations
+    server.shutdown()
+    server.server_close()
+
+
+def test_rekognition_refusing_the_credentials_stops_before_any_capture(rekognition_endpoint, exam, capsys):
+    answer, operations = rekognition_endpoint
+    answer.update(code="ExpiredTokenException")
+    assert main(["run", str(exam), "--analyzer", "rekognition", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "Amazon Rekognition in eu-west-1 refused your AWS credentials (ExpiredTokenException" in err
+    assert operations == ["RekognitionService.ListCollections"]  # one call, and no image in it
+    assert not list(exam.glob("results/**/*.json"))  # no capture was processed
+
+
+def test_rekognition_out_of_reach_stops_before_any_capture(
+    rekognition_endpoint, exam, capsys, monkeypatch, unused_port
+):
+    monkeypatch.setenv("AWS_ENDPOINT_URL_REKOGNITION", f"http://127.0.0.1:{unused_port}")
+    assert main(["run", str(exam), "--analyzer", "rekognition", "--no-progress"]) == 2
+    assert "cannot reach Amazon Rekognition in eu-west-1 (Could not connect" in capsys.readouterr().err
+    assert not list(exam.glob("results/**/*.json"))
+
+
+@pytest.mark.parametrize(("status", "code"), [(400, "AccessDeniedException"), (400, "ThrottlingException")])
+def test_rekognition_that_answers_with_valid_credentials_passes_the_check(rekognition_endpoint, status, code):
+    from dev.runner import check_rekognition_access
+
+    answer, operations = rekognition_endpoint
+    answer.update(status=status, code=code)
+    check_rekognition_access("eu-west-1")  # denied this one action, or busy: the service is there
+    assert operations[0] == "RekognitionService.ListCollections"
+
+
 def test_menu_picks_numbers_and_ranges_and_ignores_the_rest(monkeypatch, capsys):
     from dev.menu import _pick
 
@@ -384,29 +446,15 @@ def test_menu_tests_one_image_without_its_reference(exam, monkeypatch, capsys):
     assert "Results:" in out and "results-without-reference" in out.replace("\n", "")
 
 
-def test_rekognition_mode_lets_rekognition_calls_through_to_the_network():
+def test_rekognition_mode_lets_rekognition_calls_through_to_the_network(unreachable_aws):
     """With --analyzer rekognition the emulated AWS must not answer Rekognition calls itself."""
-    import socket
-
     import boto3
-    from botocore.config import Config
     from botocore.exceptions import EndpointConnectionError
 
     from dev.engine import LocalStepFunctions
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     with LocalStepFunctions(passthrough_services=("rekognition",)):
         s3 = boto3.client("s3", region_name="us-east-1")
         s3.create_bucket(Bucket="still-emulated")  # other services stay emulated
-        client = boto3.client(
-            "rekognition",
-            region_name="us-east-1",
-            endpoint_url=f"http://127.0.0.1:{port}",
-            aws_access_key_id="x",
-            aws_secret_access_key="x",
-            config=Config(retries={"total_max_attempts": 1}, connect_timeout=1),
-        )
         with pytest.raises(EndpointConnectionError):
-            client.detect_labels(Image={"Bytes": synthetic_jpeg(1)})
+            unreachable_aws("rekognition").detect_labels(Image={"Bytes": synthetic_jpeg(1)})

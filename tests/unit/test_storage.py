@@ -113,6 +113,15 @@ def test_transient_s3_errors_become_storage_unavailable(code, status):
         storage.head("captures-b", "images/x.jpg")
 
 
+@pytest.mark.parametrize("endpoint", ["refused", "silent"])
+def test_unreachable_s3_is_storage_unavailable(unreachable_aws, endpoint):
+    storage = S3Storage(client=unreachable_aws("s3", endpoint))
+    with pytest.raises(StorageUnavailable, match="HeadObject"):
+        storage.head("captures-b", "images/x.jpg")
+    with pytest.raises(StorageUnavailable, match="PutObject"):
+        storage.write_json("captures-b", "results/x.json", {})
+
+
 def test_permission_errors_are_not_retried_as_transient():
     storage = S3Storage(client=FailingClient("AccessDenied", 403))
     with pytest.raises(ClientError):

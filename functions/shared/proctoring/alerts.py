@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol
 
+from .aws_errors import transient_reason
 from .config import Settings, get_settings, local_state_file
 from .errors import ConfigurationError, StorageUnavailable
 from .sqlite_file import SqliteFile
@@ -43,14 +44,12 @@ _DYNAMODB_TRANSIENT = {
 
 @contextmanager
 def _transient_as_unavailable(operation: str) -> Iterator[None]:
-    from botocore.exceptions import ClientError
-
     try:
         yield
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code")
-        if code in _DYNAMODB_TRANSIENT:
-            raise StorageUnavailable(f"DynamoDB {operation} failed: {code}") from exc
+    except Exception as exc:
+        reason = transient_reason(exc, _DYNAMODB_TRANSIENT)
+        if reason is not None:
+            raise StorageUnavailable(f"DynamoDB {operation} failed: {reason}") from exc
         raise
 
 

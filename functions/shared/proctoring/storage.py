@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path, PureWindowsPath
 from typing import Any, Protocol
 
+from .aws_errors import transient_reason
 from .errors import StorageUnavailable
 
 _TRANSIENT_S3_CODES = {
@@ -69,18 +70,10 @@ class S3Storage:
             client = boto3.client("s3", config=Config(retries={"total_max_attempts": 1}))
         self._client = client
 
-    def _translate(self, exc: Exception) -> Exception:
-        from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
-
-        if isinstance(exc, ClientError):
-            code = str(exc.response.get("Error", {}).get("Code", ""))
-            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-            if code in _TRANSIENT_S3_CODES or status >= 500:
-                return StorageUnavailable(f"S3 {exc.operation_name} failed: {code}")
-            return exc
-        if isinstance(exc, (ConnectionError, HTTPClientError)):
-            return StorageUnavailable(f"S3 unreachable: {exc}")
-        return exc
+    @staticmethod
+    def _translate(exc: Exception, operation: str) -> Exception:
+        reason = transient_reason(exc, _TRANSIENT_S3_CODES)
+        return exc if reason is None else StorageUnavailable(f"S3 {operation} failed: {reason}")
 
     def head(self, bucket: str, key: str) -> ObjectInfo | None:
         from botocore.exceptions import ClientError
@@ -91,9 +84,9 @@ class S3Storage:
             code = str(exc.response.get("Error", {}).get("Code", ""))
             if code in {"404", "NoSuchKey", "NotFound"}:
                 return None
-            raise self._translate(exc) from exc
+            raise self._translate(exc, "HeadObject") from exc
         except Exception as exc:
-            raise self._translate(exc) from exc
+            raise self._translate(exc, "HeadObject") from exc
         return ObjectInfo(
             key=key,
             size=int(response.get("ContentLength", 0)),
@@ -112,9 +105,9 @@ class S3Storage:
         except ClientError as exc:
             if str(exc.response.get("Error", {}).get("Code", "")) in {"NoSuchKey", "404", "NoSuchVersion"}:
                 raise FileNotFoundError(f"s3://{bucket}/{key} does not exist") from exc
-            raise self._translate(exc) from exc
+            raise self._translate(exc, "GetObject") from exc
         except Exception as exc:
-            raise self._translate(exc) from exc
+            raise self._translate(exc, "GetObject") from exc
 
     def _put_json(self, bucket: str, key: str, document: dict[str, Any], **conditions: str) -> str:
         body = encode_document(document)
@@ -127,7 +120,7 @@ class S3Storage:
         try:
             return self._put_json(bucket, key, document)
         except Exception as exc:
-            raise self._translate(exc) from exc
+            raise self._translate(exc, "PutObject") from exc
 
     def create_json(self, bucket: str, key: str, document: dict[str, Any]) -> str | None:
         from botocore.exceptions import ClientError
@@ -139,9 +132,9 @@ class S3Storage:
             # 412: the key exists. 409: another conditional write to it is in flight, so it will.
             if code in {"PreconditionFailed", "412", "ConditionalRequestConflict", "409"}:
                 return None
-            raise self._translate(exc) from exc
+            raise self._translate(exc, "PutObject") from exc
         except Exception as exc:
-            raise self._translate(exc) from exc
+            raise self._translate(exc, "PutObject") from exc
 
 
 @functools.lru_cache(maxsize=4096)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..aws_errors import transient_reason
 from ..errors import AnalyzerUnavailable, RekognitionThrottled
 from ..images import ImageRejected, PreparedImage
 from .base import FaceAnalyzer
@@ -39,10 +40,17 @@ class RekognitionAnalyzer(FaceAnalyzer):
             message = exc.response.get("Error", {}).get("Message", "")
             if code in _THROTTLING:
                 raise RekognitionThrottled(f"{operation}: {code}") from exc
-            if code in _SERVICE:
-                raise AnalyzerUnavailable(f"{operation}: {code}") from exc
             if code in _IMAGE:
                 raise ImageRejected(_IMAGE[code], f"Rekognition refused the image: {message or code}") from exc
+            reason = transient_reason(exc, _SERVICE)
+            if reason is not None:
+                raise AnalyzerUnavailable(f"{operation}: {reason}") from exc
+            raise
+        except Exception as exc:
+            # No answer at all (connection refused, DNS, a timeout): as retryable as a 5xx.
+            reason = transient_reason(exc)
+            if reason is not None:
+                raise AnalyzerUnavailable(f"{operation}: {reason}") from exc
             raise
 
     def _detect_faces(self, image: PreparedImage) -> list[dict[str, Any]]:

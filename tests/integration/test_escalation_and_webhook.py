@@ -4,7 +4,6 @@ retried and failed webhook deliveries."""
 from __future__ import annotations
 
 import json
-import socket
 
 import pytest
 
@@ -138,11 +137,8 @@ def test_a_4xx_is_not_retried_and_is_recorded(make_aws_pipeline):
     }
 
 
-def test_a_dead_webhook_leaves_the_document_with_the_failure(make_aws_pipeline):
-    with socket.socket() as probe:  # a port nobody listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    pipeline = make_aws_pipeline(webhook_url=f"http://127.0.0.1:{port}/hook")
+def test_a_dead_webhook_leaves_the_document_with_the_failure(make_aws_pipeline, unused_port):
+    pipeline = make_aws_pipeline(webhook_url=f"http://127.0.0.1:{unused_port}/hook?token=url-secret")
     pipeline.reference("ana", synthetic_jpeg(500))
     execution = pipeline.sfn.run(pipeline.upload(key(0), synthetic_jpeg(0), **MISMATCH))
 
@@ -152,7 +148,9 @@ def test_a_dead_webhook_leaves_the_document_with_the_failure(make_aws_pipeline):
     assert document["status"] == "ALERT"
     assert document["notification"]["status"] == "failed"
     assert document["notification"]["attempts"] == 5
-    assert "connection failed" in document["notification"]["last_error"]
+    last_error = document["notification"]["last_error"]
+    assert "connection failed: ConnectionError (ConnectionRefusedError)" in last_error
+    assert "url-secret" not in json.dumps(document) and "/hook" not in last_error  # the URL is never echoed
 
 
 def test_a_slow_webhook_times_out_and_is_recorded(make_aws_pipeline):

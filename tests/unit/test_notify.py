@@ -12,7 +12,8 @@ import pytest
 import requests
 from moto import mock_aws
 
-from proctoring.errors import ConfigurationError
+from dev.webhook import WebhookReceiver
+from proctoring.errors import ConfigurationError, WebhookTransientError
 from proctoring.notify import (
     IDEMPOTENCY_HEADER,
     SIGNATURE_HEADER,
@@ -74,6 +75,19 @@ def test_only_https_unless_allowed(url):
         assert WebhookNotifier(url, StaticSecret("k"), allow_http=True).url == url
 
 
+def test_a_failed_connection_names_its_cause_and_never_the_url(tmp_path):
+    """An https URL pointed at a plain-HTTP server: the TLS handshake fails, and the error says so
+    by class name only (a webhook URL can carry a token; the message lands in the document)."""
+    with WebhookReceiver(secret="k") as receiver:
+        url = receiver.url.replace("http://", "https://") + "?token=url-secret"
+        with pytest.raises(WebhookTransientError) as error:
+            WebhookNotifier(url, StaticSecret("k")).send({"status": "OK"}, "key")
+    failure = json.loads(str(error.value))
+    assert failure["error"].startswith("connection failed: SSLError (SSLError: ")  # and the TLS reason
+    assert failure["error"].removeprefix("connection failed: SSLError (SSLError: ").strip(")").isupper()
+    assert "url-secret" not in str(error.value) and "127.0.0.1" not in str(error.value)
+
+
 def test_secret_comes_from_ssm_securestring_and_is_cached():
     with mock_aws():
         ssm = boto3.client("ssm", region_name="us-east-1")
@@ -119,12 +133,8 @@ def test_headers_carry_timestamp_signature_and_idempotency_key():
     assert json.loads(sent["data"]) == {"status": "OK"}
 
 
-def test_dev_webhook_receiver_verifies_and_prints(tmp_path):
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+def test_dev_webhook_receiver_verifies_and_prints(tmp_path, unused_port):
+    port = unused_port
     process = subprocess.Popen(
         [sys.executable, "-m", "dev", "webhook", "--port", str(port), "--webhook-secret", "k"],
         cwd=ROOT,

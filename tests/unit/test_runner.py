@@ -114,12 +114,8 @@ def test_a_results_folder_that_cannot_be_written_is_a_usage_error(exam, capsys):
     assert f"cannot write into {exam / 'results'}" in capsys.readouterr().err
 
 
-def test_a_webhook_nobody_listens_on_is_a_usage_error(exam, capsys):
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]  # free once closed: nothing listens there
+def test_a_webhook_nobody_listens_on_is_a_usage_error(exam, capsys, unused_port):
+    port = unused_port
     assert main(["run", str(exam), "--webhook", f"http://127.0.0.1:{port}/hook", "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert f"cannot connect to 127.0.0.1:{port}" in err and "python -m dev webhook" in err
@@ -414,12 +410,8 @@ def test_menu_picks_numbers_and_ranges_and_ignores_the_rest(monkeypatch, capsys)
     assert _pick(keys, "number: ", many=False) == []
 
 
-def test_menu_reports_a_usage_error_and_stays_open(exam, monkeypatch, capsys):
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]  # nothing listens there once closed
+def test_menu_reports_a_usage_error_and_stays_open(exam, monkeypatch, capsys, unused_port):
+    port = unused_port
     answers = iter(["1", "1", "q"])
     monkeypatch.setattr("builtins.input", lambda prompt="": next(answers))
     assert main(["menu", str(exam), "--webhook", f"http://127.0.0.1:{port}/hook"]) == 0

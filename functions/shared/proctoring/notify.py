@@ -13,6 +13,8 @@ import hashlib
 import hmac
 import json
 import re
+import socket
+import ssl
 import time
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -100,6 +102,20 @@ class ParameterSecret:
         return str(value)
 
 
+def _what_failed(exc: BaseException) -> str:
+    """The request error and its root cause, by class name only: enough to tell a refused
+    connection from a name that did not resolve or a certificate refused, and never the URL (a
+    webhook URL may carry a token, and these messages land in documents and logs)."""
+    root = exc
+    while (cause := root.__cause__ or root.__context__) is not None:
+        root = cause
+    if isinstance(root, socket.gaierror):
+        return f"{type(exc).__name__} (the host name did not resolve)"
+    if isinstance(root, ssl.SSLError) and root.reason:  # CERTIFICATE_VERIFY_FAILED, WRONG_VERSION_NUMBER...
+        return f"{type(exc).__name__} ({type(root).__name__}: {root.reason})"
+    return type(exc).__name__ if root is exc else f"{type(exc).__name__} ({type(root).__name__})"
+
+
 class Notifier(Protocol):
     def send(self, document: dict[str, Any], idempotency_key: str, attempt: int) -> dict[str, Any]: ...
 
@@ -151,9 +167,9 @@ class WebhookNotifier:
                 self.url, data=body, headers=headers, timeout=self._timeouts, allow_redirects=False
             )
         except requests.Timeout as exc:
-            raise failure(WebhookTransientError, None, f"timed out: {type(exc).__name__}") from exc
+            raise failure(WebhookTransientError, None, f"timed out: {_what_failed(exc)}") from exc
         except requests.ConnectionError as exc:
-            raise failure(WebhookTransientError, None, f"connection failed: {type(exc).__name__}") from exc
+            raise failure(WebhookTransientError, None, f"connection failed: {_what_failed(exc)}") from exc
         status = response.status_code
         if 200 <= status < 300:
             return {"status": "delivered", "attempts": attempt, "http_status": status}

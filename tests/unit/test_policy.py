@@ -35,6 +35,16 @@ def test_clean_capture_is_ok():
     assert verdict.face["Confidence"] == 99.9
 
 
+def test_the_face_carries_its_pose_and_quality_even_when_ok():
+    """A capture just inside the limits says how near it was."""
+    verdict = decide(analysis(faces=[face(yaw=-34.9, pitch=24.0, brightness=21.0)]), CONFIG)
+    assert verdict.status == OK
+    assert verdict.face["Pose"] == {"Yaw": -34.9, "Pitch": 24.0, "Roll": 0.0}
+    assert verdict.face["Quality"] == {"Brightness": 21.0, "Sharpness": 70.0}
+    unposed = {key: value for key, value in face().items() if key not in {"Pose", "Quality"}}
+    assert set(decide(analysis(faces=[unposed]), CONFIG).face) == {"BoundingBox", "Confidence"}
+
+
 def test_rejection_is_error_with_its_code():
     verdict = decide(analysis(rejection={"code": "IMAGE_CORRUPT", "message": "truncated"}), CONFIG)
     assert verdict.status == ERROR

@@ -218,7 +218,9 @@ def decide(analysis: dict[str, Any], config: PolicyConfig) -> Verdict:
     reasons.sort(key=lambda reason: SEVERITY.index(reason.code))
     face = None
     if main_face is not None:
+        # Pose and quality go with every verdict, OK included: a proctor sees how near a threshold it was.
         face = {"BoundingBox": main_face["BoundingBox"], "Confidence": main_face["Confidence"]}
+        face.update({name: dict(main_face[name]) for name in ("Pose", "Quality") if main_face.get(name)})
     return Verdict(
         status=ALERT if reasons else OK, reasons=tuple(reasons), face=face, labels=tuple(labels), notes=tuple(notes)
     )

@@ -128,7 +128,7 @@ def parser() -> argparse.ArgumentParser:
         sub.add_argument("--webhook-secret", help="HMAC key for the signature (default: $PROCTORING_WEBHOOK_SECRET)")
 
     run = commands.add_parser("run", help="process every capture under DIR/images against DIR/reference")
-    run.add_argument("dir", metavar="DIR")
+    run.add_argument("dir", metavar="DIR", help="the run folder, holding images/{exam}/{student}/ and reference/")
     run.add_argument(
         "--only",
         action="append",
@@ -141,13 +141,13 @@ def parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=cmd_run)
 
     demo = commands.add_parser("demo", help="build a sample exam in DIR from real photos and run it")
-    demo.add_argument("dir", metavar="DIR", nargs="?", default="demo")
+    demo.add_argument("dir", metavar="DIR", nargs="?", default="demo", help="where to build the exam (default: demo)")
     demo.add_argument("--workers", type=positive_int, default=None)
     demo.add_argument("--no-progress", action="store_true")
     demo.set_defaults(handler=cmd_demo)
 
     menu = commands.add_parser("menu", help="interactive tester on DIR")
-    menu.add_argument("dir", metavar="DIR")
+    menu.add_argument("dir", metavar="DIR", help="the run folder, laid out as for run")
     pipeline_options(menu)
     menu.set_defaults(handler=cmd_menu)
 

@@ -25,6 +25,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         secret=_secret(args),
         workers=args.workers,
         progress=not args.no_progress,
+        in_flight=args.in_flight,
     )
     print_summary(report)
     if not report.complete:
@@ -137,6 +138,14 @@ def parser() -> argparse.ArgumentParser:
     )
     pipeline_options(run)
     run.add_argument("--workers", type=positive_int, default=None, help="worker processes (default: one per core)")
+    run.add_argument(
+        "--in-flight",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="students each worker runs at once (default: 1 with the local analyzer, which keeps a core busy; "
+        "4 with rekognition, whose calls mostly wait on the network)",
+    )
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.set_defaults(handler=cmd_run)
 

@@ -117,6 +117,11 @@ def _relative_to(path: Path, root: Path) -> str:
     raise UsageError(f"{path} is not inside {root}")
 
 
+# Students each worker runs at once with --analyzer rekognition: its calls are network waits, and
+# Rekognition's per-account TPS quotas (throttling is retried by the state machine) bound the rest.
+REKOGNITION_IN_FLIGHT = 4
+
+
 def check_run_folder(root: Path, command: str = "run") -> None:
     """``root`` must hold ``images/``; a clear message, with the command meant, when it does not."""
     if root.is_dir() and (root / "images").is_dir():
@@ -387,10 +392,7 @@ def _worker(config: dict[str, Any], tasks: Any, results: Any) -> None:
             results.put(("outcome", process_capture(sfn, rule, root, key, config["env"])))
 
         results.put(("ready", None))
-        threads = [
-            threading.Thread(target=drain_groups, args=(tasks, report))
-            for _ in range(max(1, config.get("in_flight", 1)))
-        ]
+        threads = [threading.Thread(target=drain_groups, args=(tasks, report)) for _ in range(config["in_flight"])]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -409,8 +411,14 @@ def run_folder(
     progress: bool = True,
     extra_env: dict[str, str] | None = None,
     analyzer_factory: str | None = None,
-    in_flight: int = 1,
+    in_flight: int | None = None,
 ) -> RunReport:
+    """Run every capture under ``root/images`` (or those ``only`` picks) through the state machine.
+
+    ``in_flight`` is how many students each worker runs at once: by default one with the local
+    analyzer, which keeps its core busy, and several with Rekognition, whose calls mostly wait.
+    """
+    in_flight = in_flight or (REKOGNITION_IN_FLIGHT if analyzer == "rekognition" else 1)
     root = Path(root)
     check_run_folder(root)
     keys = find_captures(root, only)
@@ -442,7 +450,7 @@ def run_folder(
     tasks, results = context.Queue(), context.Queue()
     for group in ordered:
         tasks.put(group)
-    for _ in range(workers * max(1, in_flight)):
+    for _ in range(workers * in_flight):
         tasks.put(None)  # one end marker per draining thread, behind all the work
     config = {
         "env": env,

@@ -194,6 +194,36 @@ def test_the_summary_names_the_first_twenty_of_each_problem_and_counts_the_rest(
     assert "FAILED" not in out
 
 
+def test_students_run_at_once_keep_each_students_order(tmp_path, monkeypatch):
+    """--in-flight runs several students in one worker; each student's alerts still count 1, 2, 3...
+    in file-name order, and the third is the one escalated."""
+    for user in ("ana", "ben", "cy"):
+        (tmp_path / "reference").mkdir(exist_ok=True)
+        (tmp_path / "reference" / f"{user}.jpg").write_bytes(synthetic_jpeg(100))
+        for index in range(5):
+            path = tmp_path / "images" / "exam1" / user / f"c{index}_alert.jpg"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(synthetic_jpeg(index))
+    import dev.runner as runner
+
+    seen = {}
+
+    def run_folder(root, real_run_folder=runner.run_folder, **options):
+        seen.update(options)  # the command line's options, run with an analyzer that alerts on "_alert"
+        return real_run_folder(root, **options, analyzer_factory="tests.fakes:alert_by_name_analyzer")
+
+    monkeypatch.setattr(runner, "run_folder", run_folder)
+    assert main(["run", str(tmp_path), "--workers", "1", "--in-flight", "3", "--no-progress"]) == 0
+    assert (seen["workers"], seen["in_flight"]) == (1, 3)
+    for user in ("ana", "ben", "cy"):
+        documents = [
+            json.loads((tmp_path / "results" / "exam1" / user / f"c{index}_alert.json").read_text())
+            for index in range(5)
+        ]
+        assert [document["alert_count"] for document in documents] == [1, 2, 3, 4, 5]
+        assert [document["status"] for document in documents] == ["ALERT", "ALERT", "ALERT_FINAL", "ALERT", "ALERT"]
+
+
 def test_find_captures_filters_by_glob_and_path(exam):
     assert len(find_captures(exam)) == 5
     assert find_captures(exam, ["exam1/ana/*"]) == ["images/exam1/ana/c0.jpg", "images/exam1/ana/c1.jpg"]

@@ -11,7 +11,7 @@ PYTEST_ARGS ?= -n 2
 # constraints.txt pins every package (direct and transitive) so that CI and every clone install the
 # same versions; `make lock` refreshes it from the ranges in the requirements files.
 $(STAMP): requirements-dev.txt functions/shared/requirements.txt constraints.txt
-	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found " + sys.version.split()[0] + ")")'
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found " + sys.version.split()[0] + "); name one with: make PYTHON=python3.12 ...")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip
 	$(BIN)/python -m pip install -r requirements-dev.txt -c constraints.txt

@@ -10,6 +10,7 @@ from aws_lambda_powertools.utilities.data_classes import S3EventBridgeNotificati
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from proctoring.config import get_settings
+from proctoring.errors import InvalidEvent
 from proctoring.pipeline import locate_capture
 from proctoring.storage import get_storage
 
@@ -23,11 +24,17 @@ metrics = Metrics()
 @metrics.log_metrics
 @event_source(data_class=S3EventBridgeNotificationEvent)
 def lambda_handler(event: S3EventBridgeNotificationEvent, context: LambdaContext) -> dict[str, Any]:
-    obj = event.detail.object
+    try:
+        bucket, obj = event.detail.bucket.name, event.detail.object
+        raw_key = obj["key"]  # raw: the typed `.key` already URL-decodes, which loses a literal "+"
+    except (KeyError, TypeError) as exc:
+        raise InvalidEvent(
+            "the input is not an S3 Object Created event: it needs detail.bucket.name and detail.object.key"
+        ) from exc
     capture = locate_capture(
         get_storage(),
-        event.detail.bucket.name,
-        obj["key"],  # raw: the typed `.key` already URL-decodes, which loses a literal "+"
+        bucket,
+        raw_key,
         etag=obj.get("etag"),
         version_id=obj.get("version-id"),
         size=obj.get("size"),

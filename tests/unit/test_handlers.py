@@ -11,7 +11,7 @@ from dev.engine import LambdaContext, environment, load_handler_module
 from dev.events import object_created_event
 from dev.webhook import WebhookReceiver
 from proctoring.analysis import set_analyzer
-from proctoring.errors import WebhookRejected, WebhookTransientError
+from proctoring.errors import InvalidEvent, WebhookRejected, WebhookTransientError
 from proctoring.notify import delivery_key
 from proctoring.storage import file_etag
 from tests.conftest import ROOT, WEBHOOK_SECRET, handler, synthetic_jpeg
@@ -125,6 +125,21 @@ def test_parse_key_reports_a_capture_deleted_before_processing(local_env):
     capture = handler("parse_key")(event, context())
     assert capture["rejection"]["code"] == "CAPTURE_NOT_FOUND"
     assert capture["result_key"] == "results/e/u/gone.json"
+
+
+@pytest.mark.parametrize(
+    "detail",
+    [
+        {"bucket": {"name": BUCKET}},
+        {"bucket": {"name": BUCKET}, "object": {}},
+        {"bucket": None, "object": {"key": "k"}},
+    ],
+)
+def test_parse_key_refuses_an_input_that_is_no_upload_event_by_name(local_env, detail):
+    """An execution started by hand with the wrong input: a named error, not a KeyError."""
+    event = {**object_created_event(BUCKET, "images/e/u/c.jpg", size=10, etag="abc"), "detail": detail}
+    with pytest.raises(InvalidEvent, match=r"needs detail\.bucket\.name and detail\.object\.key"):
+        handler("parse_key")(event, context())
 
 
 # -- DetectFaces ------------------------------------------------------------------------------------

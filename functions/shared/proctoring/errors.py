@@ -35,5 +35,10 @@ class WebhookRejected(ProctoringError):
     """The webhook answered 4xx (other than 429). Not retried: the request itself is wrong."""
 
 
+class InvalidEvent(ProctoringError):
+    """The execution's input is not an S3 "Object Created" event (an execution started by hand
+    with the wrong input, say). Not retried: the same input would fail the same way."""
+
+
 class ConfigurationError(ProctoringError):
     """A setting is missing or invalid. Not retried."""

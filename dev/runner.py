@@ -231,6 +231,21 @@ def check_writable(root: Path, settings: Settings) -> None:
             raise UsageError(f"cannot write into {folder} ({exc.strerror or exc}); results and state go there") from exc
 
 
+def check_webhook_url(url: str) -> None:
+    """An http(s) URL with a host and a valid port; plain http only on this machine."""
+    parsed = urlparse(url)
+    if parsed.scheme not in {"http", "https"} or not parsed.hostname:
+        raise UsageError(
+            f"--webhook must be an http(s) URL with a host, such as https://proctor.example/hook, got {url!r}"
+        )
+    try:
+        parsed.port  # noqa: B018 - parsing it is the check
+    except ValueError as exc:
+        raise UsageError(f"--webhook {url}: {exc}") from exc
+    if parsed.scheme == "http" and parsed.hostname not in {"localhost", "127.0.0.1", "::1"}:
+        raise UsageError("plain http webhooks are only allowed on localhost; use https")
+
+
 def check_webhook_reachable(url: str, timeout: float = 5.0) -> None:
     """Connect once before the run. Every delivery to a receiver that is not there is retried
     for over a minute, one capture after another; a run should not crawl for that."""
@@ -425,11 +440,7 @@ def run_folder(
     if not keys:
         raise UsageError(f"no images found under {root / 'images'}")
     if webhook:
-        scheme, host = urlparse(webhook).scheme, urlparse(webhook).hostname or ""
-        if scheme not in {"http", "https"}:
-            raise UsageError(f"--webhook must be an http(s) URL, got {webhook!r}")
-        if scheme == "http" and host not in {"localhost", "127.0.0.1", "::1"}:
-            raise UsageError("plain http webhooks are only allowed on localhost; use https")
+        check_webhook_url(webhook)
         check_webhook_reachable(webhook)
 
     groups: dict[str, list[str]] = defaultdict(list)

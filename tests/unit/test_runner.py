@@ -84,9 +84,20 @@ def test_only_that_matches_nothing_is_a_usage_error(exam, capsys):
     assert "matches 'exam9/*'" in capsys.readouterr().err
 
 
-def test_plain_http_webhook_off_localhost_is_refused(exam, capsys):
-    assert main(["run", str(exam), "--webhook", "http://example.com/hook", "--no-progress"]) == 2
-    assert "only allowed on localhost" in capsys.readouterr().err
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("http://example.com/hook", "only allowed on localhost"),
+        ("http://localhost:notaport/hook", "Port could not be cast to integer"),
+        ("http://localhost:99999/hook", "Port out of range"),
+        ("https:///hook", "an http(s) URL with a host"),
+        ("localhost:8765", "an http(s) URL with a host"),
+    ],
+)
+def test_a_webhook_url_that_cannot_work_is_a_usage_error(exam, capsys, url, message):
+    assert main(["run", str(exam), "--webhook", url, "--no-progress"]) == 2
+    assert message in capsys.readouterr().err
+    assert not (exam / "results").exists()
 
 
 def test_cli_exit_code_is_one_when_the_webhook_refused_the_documents(exam, capsys, monkeypatch):

@@ -88,6 +88,38 @@ def test_a_failed_connection_names_its_cause_and_never_the_url(tmp_path):
     assert "url-secret" not in str(error.value) and "127.0.0.1" not in str(error.value)
 
 
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [("https://proctor.example:notaport/hook?token=url-secret", "invalid port"), ("https:///hook", "no host")],
+)
+def test_a_url_that_cannot_work_is_a_configuration_error_that_does_not_echo_it(url, message):
+    with pytest.raises(ConfigurationError, match=message) as error:
+        WebhookNotifier(url, StaticSecret("k"))
+    assert "url-secret" not in str(error.value)
+
+
+def test_an_answer_broken_off_mid_way_is_transient():
+    """The receiver promises a longer body than it sends, then hangs up: retried, by class name."""
+    import socket
+    import threading
+
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def answer_short() -> None:
+        connection, _ = server.accept()
+        with connection:
+            connection.recv(65536)
+            connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial")
+
+    threading.Thread(target=answer_short, daemon=True).start()
+    url = f"http://127.0.0.1:{server.getsockname()[1]}/hook?token=url-secret"
+    with server, pytest.raises(WebhookTransientError) as error:
+        WebhookNotifier(url, StaticSecret("k"), allow_http=True).send({"status": "OK"}, "key")
+    failure = json.loads(str(error.value))
+    assert failure["error"] == "request failed: ChunkedEncodingError (IncompleteRead)"
+    assert "url-secret" not in str(error.value)
+
+
 def test_secret_comes_from_ssm_securestring_and_is_cached():
     with mock_aws():
         ssm = boto3.client("ssm", region_name="us-east-1")

@@ -235,6 +235,25 @@ def test_webhook_secret_arn_parameter_accepts_full_secret_arns_only(template, va
     assert bool(re.fullmatch(pattern, value)) is accepted
 
 
+@pytest.mark.parametrize(
+    ("value", "accepted"),
+    [
+        ("", True),  # no webhook
+        ("https://proctor.example.edu/hooks/verdicts", True),
+        ("https://proctor.example.edu:8443/hooks?tenant=7", True),
+        ("https://user:token@proctor.example.edu/hook", True),
+        ("http://proctor.example.edu/hook", False),  # https only on AWS
+        ("https://proctor.example.edu:notaport/hook", False),
+        ("https:///hook", False),  # no host
+        ("proctor.example.edu/hook", False),
+        ("https://proctor.example.edu/a hook", False),
+    ],
+)
+def test_webhook_url_parameter_accepts_https_urls_with_a_host(template, value, accepted):
+    pattern = template["Parameters"]["ProctoringWebhookUrl"]["AllowedPattern"]
+    assert bool(re.fullmatch(pattern, value)) is accepted
+
+
 def test_a_webhook_needs_exactly_one_secret_source(template):
     rules = template["Rules"]
     needs = json.dumps(rules["WebhookNeedsSecret"])

@@ -131,12 +131,20 @@ class WebhookNotifier:
         read_timeout: float = 10.0,
         session: Any = None,
     ) -> None:
-        scheme = urlparse(url).scheme.lower()
+        parsed = urlparse(url)
+        scheme = parsed.scheme.lower()
         if scheme != "https" and not (scheme == "http" and allow_http):
             raise ConfigurationError(
                 f"webhook URL must use https (got {scheme or 'no'} scheme); "
                 "plain http is accepted only with WEBHOOK_ALLOW_HTTP=true, for local use"
             )
+        # Named without the URL itself, which may carry a token: these messages reach documents.
+        if not parsed.hostname:
+            raise ConfigurationError("webhook URL has no host")
+        try:
+            parsed.port  # noqa: B018 - parsing it is the check
+        except ValueError:
+            raise ConfigurationError("webhook URL has an invalid port") from None
         if session is None:
             import requests
 
@@ -170,6 +178,10 @@ class WebhookNotifier:
             raise failure(WebhookTransientError, None, f"timed out: {_what_failed(exc)}") from exc
         except requests.ConnectionError as exc:
             raise failure(WebhookTransientError, None, f"connection failed: {_what_failed(exc)}") from exc
+        except (requests.exceptions.InvalidURL, requests.exceptions.InvalidHeader) as exc:
+            raise ConfigurationError(f"the request could not be made: {_what_failed(exc)}") from exc
+        except requests.RequestException as exc:  # the answer broke off mid-way, say
+            raise failure(WebhookTransientError, None, f"request failed: {_what_failed(exc)}") from exc
         status = response.status_code
         if 200 <= status < 300:
             return {"status": "delivered", "attempts": attempt, "http_status": status}

@@ -3,12 +3,13 @@ recorded responses (tests/fixtures/rekognition), validated against botocore's se
 
 from __future__ import annotations
 
+import base64
 import copy
 import hashlib
 import json
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import boto3
 from botocore.exceptions import ClientError
@@ -152,3 +153,78 @@ def broken_compare_analyzer() -> CannedAnalyzer:
             return super().compare_faces(reference, capture)
 
     return BrokenCompare({"": [face()]}, similarity=99.0)
+
+
+class RekognitionEndpoint:
+    """Rekognition on loopback, speaking its JSON protocol, for code that builds its own boto3
+    client (the runner's workers, with ``AWS_ENDPOINT_URL_REKOGNITION`` pointing here).
+
+    Every request is checked against botocore's service model. Answers come from the recorded
+    fixtures (``answers`` maps an API name to a fixture name); ``fail(api_name, code, status,
+    times)`` scripts service errors first. ``calls`` lists the API names asked for, in order.
+    """
+
+    ANSWERS: ClassVar[dict[str, str]] = {
+        "DetectFaces": "detect_faces_one",
+        "CompareFaces": "compare_faces_match",
+        "DetectLabels": "detect_labels_person",
+    }
+
+    def __init__(self, answers: dict[str, str] | None = None) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.answers = {**self.ANSWERS, **(answers or {})}
+        self.calls: list[str] = []
+        self._failures: dict[str, list[tuple[str, int]]] = {}
+        self._lock = threading.Lock()
+        model = boto3.client(
+            "rekognition", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+        ).meta.service_model
+        endpoint = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                api_name = self.headers["X-Amz-Target"].rpartition(".")[2]
+                params = json.loads(self.rfile.read(int(self.headers["Content-Length"])) or b"{}")
+                for image in ("Image", "SourceImage", "TargetImage"):
+                    if "Bytes" in params.get(image, {}):
+                        params[image]["Bytes"] = base64.b64decode(params[image]["Bytes"])
+                report = ParamValidator().validate(params, model.operation_model(api_name).input_shape)
+                status, body = endpoint._answer(api_name, report.generate_report() if report.has_errors() else "")
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/x-amz-json-1.1")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
+
+    def fail(self, api_name: str, code: str, status: int = 400, times: int = 1) -> None:
+        self._failures.setdefault(api_name, []).extend([(code, status)] * times)
+
+    def _answer(self, api_name: str, invalid: str) -> tuple[int, dict[str, Any]]:
+        with self._lock:
+            self.calls.append(api_name)
+            pending = self._failures.get(api_name)
+            failure = pending.pop(0) if pending else None
+        if invalid:
+            return 400, {"__type": "ValidationException", "message": invalid}
+        if failure:
+            return failure[1], {"__type": failure[0], "message": f"simulated {failure[0]}"}
+        if api_name == "ListCollections":
+            return 200, {"CollectionIds": [], "FaceModelVersions": []}
+        response = fixture(self.answers[api_name])
+        return 200, {key: value for key, value in response.items() if key != "ResponseMetadata"}
+
+    def __enter__(self) -> RekognitionEndpoint:
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()

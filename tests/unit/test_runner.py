@@ -20,6 +20,7 @@ from dev.runner import (
     run_folder,
 )
 from tests.conftest import synthetic_jpeg
+from tests.fakes import RekognitionEndpoint
 
 FACTORY = "tests.fakes:one_face_analyzer"
 CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE")
@@ -163,7 +164,6 @@ def test_a_worker_waits_while_another_reads_the_task_queue():
     # Another process reading holds the queue's reader lock; a worker that took that for an
     # empty queue would stop before doing any of the work.
     import multiprocessing
-    import threading
 
     tasks = multiprocessing.get_context("spawn").Queue()
     for group in (["a/1", "a/2"], ["b/1"]):
@@ -376,43 +376,19 @@ def test_rekognition_goes_to_the_region_of_the_users_profile_never_a_default(aws
 
 @pytest.fixture
 def rekognition_endpoint(aws_profile, monkeypatch):
-    """A loopback HTTP endpoint standing where Rekognition would be, answering every request with
-    the scripted (status, error code); it records the operations it was asked for."""
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
+    """Rekognition on loopback for the user's profile (region eu-west-1)."""
     aws_profile.write_text("[default]\nregion = eu-west-1\n")
-    answer = {"status": 400, "code": "UnrecognizedClientException"}
-    operations: list[str] = []
-
-    class Rekognition(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            operations.append(self.headers["X-Amz-Target"])
-            self.rfile.read(int(self.headers["Content-Length"]))
-            body = json.dumps({"__type": answer["code"], "message": "scripted answer"}).encode()
-            self.send_response(answer["status"])
-            self.send_header("Content-Type", "application/x-amz-json-1.1")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Rekognition)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    monkeypatch.setenv("AWS_ENDPOINT_URL_REKOGNITION", f"http://127.0.0.1:{server.server_port}")
-    yield answer, operations
-    server.shutdown()
-    server.server_close()
+    with RekognitionEndpoint() as endpoint:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_REKOGNITION", endpoint.url)
+        yield endpoint
 
 
 def test_rekognition_refusing_the_credentials_stops_before_any_capture(rekognition_endpoint, exam, capsys):
-    answer, operations = rekognition_endpoint
-    answer.update(code="ExpiredTokenException")
+    rekognition_endpoint.fail("ListCollections", "ExpiredTokenException")
     assert main(["run", str(exam), "--analyzer", "rekognition", "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert "Amazon Rekognition in eu-west-1 refused your AWS credentials (ExpiredTokenException" in err
-    assert operations == ["RekognitionService.ListCollections"]  # one call, and no image in it
+    assert rekognition_endpoint.calls == ["ListCollections"]  # one call, and no image in it
     assert not list(exam.glob("results/**/*.json"))  # no capture was processed
 
 
@@ -425,14 +401,13 @@ def test_rekognition_out_of_reach_stops_before_any_capture(
     assert not list(exam.glob("results/**/*.json"))
 
 
-@pytest.mark.parametrize(("status", "code"), [(400, "AccessDeniedException"), (400, "ThrottlingException")])
-def test_rekognition_that_answers_with_valid_credentials_passes_the_check(rekognition_endpoint, status, code):
+@pytest.mark.parametrize("code", ["AccessDeniedException", "ThrottlingException"])
+def test_rekognition_that_answers_with_valid_credentials_passes_the_check(rekognition_endpoint, code):
     from dev.runner import check_rekognition_access
 
-    answer, operations = rekognition_endpoint
-    answer.update(status=status, code=code)
+    rekognition_endpoint.fail("ListCollections", code, times=2)  # the SDK's one retry too
     check_rekognition_access("eu-west-1")  # denied this one action, or busy: the service is there
-    assert operations[0] == "RekognitionService.ListCollections"
+    assert set(rekognition_endpoint.calls) == {"ListCollections"}
 
 
 def test_menu_picks_numbers_and_ranges_and_ignores_the_rest(monkeypatch, capsys):

@@ -134,6 +134,20 @@ def test_over_5_mb_is_still_analysed_under_the_inline_limit():
     assert len(prepared.jpeg_bytes()) <= MAX_INLINE_BYTES
 
 
+@pytest.mark.parametrize(("size", "expected"), [((4000, 3000), (1920, 1440)), ((3000, 4000), (1440, 1920))])
+def test_large_pictures_are_scaled_to_1920_on_the_longer_side(size, expected):
+    assert prepare_image(encode(Image.new("RGB", size, "grey"), "JPEG"), "x").image.size == expected
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+def test_a_very_wide_picture_keeps_rekognitions_minimum_side(fmt):
+    """Scaled to 1920 px long, a 4000x100 strip would be 48 px high: under Rekognition's 80 px."""
+    prepared = prepare_image(encode(Image.new("RGB", (4000, 100), "grey"), fmt), "strip")
+    assert prepared.image.size == (3200, 80)
+    tall = prepare_image(encode(Image.new("RGB", (90, 5000), "grey"), fmt), "tall")
+    assert tall.image.size == (80, 4444)  # scaled only as far as the minimum side allows
+
+
 def test_decompression_bomb_is_refused_as_too_large():
     data = encode(Image.new("L", (9000, 9000), 0), "PNG")  # 81 Mpx, a few hundred KB
     assert rejected(data).code == "IMAGE_TOO_LARGE"

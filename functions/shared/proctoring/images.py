@@ -142,7 +142,12 @@ def prepare_image(data: bytes, identity: str, max_side: int = ANALYSIS_MAX_SIDE)
         image = ImageOps.exif_transpose(image) or image
     image = _to_rgb(image)
     if max(image.size) > max_side:
-        image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+        # Down to max_side, but never below Rekognition's minimum side: a very wide picture keeps
+        # a longer side instead (scaling a 4000x100 strip to 1920x48 would make it unreadable).
+        scale = max(max_side / max(image.size), MIN_SIDE / min(image.size))
+        if scale < 1:
+            size = (max(MIN_SIDE, round(image.width * scale)), max(MIN_SIDE, round(image.height * scale)))
+            image = image.resize(size, Image.Resampling.LANCZOS)
     return PreparedImage(image=image, identity=identity, source_format=source_format, source_size=source_size)
 
 

@@ -101,7 +101,7 @@ def run_load_check(
             )
 
         first = run(progress)
-        written = {key: root / result_key_for(key, {}) for key in keys}
+        written = {key: root / result_key_for(key) for key in keys}
         snapshot = {key: path.read_bytes() for key, path in written.items() if path.is_file()}
         documents = {key: json.loads(data) for key, data in snapshot.items()}
         delivered = len(receiver.deliveries)

@@ -4,8 +4,20 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from dev.runner import UsageError, check_run_folder, find_captures, print_summary, result_key_for, run_folder
+from dev.runner import (
+    UsageError,
+    check_run_folder,
+    check_settings,
+    find_captures,
+    print_summary,
+    result_key_for,
+    run_folder,
+)
+
+if TYPE_CHECKING:
+    from proctoring.config import Settings
 
 MENU = """
   1) test one image
@@ -34,9 +46,9 @@ def _pick(keys: list[str], prompt: str, many: bool) -> list[str]:
     return chosen if many else chosen[:1]
 
 
-def _show(root: Path, keys: list[str], results: str = "results") -> None:
+def _show(root: Path, keys: list[str], settings: Settings) -> None:
     for key in keys:
-        result = root / result_key_for(key, {"RESULTS_PREFIX": results})
+        result = root / result_key_for(key, settings)
         if result.is_file():
             document = json.loads(result.read_text())
             print(f"  {key}: {document['status']} {document.get('reason', '')}")
@@ -45,10 +57,11 @@ def _show(root: Path, keys: list[str], results: str = "results") -> None:
 
 
 def interactive_menu(root: Path, *, analyzer: str, webhook: str | None, secret: str) -> int:
-    check_run_folder(root, "menu")
-    keys = find_captures(root)
+    settings = check_settings({})  # the user's environment: thresholds, and the folders' prefixes
+    check_run_folder(root, "menu", settings.images_prefix)
+    keys = find_captures(root, images_prefix=settings.images_prefix)
     if not keys:
-        raise UsageError(f"no images found under {root / 'images'}")
+        raise UsageError(f"no images found under {root / settings.images_prefix}")
     while True:
         print(MENU)
         try:
@@ -62,15 +75,13 @@ def interactive_menu(root: Path, *, analyzer: str, webhook: str | None, secret: 
             chosen = _pick(keys, "number(s): " if choice == "2" else "number: ", many=choice == "2")
             if not chosen:
                 continue
-            results = "results"
-            extra = None
+            extra: dict[str, str] = {}
             if choice == "3":
                 # A what-if run: its own results folder and state, so the real verdicts, alert
                 # counts and idempotency records stay untouched.
-                results = "results-without-reference"
                 extra = {
                     "REFERENCE_PREFIX": "reference-disabled-for-this-test",
-                    "RESULTS_PREFIX": results,
+                    "RESULTS_PREFIX": "results-without-reference",
                     "STATE_DIR": str(root / ".proctoring" / "without-reference"),
                 }
             try:
@@ -78,7 +89,7 @@ def interactive_menu(root: Path, *, analyzer: str, webhook: str | None, secret: 
             except UsageError as error:  # say what is wrong and stay in the menu (start the receiver, ...)
                 print(f"  error: {error}")
                 continue
-            _show(root, chosen, results)
+            _show(root, chosen, check_settings(extra))
             print_summary(report)
         elif choice == "4":
             try:

@@ -2,7 +2,7 @@
 
 The folder is the bucket: ``DIR/images/{exam_id}/{user_id}/*`` are the captures,
 ``DIR/reference/{user_id}.jpg`` the references, and results land in ``DIR/results/`` with the same
-keys as on S3. Each capture becomes the S3 "Object Created" event EventBridge would deliver; the
+keys as on S3 (other folders when IMAGES_PREFIX, REFERENCE_PREFIX or RESULTS_PREFIX say so). Each capture becomes the S3 "Object Created" event EventBridge would deliver; the
 event is matched against the upload rule declared in template.yaml and, when it matches, starts an
 execution of the real ``statemachine/proctoring.asl.json`` in-process.
 
@@ -122,39 +122,45 @@ def _relative_to(path: Path, root: Path) -> str:
 REKOGNITION_IN_FLIGHT = 4
 
 
-def check_run_folder(root: Path, command: str = "run") -> None:
-    """``root`` must hold ``images/``; a clear message, with the command meant, when it does not."""
-    if root.is_dir() and (root / "images").is_dir():
+def check_run_folder(root: Path, command: str = "run", images_prefix: str = "images/") -> None:
+    """``root`` must hold the images folder (``images/``, or what IMAGES_PREFIX names); a clear
+    message, with the command meant, when it does not."""
+    images = images_prefix.strip("/")
+    if root.is_dir() and (root / images).is_dir():
         return
-    hint = _run_folder_hint(root, command)
+    hint = _run_folder_hint(root, command, images)
     if not root.exists():
         raise UsageError(f"folder not found: {root}{hint}")
     if not root.is_dir():
         raise UsageError(f"{root} is a file, not a run folder{hint}")
-    raise UsageError(f"{root} has no images/ folder (expected {root}/images/{{exam_id}}/{{user_id}}/*.jpg){hint}")
+    raise UsageError(f"{root} has no {images}/ folder (expected {root}/{images}/{{exam_id}}/{{user_id}}/*.jpg){hint}")
 
 
-def _run_folder_hint(path: Path, command: str) -> str:
-    """When ``path`` is a run folder's ``images/`` or lies under it (a capture, an exam's or a
+def _run_folder_hint(path: Path, command: str, images: str) -> str:
+    """When ``path`` is a run folder's images folder or lies under it (a capture, an exam's or a
     student's folder), the command meant: people often point at the captures themselves."""
     absolute = Path(os.path.abspath(path))
     if not absolute.exists():
         return ""
+    depth = len(images.split("/"))
     for folder in (absolute, *absolute.parents):
-        if folder.name != "images" or not folder.is_dir():
+        if folder.parts[-depth:] != tuple(images.split("/")) or not folder.is_dir():
             continue
+        run_root = folder.parents[depth - 1]
         if folder == absolute or command != "run":
-            run_folder = shlex.quote(str(folder.parent))
-            return f"; the run folder is the one that holds images/: python -m dev {command} {run_folder}"
+            run_folder = shlex.quote(str(run_root))
+            return f"; the run folder is the one that holds {images}/: python -m dev {command} {run_folder}"
         part = absolute.relative_to(folder).as_posix()
         only = shlex.quote(part if absolute.is_file() else f"{part}/*")
-        return f"; to run that part of the exam: python -m dev run {shlex.quote(str(folder.parent))} --only {only}"
+        return f"; to run that part of the exam: python -m dev run {shlex.quote(str(run_root))} --only {only}"
     return ""
 
 
-def find_captures(root: Path, only: list[str] | None = None) -> list[str]:
-    """Keys of the capture files under ``root/images``; ``only`` filters by glob or path."""
-    images = root / "images"
+def find_captures(root: Path, only: list[str] | None = None, images_prefix: str = "images/") -> list[str]:
+    """Keys of the capture files under ``root/images`` (or IMAGES_PREFIX); ``only`` filters by glob
+    or path, with or without the prefix."""
+    images_prefix = images_prefix.strip("/") + "/"
+    images = root / images_prefix
     keys = sorted(path.relative_to(root).as_posix() for path in _files_under(images))
     if only:
         wanted = []
@@ -165,7 +171,9 @@ def find_captures(root: Path, only: list[str] | None = None) -> list[str]:
             matched = [
                 key
                 for key in keys
-                if fnmatch.fnmatchcase(key, pattern) or key == pattern or fnmatch.fnmatchcase(key, f"images/{pattern}")
+                if fnmatch.fnmatchcase(key, pattern)
+                or key == pattern
+                or fnmatch.fnmatchcase(key, f"{images_prefix}{pattern}")
             ]
             if not matched:
                 raise UsageError(f"no capture under {images} matches {pattern!r}")
@@ -324,17 +332,25 @@ def check_rekognition_access(region: str, timeout: float = 5.0) -> None:
         ) from exc
 
 
-def result_key_for(key: str, env: dict[str, str]) -> str:
-    """Where the pipeline writes the document for ``key`` (the same rule ParseKey applies)."""
+def result_key_for(key: str, settings: Settings | None = None) -> str:
+    """Where the pipeline writes the document for ``key``: the same rule ParseKey applies, with the
+    same prefixes (the defaults unless ``settings`` say otherwise)."""
+    from proctoring.config import Settings
     from proctoring.keys import capture_identity
 
-    images = env.get("IMAGES_PREFIX", "images").strip("/") + "/"
-    results = env.get("RESULTS_PREFIX", "results").strip("/") + "/"
-    identity = capture_identity("", key, etag=None, version_id=None, images_prefix=images, results_prefix=results)
+    settings = settings or Settings()
+    identity = capture_identity(
+        "",
+        key,
+        etag=None,
+        version_id=None,
+        images_prefix=settings.images_prefix,
+        results_prefix=settings.results_prefix,
+    )
     return identity["result_key"]
 
 
-def process_capture(sfn: Any, rule: Any, root: Path, key: str, env: dict[str, str]) -> CaptureOutcome:
+def process_capture(sfn: Any, rule: Any, root: Path, key: str, settings: Settings | None = None) -> CaptureOutcome:
     """Upload event -> rule -> execution -> the document's status. Never raises: a fault in the
     runner itself (say, the file vanished mid-run) is reported for this capture, and the
     student's other captures still run."""
@@ -348,7 +364,7 @@ def process_capture(sfn: Any, rule: Any, root: Path, key: str, env: dict[str, st
             return CaptureOutcome(key, "NOT_MATCHED", "NOT_MATCHED")
         execution = sfn.run(event)
         sfn.forget(execution.arn)
-        document_path = root / result_key_for(key, env)
+        document_path = root / result_key_for(key, settings)
         if not document_path.is_file():
             return CaptureOutcome(key, "MISSING", execution.status, execution.error or "")
         document = json.loads(document_path.read_text())
@@ -384,6 +400,7 @@ def _worker(config: dict[str, Any], tasks: Any, results: Any) -> None:
     from dev.engine import LocalStepFunctions, reset_backends, use_no_tracing_when_disabled
     from dev.events import UploadRule
     from proctoring.analysis import get_analyzer, set_analyzer
+    from proctoring.config import get_settings
 
     reset_backends()
     use_no_tracing_when_disabled()
@@ -401,10 +418,11 @@ def _worker(config: dict[str, Any], tasks: Any, results: Any) -> None:
     with LocalStepFunctions(
         webhook_enabled=bool(config["env"]["WEBHOOK_URL"]), passthrough_services=passthrough
     ) as sfn:
-        rule = UploadRule(LOCAL_BUCKET)
+        settings = get_settings()  # the environment above: the prefixes ParseKey will use
+        rule = UploadRule(LOCAL_BUCKET, {"ImagesPrefix": settings.images_prefix.strip("/")})
 
         def report(key: str) -> None:
-            results.put(("outcome", process_capture(sfn, rule, root, key, config["env"])))
+            results.put(("outcome", process_capture(sfn, rule, root, key, settings)))
 
         results.put(("ready", None))
         threads = [threading.Thread(target=drain_groups, args=(tasks, report)) for _ in range(config["in_flight"])]
@@ -435,24 +453,25 @@ def run_folder(
     """
     in_flight = in_flight or (REKOGNITION_IN_FLIGHT if analyzer == "rekognition" else 1)
     root = Path(root)
-    check_run_folder(root)
-    keys = find_captures(root, only)
+    settings = check_settings(step_environment(root, analyzer, webhook, secret, extra_env))
+    check_run_folder(root, images_prefix=settings.images_prefix)
+    keys = find_captures(root, only, settings.images_prefix)
     if not keys:
-        raise UsageError(f"no images found under {root / 'images'}")
+        raise UsageError(f"no images found under {root / settings.images_prefix}")
     if webhook:
         check_webhook_url(webhook)
         check_webhook_reachable(webhook)
 
     groups: dict[str, list[str]] = defaultdict(list)
     for key in keys:
-        parts = key.split("/")
-        groups["/".join(parts[1:3]) if len(parts) == 4 else "_invalid"].append(key)
+        parts = key[len(settings.images_prefix) :].split("/")
+        groups["/".join(parts[:2]) if len(parts) == 3 else "_invalid"].append(key)
     ordered = sorted(groups.values(), key=len, reverse=True)  # big students first: better balance
     workers = max(1, min(workers or os.cpu_count() or 1, len(ordered)))
 
     region = rekognition_region() if analyzer == "rekognition" and not analyzer_factory else None
     env = step_environment(root, analyzer, webhook, secret, extra_env, region=region)
-    check_writable(root, check_settings(env))
+    check_writable(root, settings)
     if region:
         check_rekognition_access(region)
         print(f"analyzer: Amazon Rekognition in {region} (captures are sent there)", file=sys.stderr)
@@ -481,7 +500,7 @@ def run_folder(
         if saved_arenas is None:
             del os.environ["MALLOC_ARENA_MAX"]
 
-    report = RunReport(root=root, workers=workers, results_prefix=env.get("RESULTS_PREFIX", "results"))
+    report = RunReport(root=root, workers=workers, results_prefix=settings.results_prefix)
     bar = _progress(len(keys), progress)
     finished = 0
     started = last_result = None

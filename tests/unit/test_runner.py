@@ -235,6 +235,35 @@ def test_students_run_at_once_keep_each_students_order(tmp_path, monkeypatch):
         assert [document["status"] for document in documents] == ["ALERT", "ALERT", "ALERT_FINAL", "ALERT", "ALERT"]
 
 
+def test_the_folders_follow_the_prefix_settings(tmp_path, monkeypatch, capsys):
+    """A folder synced from a bucket laid out with other prefixes runs as the bucket would."""
+    for name, value in {"IMAGES_PREFIX": "captures/2026", "REFERENCE_PREFIX": "refs", "RESULTS_PREFIX": "out"}.items():
+        monkeypatch.setenv(name, value)
+    (tmp_path / "refs").mkdir()
+    (tmp_path / "refs" / "ana.jpg").write_bytes(synthetic_jpeg(100))
+    for key in ("captures/2026/exam1/ana/c0.jpg", "captures/2026/exam1/ana/c1.jpg", "captures/2026/stray.jpg"):
+        (tmp_path / key).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / key).write_bytes(synthetic_jpeg(len(key)))
+    (tmp_path / "images" / "exam1" / "ana").mkdir(parents=True)
+    (tmp_path / "images" / "exam1" / "ana" / "elsewhere.jpg").write_bytes(synthetic_jpeg(7))  # not a capture here
+
+    report = run_folder(tmp_path, workers=1, progress=False, analyzer_factory=FACTORY)
+
+    assert [(outcome.key, outcome.status) for outcome in report.outcomes] == [
+        ("captures/2026/exam1/ana/c0.jpg", "OK"),
+        ("captures/2026/exam1/ana/c1.jpg", "OK"),
+        ("captures/2026/stray.jpg", "ERROR"),
+    ]
+    document = json.loads((tmp_path / "out/exam1/ana/c0.json").read_text())
+    assert document["analysis"]["reference"] == "ok"  # found under refs/
+    assert json.loads((tmp_path / "out/_invalid/stray.jpg.json").read_text())["reason"] == "INVALID_KEY"
+    assert not (tmp_path / "results").exists()
+    print_summary(report)
+    assert f"Results:{tmp_path / 'out'}" in "".join(capsys.readouterr().out.split())  # however the console wraps
+    with pytest.raises(UsageError, match=r"python -m dev run .* --only 'exam1/\*'"):
+        run_folder(tmp_path / "captures" / "2026" / "exam1")
+
+
 def test_find_captures_filters_by_glob_and_path(exam):
     assert len(find_captures(exam)) == 5
     assert find_captures(exam, ["exam1/ana/*"]) == ["images/exam1/ana/c0.jpg", "images/exam1/ana/c1.jpg"]

@@ -44,12 +44,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from dev.demo import build_demo, check_results
-    from dev.runner import print_summary, run_folder
+    from dev.runner import BUILT_LAYOUT, print_summary, run_folder
 
     root = Path(args.dir)
     expected = build_demo(root)
     print(f"demo exam written to {root} ({len(expected)} captures, expectations in {root / 'expected.json'})")
-    report = run_folder(root, analyzer="local", workers=args.workers, progress=not args.no_progress)
+    report = run_folder(
+        root, analyzer="local", workers=args.workers, progress=not args.no_progress, extra_env=BUILT_LAYOUT
+    )
     print_summary(report)
     problems = check_results(root, expected)
     for key, want in expected.items():

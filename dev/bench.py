@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from dev.runner import run_folder
+from dev.runner import BUILT_LAYOUT, run_folder
 
 
 class NullAnalyzer:
@@ -134,7 +134,7 @@ def run_benchmark(
 
         def pipeline(label: str, **options: Any) -> Any:
             _fresh(root)
-            report = run_folder(root, progress=False, **options)
+            report = run_folder(root, progress=False, extra_env=BUILT_LAYOUT, **options)
             rate = report.rate
             print(f"{label:<44} {rate:6.2f} images/s  ({100 * rate / raw_rate:.0f}% of raw)", flush=True)
             return report
@@ -150,7 +150,14 @@ def run_benchmark(
         print(f"  {'(sum of steps)':<28} {inside * 1000:8.1f}   wall: {1000 / single.rate:.1f}")
 
         _fresh(root)
-        null = run_folder(root, workers=1, in_flight=1, progress=False, analyzer_factory="dev.bench:NullAnalyzer")
+        null = run_folder(
+            root,
+            workers=1,
+            in_flight=1,
+            progress=False,
+            analyzer_factory="dev.bench:NullAnalyzer",
+            extra_env=BUILT_LAYOUT,
+        )
         overhead = 1 / null.rate
         print(
             f"orchestration + image I/O (no-op analyzer): {overhead * 1000:.1f} ms per image "

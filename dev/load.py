@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dev.runner import find_captures, result_key_for, run_folder
+from dev.runner import BUILT_LAYOUT, find_captures, result_key_for, run_folder
 from dev.webhook import WebhookReceiver
 
 SECRET = "load-test-secret"  # noqa: S105 - a loopback receiver's key for this run only
@@ -98,6 +98,7 @@ def run_load_check(
                 secret=SECRET,
                 analyzer_factory=analyzer_factory,
                 progress=show_progress,
+                extra_env=BUILT_LAYOUT,
             )
 
         first = run(progress)

@@ -2,8 +2,9 @@
 
 The folder is the bucket: ``DIR/images/{exam_id}/{user_id}/*`` are the captures,
 ``DIR/reference/{user_id}.jpg`` the references, and results land in ``DIR/results/`` with the same
-keys as on S3 (other folders when IMAGES_PREFIX, REFERENCE_PREFIX or RESULTS_PREFIX say so). Each capture becomes the S3 "Object Created" event EventBridge would deliver; the
-event is matched against the upload rule declared in template.yaml and, when it matches, starts an
+keys as on S3 (other folders when IMAGES_PREFIX, REFERENCE_PREFIX or RESULTS_PREFIX say so). Each
+capture becomes the S3 "Object Created" event EventBridge would deliver; the event is matched
+against the upload rule declared in template.yaml and, when it matches, starts an
 execution of the real ``statemachine/proctoring.asl.json`` in-process.
 
 Students are spread over worker processes (both cores by default). A student's captures stay in
@@ -116,6 +117,10 @@ def _relative_to(path: Path, root: Path) -> str:
             continue
     raise UsageError(f"{path} is not inside {root}")
 
+
+# The folders the demo, the benchmark and the load check build: their runs use these whatever
+# prefixes the user's environment sets for their own folders.
+BUILT_LAYOUT = {"IMAGES_PREFIX": "images", "REFERENCE_PREFIX": "reference", "RESULTS_PREFIX": "results"}
 
 # Students each worker runs at once with --analyzer rekognition: its calls are network waits, and
 # Rekognition's per-account TPS quotas (throttling is retried by the state machine) bound the rest.

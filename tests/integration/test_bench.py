@@ -10,7 +10,10 @@ import re
 from dev.bench import run_benchmark
 
 
-def test_bench_prints_every_measure(tmp_path, capsys):
+def test_bench_prints_every_measure(tmp_path, capsys, monkeypatch):
+    # The user's own folder layout does not apply to the folder the benchmark builds.
+    monkeypatch.setenv("IMAGES_PREFIX", "captures")
+    monkeypatch.setenv("RESULTS_PREFIX", "out")
     assert run_benchmark(captures=6, size="320x240", workers=2, keep=str(tmp_path / "bench")) == 0
     out = capsys.readouterr().out
     for label in (

@@ -61,6 +61,7 @@ class RunReport:
     step_seconds: dict[str, float] = field(default_factory=dict)
     workers: int = 1
     results_prefix: str = "results"
+    images_prefix: str = "images/"
 
     @property
     def rate(self) -> float:
@@ -84,8 +85,8 @@ class RunReport:
     def by_student(self) -> dict[tuple[str, str], Counter]:
         table: dict[tuple[str, str], Counter] = defaultdict(Counter)
         for outcome in self.outcomes:
-            parts = outcome.key.split("/")
-            student = (parts[1], parts[2]) if len(parts) == 4 else ("(invalid key)", "")
+            parts = outcome.key.removeprefix(self.images_prefix).split("/")
+            student = (parts[0], parts[1]) if len(parts) == 3 else ("(invalid key)", "")
             table[student]["captures"] += 1
             table[student][outcome.status] += 1
         return dict(sorted(table.items()))
@@ -505,7 +506,9 @@ def run_folder(
         if saved_arenas is None:
             del os.environ["MALLOC_ARENA_MAX"]
 
-    report = RunReport(root=root, workers=workers, results_prefix=settings.results_prefix)
+    report = RunReport(
+        root=root, workers=workers, results_prefix=settings.results_prefix, images_prefix=settings.images_prefix
+    )
     bar = _progress(len(keys), progress)
     finished = 0
     started = last_result = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shlex
 import threading
+from collections import Counter
 
 import pytest
 
@@ -258,6 +259,10 @@ def test_the_folders_follow_the_prefix_settings(tmp_path, monkeypatch, capsys):
     assert document["analysis"]["reference"] == "ok"  # found under refs/
     assert json.loads((tmp_path / "out/_invalid/stray.jpg.json").read_text())["reason"] == "INVALID_KEY"
     assert not (tmp_path / "results").exists()
+    assert report.by_student() == {
+        ("exam1", "ana"): Counter(captures=2, OK=2),
+        ("(invalid key)", ""): Counter(captures=1, ERROR=1),
+    }
     print_summary(report)
     assert f"Results:{tmp_path / 'out'}" in "".join(capsys.readouterr().out.split())  # however the console wraps
     with pytest.raises(UsageError, match=r"python -m dev run .* --only 'exam1/\*'"):

@@ -108,8 +108,19 @@ def test_an_answer_broken_off_mid_way_is_transient():
     def answer_short() -> None:
         connection, _ = server.accept()
         with connection:
-            connection.recv(65536)
+            request = b""
+            while b"\r\n\r\n" not in request:
+                request += connection.recv(65536)
+            head, _, body = request.partition(b"\r\n\r\n")
+            length = int(
+                next(line for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")).split(b":")[1]
+            )
+            while len(body) < length:  # read the whole request: closing on unread data would reset instead
+                body += connection.recv(65536)
             connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial")
+            connection.shutdown(socket.SHUT_WR)  # an orderly end, 93 bytes short
+            while connection.recv(65536):
+                pass
 
     threading.Thread(target=answer_short, daemon=True).start()
     url = f"http://127.0.0.1:{server.getsockname()[1]}/hook?token=url-secret"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -83,8 +84,8 @@ def test_a_failed_connection_names_its_cause_and_never_the_url(tmp_path):
         with pytest.raises(WebhookTransientError) as error:
             WebhookNotifier(url, StaticSecret("k")).send({"status": "OK"}, "key")
     failure = json.loads(str(error.value))
-    assert failure["error"].startswith("connection failed: SSLError (SSLError: ")  # and the TLS reason
-    assert failure["error"].removeprefix("connection failed: SSLError (SSLError: ").strip(")").isupper()
+    # The TLS layer's own class and reason (WRONG_VERSION_NUMBER, say; it varies with OpenSSL).
+    assert re.fullmatch(r"connection failed: SSLError \(SSL\w*Error: [A-Z_]+\)", failure["error"]), failure
     assert "url-secret" not in str(error.value) and "127.0.0.1" not in str(error.value)
 
 

@@ -184,7 +184,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from dev.runner import UsageError
+    from dev.runner import UsageError, WorkerCrashed
 
     args = parser().parse_args(argv)
     try:
@@ -192,6 +192,9 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, FileExistsError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except WorkerCrashed as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 

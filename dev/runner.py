@@ -19,6 +19,7 @@ import multiprocessing
 import os
 import queue
 import shlex
+import signal
 import socket
 import sys
 import tempfile
@@ -42,6 +43,10 @@ STATUSES = ("OK", "ALERT", "ALERT_FINAL", "ERROR")
 
 class UsageError(Exception):
     """A problem with the command line or the folder; reported without a traceback."""
+
+
+class WorkerCrashed(RuntimeError):
+    """A worker process died mid-run (killed for memory, say). The documents written stand."""
 
 
 @dataclass
@@ -537,10 +542,20 @@ def run_folder(
     # The clock stops at the last result, before the workers shut down.
     report.seconds = (last_result or time.perf_counter()) - (started or time.perf_counter())
     if len(report.outcomes) < len(keys):
-        crashed = [process.exitcode for process in processes if process.exitcode]
-        raise RuntimeError(f"a worker stopped early (exit codes {crashed}); {len(report.outcomes)}/{len(keys)} done")
+        how = ", ".join(_exit_status(process.exitcode) for process in processes if process.exitcode)
+        raise WorkerCrashed(
+            f"a worker stopped early ({how or 'no exit status'}); {len(report.outcomes)} of {len(keys)} captures "
+            "were processed and their documents stand; run the same command again to finish the rest"
+        )
     report.outcomes.sort(key=lambda outcome: outcome.key)
     return report
+
+
+def _exit_status(code: int) -> str:
+    if code < 0:
+        name = signal.Signals(-code).name
+        return f"killed by {name}" + (", perhaps for memory: try --workers 1" if name == "SIGKILL" else "")
+    return f"exit code {code}"
 
 
 def _progress(total: int, enabled: bool) -> Any:

@@ -269,6 +269,23 @@ def test_the_folders_follow_the_prefix_settings(tmp_path, monkeypatch, capsys):
         run_folder(tmp_path / "captures" / "2026" / "exam1")
 
 
+def test_a_worker_killed_mid_run_is_reported_without_a_traceback(exam, monkeypatch, capsys):
+    import dev.runner as runner
+
+    (exam / "images" / "exam1" / "ben" / "kill.jpg").write_bytes(synthetic_jpeg(8))
+
+    def run_folder(root, real_run_folder=runner.run_folder, **options):
+        return real_run_folder(root, **options, analyzer_factory="tests.fakes:dying_analyzer")
+
+    monkeypatch.setattr(runner, "run_folder", run_folder)
+    assert main(["run", str(exam), "--workers", "1", "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert "error: a worker stopped early (killed by SIGKILL, perhaps for memory: try --workers 1)" in err
+    assert "run the same command again to finish the rest" in err
+    done = int(err.split(" of 6 captures")[0].rsplit(" ", 1)[1])
+    assert done == len(list(exam.glob("results/**/*.json"))) < 6  # what was done stands
+
+
 def test_find_captures_filters_by_glob_and_path(exam):
     assert len(find_captures(exam)) == 5
     assert find_captures(exam, ["exam1/ana/*"]) == ["images/exam1/ana/c0.jpg", "images/exam1/ana/c1.jpg"]

@@ -16,6 +16,7 @@ different subsets or orders would not compare like with like.
 
 from __future__ import annotations
 
+import os
 import random
 import resource
 import shutil
@@ -105,6 +106,39 @@ def raw_analyzer_rate(root: Path, paths: list[Path]) -> tuple[float, float]:
     return len(paths) / elapsed, elapsed / len(paths)
 
 
+_LARGEST_IMAGE = """
+import sys
+from PIL import Image
+from proctoring.images import MAX_PIXELS
+width = 8000
+Image.new("RGBA", (width, MAX_PIXELS // width), (90, 120, 150, 255)).save(sys.argv[1])
+"""
+
+_PREPARE_IN_A_STEP = """
+import resource, sys
+import boto3, aws_lambda_powertools  # what an image step has loaded before the image arrives
+from proctoring.images import prepare_image
+prepare_image(open(sys.argv[1], "rb").read(), "largest").jpeg_bytes()
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+"""
+
+
+def largest_image_peak(folder: Path) -> int:
+    """Peak RSS (MB) of a fresh process that loads what an image step loads, then prepares the
+    largest image accepted: a MAX_PIXELS RGBA PNG (a PNG, unlike a JPEG, is decoded at full size).
+    Built and measured in child processes, so neither shows in this process's own peak."""
+    import subprocess
+    import sys
+
+    path = folder / "largest.png"
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    subprocess.run([sys.executable, "-c", _LARGEST_IMAGE, str(path)], check=True, env=environment)
+    command = [sys.executable, "-c", _PREPARE_IN_A_STEP, str(path)]
+    measured = subprocess.run(command, check=True, env=environment, capture_output=True, text=True)
+    path.unlink()
+    return int(measured.stdout.strip())
+
+
 def _fresh(root: Path) -> None:
     shutil.rmtree(root / "results", ignore_errors=True)
     shutil.rmtree(root / ".proctoring", ignore_errors=True)
@@ -117,8 +151,6 @@ def _mb(kilobytes: int) -> float:
 def run_benchmark(
     captures: int = 200, size: str = "640x480", workers: int | None = None, keep: str | None = None
 ) -> int:
-    import os
-
     width, height = (int(part) for part in size.lower().split("x"))
     root = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="proctoring-bench-"))
     workers = workers or os.cpu_count() or 1
@@ -173,6 +205,13 @@ def run_benchmark(
         print(
             f"peak RSS: runner {own:.0f} MB, largest worker {child:.0f} MB, "
             f"bound for {workers} workers {own + workers * child:.0f} MB"
+        )
+        from dev.template import step_functions
+
+        memory = min(step["memory"] for step in step_functions().values() if "Detect" in step["resource"])
+        print(
+            f"largest image accepted (60 MP RGBA PNG), prepared in a fresh step process: peak RSS "
+            f"{largest_image_peak(root)} MB (the image steps have {memory} MB in template.yaml)"
         )
     finally:
         if not keep:

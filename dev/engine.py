@@ -43,11 +43,11 @@ logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
 class LambdaContext:
     """Enough of the Lambda context object for Powertools (logger, idempotency)."""
 
-    def __init__(self, function_name: str, timeout_seconds: float = 900.0) -> None:
+    def __init__(self, function_name: str, timeout_seconds: float = 900.0, memory_mb: int = 128) -> None:
         self.function_name = function_name
         self.function_version = "$LATEST"
         self.invoked_function_arn = function_arn(function_name)
-        self.memory_limit_in_mb = 512
+        self.memory_limit_in_mb = memory_mb
         self.aws_request_id = str(fast_uuid4())
         self.log_group_name = f"/aws/lambda/{function_name}"
         self.log_stream_name = "local"
@@ -147,18 +147,18 @@ def load_handler_module(code_dir: str | Path) -> ModuleType:
 
 
 def invoke_handler(
-    module: ModuleType, function_name: str, payload: Any, timeout_seconds: float = 900.0
+    module: ModuleType, function_name: str, payload: Any, timeout_seconds: float = 900.0, memory_mb: int = 128
 ) -> tuple[Any, bool]:
     """Run a handler as Lambda would: JSON in, JSON out, exceptions as error payloads.
 
-    ``timeout_seconds`` is the function's timeout from template.yaml. The context reports the time
+    ``timeout_seconds`` and ``memory_mb`` are the function's from template.yaml. The context reports the time
     left as Lambda would, and Powertools idempotency makes an in-progress record expire then: a
     local run that was interrupted mid-step leaves records that the next run outlasts by retrying,
     as a crashed Lambda's do on AWS.
     """
     event = json.loads(json.dumps(payload))
     try:
-        result = module.lambda_handler(event, LambdaContext(function_name, timeout_seconds))
+        result = module.lambda_handler(event, LambdaContext(function_name, timeout_seconds, memory_mb))
         return json.loads(json.dumps(result)), False
     except Exception as exc:  # noqa: BLE001 - reported to the state machine like Lambda does
         return {
@@ -239,7 +239,7 @@ class LocalStepFunctions:
         self._passthrough = passthrough_services
         self._stack: list[Any] = []
         self.steps = tpl.step_functions()
-        self._by_arn: dict[str, tuple[ModuleType, str, int]] = {}
+        self._by_arn: dict[str, tuple[ModuleType, str, int, int]] = {}
         self.state_machine_arn = ""
         self.client: Any = None
         self.invocations: list[str] = []
@@ -331,7 +331,8 @@ class LocalStepFunctions:
         for placeholder, step in self.steps.items():
             arn = function_arn(step["resource"])
             substitutions[placeholder] = arn
-            self._by_arn[arn] = (load_handler_module(step["code_dir"]), step["resource"], step["timeout"])
+            module = load_handler_module(step["code_dir"])
+            self._by_arn[arn] = (module, step["resource"], step["timeout"], step["memory"])
         definition = tpl.DEFINITION.read_text()
         for placeholder, value in substitutions.items():
             definition = definition.replace("${" + placeholder + "}", value)
@@ -360,13 +361,13 @@ class LocalStepFunctions:
 
     # -- dispatch ------------------------------------------------------------------------------
     def _dispatch(self, parameters: dict[str, Any], region: str, state_credentials: Any) -> dict[str, Any]:
-        module, name, timeout = self._by_arn[parameters["FunctionName"]]
+        module, name, timeout, memory = self._by_arn[parameters["FunctionName"]]
         with self._invocations_lock:
             self.invocations.append(name)
         raw = parameters.get("Payload")
         payload = json.loads(raw) if isinstance(raw, (bytes, str)) else raw
         started = time.perf_counter()
-        result, errored = invoke_handler(module, name, payload, timeout)
+        result, errored = invoke_handler(module, name, payload, timeout, memory)
         elapsed = time.perf_counter() - started
         with self._invocations_lock:
             self.step_seconds[name] = self.step_seconds.get(name, 0.0) + elapsed

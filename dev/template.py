@@ -51,10 +51,13 @@ def parameter_defaults() -> dict[str, str]:
 
 
 def step_functions() -> dict[str, dict[str, Any]]:
-    """For each DefinitionSubstitutions key naming a function: its resource, code folder and timeout."""
+    """For each DefinitionSubstitutions key naming a function: its resource, code folder, timeout
+    and memory."""
     template = load_template()
     resources = template["Resources"]
-    default_timeout = template.get("Globals", {}).get("Function", {}).get("Timeout", 3)  # Lambda's default: 3 s
+    defaults = template.get("Globals", {}).get("Function", {})
+    default_timeout = defaults.get("Timeout", 3)  # Lambda's defaults: 3 s, 128 MB
+    default_memory = defaults.get("MemorySize", 128)
     substitutions = resources[STATE_MACHINE]["Properties"]["DefinitionSubstitutions"]
     steps = {}
     for placeholder, value in substitutions.items():
@@ -66,6 +69,7 @@ def step_functions() -> dict[str, dict[str, Any]]:
                 "resource": resource,
                 "code_dir": str(ROOT / properties["CodeUri"]),
                 "timeout": int(properties.get("Timeout", default_timeout)),
+                "memory": int(properties.get("MemorySize", default_memory)),
             }
     return steps
 

@@ -25,6 +25,8 @@ def test_bench_prints_every_measure(tmp_path, capsys, monkeypatch):
         r"CompareToReferenceFunction\s+[\d.]+",
         r"orchestration \+ image I/O \(no-op analyzer\): [\d.]+ ms per image = [\d.]+% of analysis time",
         r"peak RSS: runner \d+ MB, largest worker \d+ MB",
+        r"largest image accepted \(60 MP RGBA PNG\), prepared in a fresh step process: peak RSS \d+ MB "
+        r"\(the image steps have 1024 MB in template.yaml\)",
     ):
         assert re.search(label, out), f"missing from the benchmark output: {label}\n{out}"
     verdicts = re.search(r"verdicts: (\{.*\})", out)

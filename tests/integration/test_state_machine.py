@@ -283,16 +283,17 @@ def test_webhook_not_configured_takes_the_plain_path(pipeline):
     assert pipeline.result(RESULT)["notification"] == {"status": "not_configured"}
 
 
-def test_each_step_runs_with_its_functions_timeout_from_the_template(make_aws_pipeline, monkeypatch):
+def test_each_step_runs_with_its_functions_timeout_and_memory_from_the_template(make_aws_pipeline, monkeypatch):
     # The time left that a handler sees is what Powertools gives an in-progress idempotency record.
     import dev.engine as engine
 
     seen: dict[str, float] = {}
+    memory: dict[str, int] = {}
     original = engine.invoke_handler
 
-    def recording(module, name, payload, timeout_seconds=900.0):
-        seen[name] = timeout_seconds
-        return original(module, name, payload, timeout_seconds)
+    def recording(module, name, payload, timeout_seconds=900.0, memory_mb=128):
+        seen[name], memory[name] = timeout_seconds, memory_mb
+        return original(module, name, payload, timeout_seconds, memory_mb)
 
     monkeypatch.setattr(engine, "invoke_handler", recording)
     with WebhookReceiver(secret=WEBHOOK_SECRET) as receiver:
@@ -304,6 +305,10 @@ def test_each_step_runs_with_its_functions_timeout_from_the_template(make_aws_pi
     assert seen.pop("NotifyFunction") == 20
     assert set(seen.values()) == {30}
     assert {"ParseKeyFunction", "DecideVerdictFunction", "PersistResultFunction"} <= set(seen)
+    # The image steps have room to decode the largest image accepted; the JSON steps need little.
+    image_steps = {"DetectFacesFunction", "CompareToReferenceFunction", "DetectLabelsFunction"}
+    assert {memory[name] for name in image_steps} == {1024}
+    assert {size for name, size in memory.items() if name not in image_steps} == {256}
 
 
 def test_the_event_names_the_version_that_is_judged_even_after_a_newer_upload(pipeline):

@@ -87,7 +87,7 @@ def _to_rgb(image: Image.Image) -> Image.Image:
         # 16-bit greyscale: scale to 8 bits instead of letting Pillow clip at 255.
         image = image.point(lambda value: value / 256).convert("L")
     if image.mode in {"RGBA", "LA", "PA"} or (image.mode == "P" and "transparency" in image.info):
-        rgba = image.convert("RGBA")
+        rgba = image if image.mode == "RGBA" else image.convert("RGBA")  # no copy when it already is
         background = Image.new("RGB", rgba.size, (255, 255, 255))
         background.paste(rgba, mask=rgba.getchannel("A"))
         return background
@@ -137,9 +137,10 @@ def prepare_image(data: bytes, identity: str, max_side: int = ANALYSIS_MAX_SIDE)
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageRejected("IMAGE_CORRUPT", f"the image could not be decoded: {exc}") from exc
 
-    # A broken EXIF block must not lose an otherwise good image: analyse it as stored.
+    # A broken EXIF block must not lose an otherwise good image: analyse it as stored. In place:
+    # otherwise an upright image is copied whole, which for a large PNG is hundreds of MB.
     with contextlib.suppress(Exception):
-        image = ImageOps.exif_transpose(image) or image
+        ImageOps.exif_transpose(image, in_place=True)
     image = _to_rgb(image)
     if max(image.size) > max_side:
         # Down to max_side, but never below Rekognition's minimum side: a very wide picture keeps

@@ -184,7 +184,8 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from dev.runner import UsageError, WorkerCrashed
+    from dev.checks import UsageError
+    from dev.runner import WorkerCrashed
 
     args = parser().parse_args(argv)
     try:

@@ -6,15 +6,8 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dev.runner import (
-    UsageError,
-    check_run_folder,
-    check_settings,
-    find_captures,
-    print_summary,
-    result_key_for,
-    run_folder,
-)
+from dev.checks import UsageError, check_run_folder, check_settings
+from dev.runner import find_captures, print_summary, result_key_for, run_folder
 
 if TYPE_CHECKING:
     from proctoring.config import Settings

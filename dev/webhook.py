@@ -121,7 +121,7 @@ def print_delivery(delivery: Delivery) -> None:
 
 
 def serve(port: int, secret: str) -> int:
-    from dev.runner import UsageError
+    from dev.checks import UsageError
 
     try:
         receiver = WebhookReceiver(secret=secret, port=port, on_delivery=print_delivery, on_rejected=print_delivery)

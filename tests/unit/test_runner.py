@@ -410,7 +410,8 @@ def aws_profile(tmp_path, monkeypatch):
 
 
 def test_rekognition_goes_to_the_region_of_the_users_profile_never_a_default(aws_profile, exam, capsys):
-    from dev.runner import rekognition_region, step_environment
+    from dev.checks import rekognition_region
+    from dev.runner import step_environment
 
     # No region anywhere: refused, rather than sending students' faces to a region nobody chose.
     assert main(["run", str(exam), "--analyzer", "rekognition", "--no-progress"]) == 2
@@ -454,7 +455,7 @@ def test_rekognition_out_of_reach_stops_before_any_capture(
 
 @pytest.mark.parametrize("code", ["AccessDeniedException", "ThrottlingException"])
 def test_rekognition_that_answers_with_valid_credentials_passes_the_check(rekognition_endpoint, code):
-    from dev.runner import check_rekognition_access
+    from dev.checks import check_rekognition_access
 
     rekognition_endpoint.fail("ListCollections", code, times=2)  # the SDK's one retry too
     check_rekognition_access("eu-west-1")  # denied this one action, or busy: the service is there

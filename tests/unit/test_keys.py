@@ -54,7 +54,9 @@ def test_uppercase_extension_still_maps_to_json():
         ("images/e/u/extra/x.jpg", "segment(s)"),
         ("images//u/x.jpg", "empty exam_id"),
         ("images/e//x.jpg", "empty user_id"),
-        ("images/e/u/", "empty file name"),
+        ("images/e/u/", "folder marker"),  # the S3 console's "Create folder"
+        ("images/e/", "folder marker"),
+        ("images/e//x.jpg/", "folder marker"),
         ("images/../u/x.jpg", "'..'"),
         ("images/e/../x.jpg", "'..'"),
         ("images/e/u/..", "'..'"),

@@ -58,6 +58,9 @@ def parse_capture_key(key: str, images_prefix: str = "images/") -> CaptureKey:
     """Split a capture key into exam, user and file, refusing anything outside the convention."""
     if not key.startswith(images_prefix):
         raise InvalidCaptureKey(f"key {key!r} is not under {images_prefix!r}")
+    if key.endswith("/"):
+        # What the S3 console's "Create folder" uploads: an empty object named like a folder.
+        raise InvalidCaptureKey(f"key {key!r} is a folder marker (it ends with '/'), not a capture")
     rest = key[len(images_prefix) :]
     parts = rest.split("/")
     if len(parts) != 3:

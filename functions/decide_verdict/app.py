@@ -1,9 +1,9 @@
 """DecideVerdict: apply the verdict policy, count alerts, escalate, and build the result document.
 
-Idempotent (Powertools) per capture version, reference version, analyzer and policy: a duplicate
-event, a redrive or a second local run returns the stored verdict, so the document is rewritten
-identically; a capture judged again after its reference, the analyzer or a threshold changed gets
-a fresh verdict. Alerts are counted once per capture version either way (the alert history is keyed
+Idempotent (Powertools) per capture version, reference version, result key, analyzer and policy: a
+duplicate event, a redrive or a second local run returns the stored verdict, so the document is
+rewritten identically; a capture judged again after its reference, the analyzer or a threshold
+changed gets a fresh verdict. Alerts are counted once per capture version either way (the alert history is keyed
 on the capture alone).
 """
 
@@ -26,8 +26,9 @@ logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 persistence_layer = ConfiguredPersistenceLayer()
+# With the result key in it, a capture processed after ResultsPrefix changed is written where results now go.
 once_per_judgement = idempotency_config(
-    "[event.capture.idempotency_key, event.capture.reference_etag, analyzer, policy]"
+    "[event.capture.idempotency_key, event.capture.reference_etag, event.capture.result_key, analyzer, policy]"
 )
 
 

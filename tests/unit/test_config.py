@@ -119,6 +119,15 @@ def test_prefixes_that_contain_each_other_are_refused(clean_env, variables, mess
     assert Settings.from_env().results_prefix == "images-results/"
 
 
+@pytest.mark.parametrize("value", ["../out", "results/../../x", "a//b", ".", "/"])
+def test_a_prefix_that_leads_out_of_the_bucket_or_folder_is_refused(clean_env, value):
+    clean_env.setenv("RESULTS_PREFIX", value)
+    with pytest.raises(ValueError, match="setting RESULTS_PREFIX must be a folder name"):
+        Settings.from_env()
+    clean_env.setenv("RESULTS_PREFIX", "exams/2026/results")  # nested folders are fine
+    assert Settings.from_env().results_prefix == "exams/2026/results/"
+
+
 def test_the_template_refuses_equal_prefixes_before_anything_is_deployed():
     assertions = [assertion["Assert"] for assertion in tpl.load_template()["Rules"]["DistinctPrefixes"]["Assertions"]]
     pairs = {frozenset(ref["Ref"] for ref in assertion["Fn::Not"][0]["Fn::Equals"]) for assertion in assertions}

@@ -270,6 +270,16 @@ def test_decide_verdict_judges_again_under_a_changed_policy_but_counts_the_alert
     assert again == first  # back under the first policy: its stored verdict, rewritten identically
 
 
+def test_decide_verdict_writes_where_results_now_go_after_the_prefix_changed(local_env):
+    decide = handler("decide_verdict")
+    first = decide(decide_state(local_env, "c1", [face()], similarity=85.0), context("decide"))
+    assert first["key"] == "results/exam/user/c1.json"
+    with environment({"RESULTS_PREFIX": "verdicts"}):
+        moved = decide(decide_state(local_env, "c1", [face()], similarity=85.0), context("decide"))
+    assert moved["key"] == "verdicts/exam/user/c1.json"  # not the stored verdict's old place
+    assert moved["document"]["alert_count"] == first["document"]["alert_count"] == 1  # counted once
+
+
 def test_decide_verdict_for_a_rejected_key_is_an_error_document(local_env):
     capture = handler("parse_key")(object_created_event(BUCKET, "images/x.jpg", size=1, etag="e"), context())
     result = handler("decide_verdict")({"capture": capture}, context("decide"))

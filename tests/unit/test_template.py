@@ -254,6 +254,16 @@ def test_webhook_url_parameter_accepts_https_urls_with_a_host(template, value, a
     assert bool(re.fullmatch(pattern, value)) is accepted
 
 
+@pytest.mark.parametrize("parameter", ["ImagesPrefix", "ReferencePrefix", "ResultsPrefix"])
+@pytest.mark.parametrize(
+    ("value", "accepted"),
+    [("images", True), ("exam-captures_2026", True), ("v1.2", True), ("..", False), (".", False), ("a/b", False)],
+)
+def test_prefix_parameters_are_one_folder_name(template, parameter, value, accepted):
+    pattern = template["Parameters"][parameter]["AllowedPattern"]
+    assert bool(re.fullmatch(pattern, value)) is accepted
+
+
 def test_a_webhook_needs_exactly_one_secret_source(template):
     rules = template["Rules"]
     needs = json.dumps(rules["WebhookNeedsSecret"])

@@ -118,6 +118,10 @@ class Settings:
             "REFERENCE_PREFIX": self.reference_prefix,
             "RESULTS_PREFIX": self.results_prefix,
         }
+        for name, prefix in prefixes.items():
+            # A key's folders, relative to the bucket (or the run folder): never a way out of it.
+            if prefix == "/" or any(part in {"", ".", ".."} for part in prefix.removesuffix("/").split("/")):
+                raise ValueError(f"setting {name} must be a folder name such as 'images', got {prefix!r}")
         for (name, prefix), (other_name, other) in itertools.permutations(prefixes.items(), 2):
             if other.startswith(prefix):
                 raise ValueError(

@@ -59,6 +59,20 @@ def synthetic_jpeg(seed: int, size: tuple[int, int] = (640, 480), **save: Any) -
     return buffer.getvalue()
 
 
+def build_exam(
+    root: Path, users: tuple[str, ...] = ("ana", "ben"), captures: int = 2, name: str = "c{index}.jpg"
+) -> Path:
+    """``exam1`` with a reference and ``captures`` captures for each of ``users``."""
+    for user in users:
+        (root / "reference").mkdir(exist_ok=True)
+        (root / "reference" / f"{user}.jpg").write_bytes(synthetic_jpeg(100))
+        for index in range(captures):
+            path = root / "images" / "exam1" / user / name.format(index=index)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(synthetic_jpeg(index))
+    return root
+
+
 def assert_valid(document: dict[str, Any], kind: str = "result") -> dict[str, Any]:
     """Check a document against the published JSON Schema (``result`` or ``webhook``)."""
     import jsonschema

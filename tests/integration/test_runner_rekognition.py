@@ -13,20 +13,13 @@ from collections import Counter
 import pytest
 
 from dev.__main__ import main
-from tests.conftest import assert_valid, synthetic_jpeg
+from tests.conftest import assert_valid, build_exam
 from tests.fakes import RekognitionEndpoint
 
 
 @pytest.fixture
 def exam(tmp_path):
-    for student in ("ana", "ben"):
-        (tmp_path / "reference").mkdir(exist_ok=True)
-        (tmp_path / "reference" / f"{student}.jpg").write_bytes(synthetic_jpeg(100 + len(student)))
-        for index in range(3):
-            path = tmp_path / "images" / "exam1" / student / f"c{index}.jpg"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(synthetic_jpeg(index))
-    return tmp_path
+    return build_exam(tmp_path, captures=3)
 
 
 def test_a_local_run_with_rekognition_calls_the_service_and_rides_out_a_throttle(exam, monkeypatch, capsys):

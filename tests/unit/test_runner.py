@@ -20,7 +20,7 @@ from dev.runner import (
     process_capture,
     run_folder,
 )
-from tests.conftest import synthetic_jpeg
+from tests.conftest import build_exam, synthetic_jpeg
 from tests.fakes import RekognitionEndpoint
 
 FACTORY = "tests.fakes:one_face_analyzer"
@@ -29,13 +29,7 @@ CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSI
 
 @pytest.fixture
 def exam(tmp_path):
-    for user in ("ana", "ben"):
-        (tmp_path / "reference").mkdir(exist_ok=True)
-        (tmp_path / "reference" / f"{user}.jpg").write_bytes(synthetic_jpeg(100))
-        for index in range(2):
-            path = tmp_path / "images" / "exam1" / user / f"c{index}.jpg"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(synthetic_jpeg(index))
+    build_exam(tmp_path)
     (tmp_path / "images" / "stray.jpg").write_bytes(synthetic_jpeg(9))
     return tmp_path
 
@@ -209,13 +203,7 @@ def test_the_summary_names_the_first_twenty_of_each_problem_and_counts_the_rest(
 def test_students_run_at_once_keep_each_students_order(tmp_path, monkeypatch):
     """--in-flight runs several students in one worker; each student's alerts still count 1, 2, 3...
     in file-name order, and the third is the one escalated."""
-    for user in ("ana", "ben", "cy"):
-        (tmp_path / "reference").mkdir(exist_ok=True)
-        (tmp_path / "reference" / f"{user}.jpg").write_bytes(synthetic_jpeg(100))
-        for index in range(5):
-            path = tmp_path / "images" / "exam1" / user / f"c{index}_alert.jpg"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(synthetic_jpeg(index))
+    build_exam(tmp_path, ("ana", "ben", "cy"), captures=5, name="c{index}_alert.jpg")
     import dev.runner as runner
 
     seen = {}

@@ -95,11 +95,16 @@ class RunReport:
     def by_student(self) -> dict[tuple[str, str], Counter]:
         table: dict[tuple[str, str], Counter] = defaultdict(Counter)
         for outcome in self.outcomes:
-            parts = outcome.key.removeprefix(self.images_prefix).split("/")
-            student = (parts[0], parts[1]) if len(parts) == 3 else ("(invalid key)", "")
+            student = student_of(outcome.key, self.images_prefix) or ("(invalid key)", "")
             table[student]["captures"] += 1
             table[student][outcome.status] += 1
         return dict(sorted(table.items()))
+
+
+def student_of(key: str, images_prefix: str) -> tuple[str, str] | None:
+    """(exam, student) of a capture key laid out as the convention says, else None."""
+    parts = key.removeprefix(images_prefix).split("/")
+    return (parts[0], parts[1]) if key.startswith(images_prefix) and len(parts) == 3 else None
 
 
 def _files_under(folder: Path) -> list[Path]:
@@ -326,10 +331,9 @@ def run_folder(
         check_webhook_url(webhook)
         check_webhook_reachable(webhook)
 
-    groups: dict[str, list[str]] = defaultdict(list)
+    groups: dict[tuple[str, str], list[str]] = defaultdict(list)
     for key in keys:
-        parts = key[len(settings.images_prefix) :].split("/")
-        groups["/".join(parts[:2]) if len(parts) == 3 else "_invalid"].append(key)
+        groups[student_of(key, settings.images_prefix) or ("_invalid", "")].append(key)
     ordered = sorted(groups.values(), key=len, reverse=True)  # big students first: better balance
     workers = max(1, min(workers or os.cpu_count() or 1, len(ordered)))
 

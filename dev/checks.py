@@ -115,12 +115,11 @@ def rekognition_region() -> str:
     students' faces go to the region the user chose (their profile or AWS_DEFAULT_REGION), or nowhere.
     """
     import boto3
-    from botocore.exceptions import BotoCoreError
 
     try:
         session = boto3.Session()
         credentials = session.get_credentials()
-    except BotoCoreError as exc:  # a named profile that does not exist, an unreadable config file
+    except Exception as exc:  # a profile that does not exist, an unreadable file, a credential_process that fails
         raise UsageError(f"--analyzer rekognition: cannot read AWS credentials: {exc}") from exc
     if credentials is None:
         raise UsageError(
@@ -150,11 +149,12 @@ def check_rekognition_access(region: str, timeout: float = 5.0) -> None:
     reached, or expired credentials, would fail every capture after its retries, one at a time."""
     import boto3
     from botocore.config import Config
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 
     config = Config(retries={"total_max_attempts": 2}, connect_timeout=timeout, read_timeout=timeout)
     try:
-        boto3.client("rekognition", region_name=region, config=config).list_collections(MaxResults=1)
+        # A session of its own: the user's configuration as it is now, not as a process-wide one cached it.
+        boto3.Session().client("rekognition", region_name=region, config=config).list_collections(MaxResults=1)
     except ClientError as exc:
         error = exc.response.get("Error", {})
         if error.get("Code") in _REFUSED_CREDENTIALS:
@@ -164,8 +164,13 @@ def check_rekognition_access(region: str, timeout: float = 5.0) -> None:
             ) from exc
         # Anything else (AccessDenied on this one action, throttling) says the service is there
         # and the credentials are valid; the captures' own calls report their own errors.
-    except BotoCoreError as exc:
+    except (ConnectionError, HTTPClientError) as exc:
         raise UsageError(
             f"--analyzer rekognition: cannot reach Amazon Rekognition in {region} ({exc}); "
             "check the network, and that Rekognition is offered in that region"
+        ) from exc
+    except Exception as exc:  # the SDK could not sign: credentials expired past refreshing, an SSO token...
+        raise UsageError(
+            f"--analyzer rekognition: your AWS credentials could not be used ({type(exc).__name__}: {exc}); "
+            "renew them (aws sso login, aws configure)"
         ) from exc

@@ -441,6 +441,31 @@ def test_rekognition_out_of_reach_stops_before_any_capture(
     assert not list(exam.glob("results/**/*.json"))
 
 
+@pytest.mark.parametrize(
+    ("output", "message"),
+    [
+        (  # what a credential_process hands out after an SSO session ended, say
+            '{"Version": 1, "AccessKeyId": "AKIDEXAMPLE", "SecretAccessKey": "x", "SessionToken": "t", '
+            '"Expiration": "2000-01-01T00:00:00Z"}',
+            "your AWS credentials could not be used (RuntimeError: Credentials were refreshed, "
+            "but the refreshed credentials are still expired.)",
+        ),
+        ("not json", "cannot read AWS credentials"),
+    ],
+)
+def test_credentials_that_cannot_be_used_stop_before_any_capture(
+    rekognition_endpoint, aws_profile, exam, capsys, output, message
+):
+    script = aws_profile.parent / "credentials.sh"
+    script.write_text(f"#!/bin/sh\necho '{output}'\n")
+    script.chmod(0o755)
+    (aws_profile.parent / "credentials").write_text("")  # no static keys: the process is the source
+    aws_profile.write_text(f"[default]\nregion = eu-west-1\ncredential_process = {script}\n")
+    assert main(["run", str(exam), "--analyzer", "rekognition", "--no-progress"]) == 2
+    assert message in " ".join(capsys.readouterr().err.split())
+    assert not list(exam.glob("results/**/*.json"))
+
+
 @pytest.mark.parametrize("code", ["AccessDeniedException", "ThrottlingException"])
 def test_rekognition_that_answers_with_valid_credentials_passes_the_check(rekognition_endpoint, code):
     from dev.checks import check_rekognition_access

@@ -457,6 +457,8 @@ def print_summary(report: RunReport) -> None:
     name_some(
         [f"webhook delivery failed for {o.key}: {o.undelivered}" for o in report.undelivered], "failed deliveries"
     )
+    if any(o.undelivered.endswith(("HTTP 401", "HTTP 403")) for o in report.undelivered):
+        console.print("The receiver refused the signature: does it use the same secret as --webhook-secret?")
     missing = [outcome for outcome in report.outcomes if outcome.status == "MISSING"]
     name_some(
         [f"no result document for {o.key}: {o.execution} {o.reason}" for o in missing], "without a result document"

@@ -109,6 +109,7 @@ def test_cli_exit_code_is_one_when_the_webhook_refused_the_documents(exam, capsy
     captured = capsys.readouterr()
     said = " ".join(captured.out.split())
     assert "webhook delivery failed for images/exam1/ana/c0.jpg: WebhookRejected: HTTP 401" in said
+    assert "does it use the same secret as --webhook-secret?" in said
     assert "some webhook deliveries failed" in captured.err
     document = json.loads((exam / "results/exam1/ana/c0.json").read_text())
     assert (document["status"], document["notification"]["status"]) == ("OK", "failed")  # the verdict stands

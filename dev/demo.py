@@ -16,6 +16,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from proctoring.keys import parse_capture_key
+
 MARKER = ".proctoring-demo"
 EXAM = "demo_exam"
 
@@ -122,8 +124,7 @@ def check_results(root: Path, expected: dict[str, dict[str, Any]]) -> list[str]:
     """Differences between the result documents and the expectations (empty when all agree)."""
     problems = []
     for key, want in expected.items():
-        result = root / ("results/" + key.removeprefix("images/")).rsplit(".", 1)[0]
-        path = result.with_suffix(".json")
+        path = root / parse_capture_key(key).result_key("results/")
         if not path.is_file():
             problems.append(f"{key}: no result document")
             continue

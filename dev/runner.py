@@ -219,6 +219,14 @@ def result_key_for(key: str, settings: Settings | None = None) -> str:
     return identity["result_key"]
 
 
+def shared_results(keys: list[str], settings: Settings | None = None) -> dict[str, list[str]]:
+    """Result documents that several captures would write (``c1`` and ``c1.jpg``): only one can stand."""
+    by_result: dict[str, list[str]] = defaultdict(list)
+    for key in keys:
+        by_result[result_key_for(key, settings)].append(key)
+    return {result: sorted(sources) for result, sources in by_result.items() if len(sources) > 1}
+
+
 def process_capture(sfn: Any, rule: Any, root: Path, key: str, settings: Settings | None = None) -> CaptureOutcome:
     """Upload event -> rule -> execution -> the document's status. Never raises: a fault in the
     runner itself (say, the file vanished mid-run) is reported for this capture, and the
@@ -330,6 +338,12 @@ def run_folder(
     if webhook:
         check_webhook_url(webhook)
         check_webhook_reachable(webhook)
+    for result, sources in sorted(shared_results(keys, settings).items()):
+        print(
+            f"warning: {' and '.join(sources)} share one result document, {result}; the last written stands "
+            "(rename one)",
+            file=sys.stderr,
+        )
 
     groups: dict[tuple[str, str], list[str]] = defaultdict(list)
     for key in keys:

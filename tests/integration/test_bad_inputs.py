@@ -53,6 +53,11 @@ def pipeline(make_aws_pipeline):
     return built
 
 
+def result_name(file: str) -> str:
+    """The documented naming: ``.jpg`` (in any case) becomes ``.json``, any other name gets ``.json`` added."""
+    return file[: -len(".jpg")] if file.lower().endswith(".jpg") else file
+
+
 def run(pipeline, key, data, **answers):
     execution = pipeline.sfn.run(pipeline.upload(key, data, **answers))
     return execution
@@ -78,8 +83,7 @@ def test_unusable_files_get_an_error_document_with_their_code(pipeline, name, da
     assert execution.status == "SUCCEEDED"  # bad input is not a failure to retry
     assert "IsImageUsable" in execution.entered_states()
     assert "CompareToReference" not in execution.entered_states()
-    stem = name.rsplit(".", 1)[0]
-    document = pipeline.result(f"results/exam/user/{stem}.json")
+    document = pipeline.result(f"results/exam/user/{result_name(name)}.json")
     assert document["status"] == "ERROR"
     assert document["reason"] == code
     assert document["error"]["name"] == code
@@ -114,7 +118,7 @@ def test_unusual_but_valid_images_are_analysed(pipeline, name, data):
     execution = run(pipeline, f"images/exam/user/{name}", payload, **OK)
 
     assert execution.status == "SUCCEEDED"
-    document = pipeline.result(f"results/exam/user/{name.rsplit('.', 1)[0]}.json")
+    document = pipeline.result(f"results/exam/user/{result_name(name)}.json")
     assert document["status"] == "OK"
 
 
@@ -157,7 +161,7 @@ def test_keys_with_spaces_plus_unicode_and_encoding(pipeline, exam, user, file):
     execution = pipeline.sfn.run(event)
 
     assert execution.status == "SUCCEEDED"
-    document = pipeline.result(f"results/{exam}/{user}/{file.rsplit('.', 1)[0]}.json")
+    document = pipeline.result(f"results/{exam}/{user}/{result_name(file)}.json")
     assert document["status"] == "OK"
     assert document["exam_id"] == exam
     assert document["capture"] == file
@@ -199,7 +203,15 @@ def test_every_upload_yields_exactly_one_document(pipeline):
         "images/exam/user/bad.jpg": (b"", {}),
         "images/lost.jpg": (synthetic_jpeg(21), {}),
         "images/exam/user/odd.gif": (encode(Image.new("RGB", (100, 100)), "GIF"), {}),
+        # Beside ok.jpg: a client's metadata sidecar and a re-upload in another format.
+        "images/exam/user/ok.txt": (b'{"camera": "front"}', {}),
+        "images/exam/user/ok.png": (encode(Image.new("RGB", (100, 100)), "PNG"), {"detect_faces": "detect_faces_none"}),
     }
     for key, (data, answers) in uploads.items():
         run(pipeline, key, data, **answers)
     assert len(pipeline.result_keys()) == len(uploads)
+    documents = {
+        pipeline.result(key)["s3_input"].removeprefix(f"s3://{BUCKET}/"): key for key in pipeline.result_keys()
+    }
+    assert sorted(documents) == sorted(uploads)
+    assert pipeline.result("results/exam/user/ok.json")["status"] == "OK"

@@ -42,8 +42,26 @@ def test_result_and_reference_keys_follow_the_capture():
     ]
 
 
-def test_uppercase_extension_still_maps_to_json():
-    assert parse_capture_key("images/e/u/SNAP.JPG").result_key("results/") == "results/e/u/SNAP.json"
+@pytest.mark.parametrize(
+    ("file", "result"),
+    [
+        ("SNAP.JPG", "SNAP.json"),  # the convention's extension, as cameras write it
+        ("capture_2026.11.28_10.00.jpg", "capture_2026.11.28_10.00.json"),
+        ("c1.png", "c1.png.json"),
+        ("c1.jpeg", "c1.jpeg.json"),
+        ("c1.txt", "c1.txt.json"),
+        ("c1.json", "c1.json.json"),
+        ("c1", "c1.json"),
+    ],
+)
+def test_result_name_drops_only_the_jpg_extension(file, result):
+    assert parse_capture_key(f"images/e/u/{file}").result_key("results/") == f"results/e/u/{result}"
+
+
+def test_files_differing_only_in_extension_get_their_own_results():
+    names = ["c1.jpg", "c1.png", "c1.jpeg", "c1.txt", "c1.json", "c1.gif"]
+    results = {parse_capture_key(f"images/e/u/{name}").result_key("results/") for name in names}
+    assert len(results) == len(names)
 
 
 @pytest.mark.parametrize(

@@ -318,6 +318,27 @@ def test_run_writes_one_document_per_capture_mirroring_the_keys(exam):
     assert table[("(invalid key)", "")]["ERROR"] == 1
 
 
+def test_captures_differing_only_in_extension_keep_their_own_documents(exam, capsys):
+    (exam / "images/exam1/ana/c0.png").write_bytes((exam / "images/exam1/ana/c0.jpg").read_bytes())
+    (exam / "images/exam1/ana/c0.txt").write_text("camera: front")
+    report = run_folder(exam, only=["exam1/ana/c0.*"], workers=1, progress=False, analyzer_factory=FACTORY)
+    documents = {path.name: json.loads(path.read_text()) for path in (exam / "results/exam1/ana").glob("*.json")}
+    assert {name: document["capture"] for name, document in documents.items()} == {
+        "c0.json": "c0.jpg",
+        "c0.png.json": "c0.png",
+        "c0.txt.json": "c0.txt",
+    }
+    assert len(report.outcomes) == 3
+    assert "share one result document" not in capsys.readouterr().err
+
+
+def test_captures_that_would_share_a_document_are_named_before_the_run(exam, capsys):
+    (exam / "images/exam1/ana/c0").write_bytes((exam / "images/exam1/ana/c0.jpg").read_bytes())
+    run_folder(exam, only=["exam1/ana/c0*"], workers=1, progress=False, analyzer_factory=FACTORY)
+    err = capsys.readouterr().err
+    assert "images/exam1/ana/c0 and images/exam1/ana/c0.jpg share one result document, results/exam1/ana/c0.json" in err
+
+
 def test_run_twice_rewrites_identical_documents(exam):
     run_folder(exam, workers=1, progress=False, analyzer_factory=FACTORY)
     first = {path: path.read_bytes() for path in (exam / "results").rglob("*.json")}

@@ -30,17 +30,23 @@ class CaptureKey:
     user_id: str
     file_name: str
 
-    @property
-    def stem(self) -> str:
-        stem, _ext = posixpath.splitext(self.file_name)
-        return stem or self.file_name
-
     def result_key(self, results_prefix: str) -> str:
-        return f"{results_prefix}{self.exam_id}/{self.user_id}/{self.stem}.json"
+        return f"{results_prefix}{self.exam_id}/{self.user_id}/{result_name(self.file_name)}.json"
 
     def reference_keys(self, reference_prefix: str) -> list[str]:
         """Where the student's reference photo may be, in order of preference."""
         return [f"{reference_prefix}{self.user_id}{ext}" for ext in REFERENCE_EXTENSIONS]
+
+
+def result_name(file_name: str) -> str:
+    """The result document's name, before ``.json``: the convention's ``.jpg`` is dropped (in any case).
+
+    Any other extension stays (``c1.png`` gives ``c1.png.json``): a capture and a file beside it
+    that differ only in extension, ``c1.jpg`` and a ``c1.png`` re-upload or a ``c1.txt`` sidecar,
+    must not share, and overwrite, one result document.
+    """
+    stem, ext = posixpath.splitext(file_name)
+    return stem if stem and ext.lower() == ".jpg" else file_name
 
 
 def _check_segment(segment: str, what: str, key: str) -> None:

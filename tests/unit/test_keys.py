@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import unicodedata
 from urllib.parse import unquote
 
 import pytest
@@ -40,6 +41,20 @@ def test_result_and_reference_keys_follow_the_capture():
         "reference/user_456.JPEG",
         "reference/user_456.PNG",
     ]
+
+
+@pytest.mark.parametrize("form", ["NFC", "NFD"])
+def test_reference_keys_try_the_other_unicode_form_of_the_student_id(form):
+    other = "NFD" if form == "NFC" else "NFC"
+    user, other_user = unicodedata.normalize(form, "josé"), unicodedata.normalize(other, "josé")
+    keys = parse_capture_key(f"images/e/{user}/c.jpg").reference_keys("reference/")
+    assert keys[0] == f"reference/{user}.jpg"
+    assert f"reference/{other_user}.jpg" in keys[1:]
+    assert len(keys) == len(set(keys)) == 12
+
+
+def test_reference_keys_of_an_ascii_id_are_not_repeated():
+    assert len(parse_capture_key("images/e/ana/c.jpg").reference_keys("reference/")) == 6
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shlex
 import threading
+import unicodedata
 from collections import Counter
 
 import pytest
@@ -337,6 +338,17 @@ def test_captures_that_would_share_a_document_are_named_before_the_run(exam, cap
     run_folder(exam, only=["exam1/ana/c0*"], workers=1, progress=False, analyzer_factory=FACTORY)
     err = capsys.readouterr().err
     assert "images/exam1/ana/c0 and images/exam1/ana/c0.jpg share one result document, results/exam1/ana/c0.json" in err
+
+
+def test_a_student_folder_synced_from_a_mac_finds_the_reference_spelled_otherwise(tmp_path):
+    decomposed, composed = unicodedata.normalize("NFD", "josé"), unicodedata.normalize("NFC", "josé")
+    build_exam(tmp_path, users=(decomposed,), captures=1)
+    (tmp_path / "reference" / f"{decomposed}.jpg").rename(tmp_path / "reference" / f"{composed}.jpg")
+    report = run_folder(tmp_path, workers=1, progress=False, analyzer_factory=FACTORY)
+    document = json.loads((tmp_path / "results/exam1" / decomposed / "c0.json").read_text())
+    assert [outcome.status for outcome in report.outcomes] == ["OK"]
+    assert document["status"] == "OK"
+    assert document["analysis"]["reference"] == "ok"
 
 
 def test_run_twice_rewrites_identical_documents(exam):

@@ -34,8 +34,16 @@ class CaptureKey:
         return f"{results_prefix}{self.exam_id}/{self.user_id}/{result_name(self.file_name)}.json"
 
     def reference_keys(self, reference_prefix: str) -> list[str]:
-        """Where the student's reference photo may be, in order of preference."""
-        return [f"{reference_prefix}{self.user_id}{ext}" for ext in REFERENCE_EXTENSIONS]
+        """Where the student's reference photo may be, in order of preference.
+
+        The student's id as the capture spells it comes first, then its other Unicode forms: a
+        folder synced from a Mac spells ``josé`` decomposed (NFD), an upload from elsewhere composed
+        (NFC), and S3 compares keys byte for byte.
+        """
+        spellings = dict.fromkeys(
+            [self.user_id, unicodedata.normalize("NFC", self.user_id), unicodedata.normalize("NFD", self.user_id)]
+        )
+        return [f"{reference_prefix}{user}{ext}" for user in spellings for ext in REFERENCE_EXTENSIONS]
 
 
 def result_name(file_name: str) -> str:

@@ -208,6 +208,18 @@ class Execution:
                 names.append(details["name"])
         return names
 
+    def largest_state_bytes(self) -> int:
+        """Size of the largest input or output any state had: Step Functions refuses over 256 KB
+        (States.DataLimitExceeded, which no Catch takes); moto's interpreter does not check."""
+        sizes = [
+            len((details.get(field) or "").encode())
+            for event in self.history
+            for details in event.values()
+            if isinstance(details, dict)
+            for field in ("input", "output")
+        ]
+        return max(sizes, default=0)
+
     def task_failures(self) -> list[str]:
         """Error names of failed Lambda tasks, each attempt listed (Retry shows as repeats)."""
         return [

@@ -160,7 +160,7 @@ class AwsPipeline:
             BUCKET, key, size=len(data), etag=response["ETag"].strip('"'), version_id=response.get("VersionId")
         )
 
-    def upload(self, key: str, data: bytes, **answers: str) -> dict[str, Any]:
+    def upload(self, key: str, data: bytes, **answers: str | dict[str, Any]) -> dict[str, Any]:
         """Upload a capture and record what Rekognition answers for it."""
         if answers:
             self.rekognition.register(sent_bytes(data), **answers)

@@ -43,7 +43,8 @@ class RecordedRekognition:
         self.calls: list[str] = []
         self._lock = threading.Lock()
 
-    def register(self, image: bytes, **answers: str) -> None:
+    def register(self, image: bytes, **answers: str | dict[str, Any]) -> None:
+        """Answers are fixture names, or whole responses built by a test (checked the same way)."""
         for operation, name in answers.items():
             self._answers[(operation, _digest(image))] = name
 
@@ -67,11 +68,11 @@ class RecordedRekognition:
         name = self._answers.get((operation, _digest(image)))
         if name is None:
             raise AssertionError(f"no recorded {api_name} response for this image")
-        response = fixture(name)
+        response = fixture(name) if isinstance(name, str) else name
         body = {k: v for k, v in response.items() if k != "ResponseMetadata"}
         report = ParamValidator().validate(body, operation_model.output_shape)
         if report.has_errors():
-            raise AssertionError(f"fixture {name} does not match {api_name}: {report.generate_report()}")
+            raise AssertionError(f"fixture {str(name)[:80]} does not match {api_name}: {report.generate_report()}")
         return copy.deepcopy(response)
 
     def detect_faces(self, **params: Any) -> dict[str, Any]:
@@ -82,6 +83,32 @@ class RecordedRekognition:
 
     def compare_faces(self, **params: Any) -> dict[str, Any]:
         return self._answer("compare_faces", "CompareFaces", params, params["TargetImage"]["Bytes"])
+
+
+def crowd_responses(people: int, labels: int) -> dict[str, dict[str, Any]]:
+    """Rekognition's answers for a crowd: ``people`` faces (DetectFaces returns at most 100) and
+    CompareFaces matches, and ``labels`` labels each boxing every person (as Person, Adult, Man,
+    Face, Head... do), built from the recorded responses' own entries."""
+    faces, compare, found = (
+        fixture("detect_faces_two"),
+        fixture("compare_faces_mismatch"),
+        fixture("detect_labels_person"),
+    )
+    template_face, template_label = faces["FaceDetails"][0], found["Labels"][0]
+
+    def box(index: int) -> dict[str, float]:
+        return {"Width": 0.08, "Height": 0.09, "Left": 0.1 * (index % 10), "Top": 0.1 * (index // 10 % 10)}
+
+    faces["FaceDetails"] = [{**template_face, "BoundingBox": box(i)} for i in range(people)]
+    compare["FaceMatches"] = [
+        {"Similarity": 10.0 + i / 10, "Face": {**template_face, "BoundingBox": box(i)}} for i in range(people)
+    ]
+    compare["UnmatchedFaces"] = []
+    instances = [{"BoundingBox": box(i), "Confidence": 90.0 + i / 100} for i in range(people)]
+    found["Labels"] = [
+        {**template_label, "Name": "Person" if j == 0 else f"Label {j}", "Instances": instances} for j in range(labels)
+    ]
+    return {"detect_faces": faces, "compare_faces": compare, "detect_labels": found}
 
 
 class CannedAnalyzer:

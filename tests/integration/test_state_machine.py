@@ -7,6 +7,9 @@ import pytest
 
 from dev.webhook import WebhookReceiver
 from tests.conftest import BUCKET, WEBHOOK_SECRET, synthetic_jpeg
+from tests.fakes import crowd_responses
+
+STEP_FUNCTIONS_STATE_LIMIT = 256 * 1024
 
 CAPTURE = "images/exam_123/user_456/capture_001.jpg"
 RESULT = "results/exam_123/user_456/capture_001.json"
@@ -92,6 +95,25 @@ def test_several_faces_alert_with_count_and_boxes(pipeline):
     assert codes == ["MULTIPLE_FACES", "EXTRA_PERSON"]
     assert document["reasons"][0]["evidence"]["count"] == 2
     assert len(document["reasons"][0]["evidence"]["boxes"]) == 2
+
+
+def test_a_crowd_stays_within_the_state_size_step_functions_allows(make_aws_pipeline):
+    # 100 faces (DetectFaces' maximum) and the most labels the template allows, each boxing all of
+    # them: carried whole, the labels alone would be over 1 MB of state.
+    pipeline = make_aws_pipeline(MAX_LABELS="100")
+    with_reference(pipeline)
+    event = pipeline.upload(CAPTURE, synthetic_jpeg(3), **crowd_responses(people=100, labels=100))
+
+    execution = pipeline.sfn.run(event)
+
+    assert execution.status == "SUCCEEDED"
+    assert execution.largest_state_bytes() < STEP_FUNCTIONS_STATE_LIMIT
+    document = pipeline.result(RESULT)
+    evidence = {reason["code"]: reason["evidence"] for reason in document["reasons"]}
+    assert evidence["MULTIPLE_FACES"]["count"] == 100
+    assert len(evidence["MULTIPLE_FACES"]["boxes"]) == 100
+    assert evidence["EXTRA_PERSON"]["count"] == 100
+    assert evidence["FACE_MISMATCH"]["similarity"] == pytest.approx(19.9)
 
 
 def test_mismatch_with_reference(pipeline):

@@ -89,7 +89,7 @@ def test_values_are_parsed_and_normalised(clean_env):
         ("SIMILARITY_THRESHOLD", "150", "SIMILARITY_THRESHOLD must be between 0 and 100, got 150.0"),
         ("MIN_CONFIDENCE", "-1", "MIN_CONFIDENCE must be between 0 and 100, got -1.0"),
         ("MAX_PITCH", "91", "MAX_PITCH must be between 0 and 90"),
-        ("MAX_LABELS", "0", "MAX_LABELS must be between 1 and 1000, got 0"),
+        ("MAX_LABELS", "0", "MAX_LABELS must be between 1 and 100, got 0"),
         ("ALERT_FINAL_THRESHOLD", "0", "ALERT_FINAL_THRESHOLD must be at least 1, got 0"),
         ("WEBHOOK_READ_TIMEOUT", "0", "WEBHOOK_READ_TIMEOUT must be at least 0.1"),
     ],

@@ -153,6 +153,17 @@ def test_detect_faces_returns_faces_and_quality(local_env):
     assert result["image"] == {"width": 640, "height": 480, "format": "JPEG"}
 
 
+def test_detect_faces_passes_on_the_hundred_largest_faces_as_rekognition_does(local_env):
+    crowd = [face(box=(0.0, 0.0, 0.001 * (i + 1), 0.001 * (i + 1))) for i in range(150)]
+    set_analyzer(CannedAnalyzer({"capture": crowd}))
+    capture = capture_state(local_env, "images/e/u/capture.jpg", synthetic_jpeg(1))
+    result = handler("detect_faces")({"capture": capture}, context())
+    assert result["face_count"] == 100
+    widths = [f["BoundingBox"]["Width"] for f in result["faces"]]
+    assert widths == sorted(widths, reverse=True)
+    assert widths[-1] == pytest.approx(0.051)
+
+
 def test_detect_faces_rejects_a_corrupt_image_with_a_code(local_env):
     set_analyzer(CannedAnalyzer({}))
     data = synthetic_jpeg(1)
@@ -220,7 +231,23 @@ def test_detect_labels_passes_the_configured_limits(local_env):
     labels = {"checked": True, "labels": [{"Name": "Book", "Confidence": 88.0}], "person_count": 1}
     set_analyzer(CannedAnalyzer({}, labels=labels))
     capture = capture_state(local_env, "images/e/u/capture.jpg", synthetic_jpeg(1))
-    assert handler("detect_labels")({"capture": capture}, context()) == labels
+    assert handler("detect_labels")({"capture": capture}, context()) == {
+        "checked": True,
+        "labels": [{"Name": "Book", "Confidence": 88.0, "Instances": [], "InstanceCount": 0}],
+        "person_count": 1,
+    }
+
+
+def test_detect_labels_keeps_the_most_confident_boxes_and_counts_the_rest(local_env):
+    instances = [{"BoundingBox": {"Left": i / 100}, "Confidence": 50.0 + i / 10} for i in range(60)]
+    labels = {"checked": True, "labels": [{"Name": "Person", "Confidence": 99.0, "Instances": instances}]}
+    set_analyzer(CannedAnalyzer({}, labels={**labels, "person_count": 60}))
+    capture = capture_state(local_env, "images/e/u/capture.jpg", synthetic_jpeg(1))
+    result = handler("detect_labels")({"capture": capture}, context())
+    (person,) = result["labels"]
+    assert person["InstanceCount"] == 60
+    assert [inst["Confidence"] for inst in person["Instances"]] == [55.9, 55.8, 55.7, 55.6, 55.5]
+    assert result["person_count"] == 60
 
 
 # -- DecideVerdict ----------------------------------------------------------------------------------

@@ -99,7 +99,7 @@ class Settings:
             "min_sharpness": (0, 100),
             "max_yaw": (0, 180),
             "max_pitch": (0, 90),
-            "max_labels": (1, 1000),
+            "max_labels": (1, 100),  # bounds the execution state, see proctoring.pipeline
             "alert_final_threshold": (1, None),
             "history_ttl_days": (1, None),
             "idempotency_ttl_seconds": (1, None),

@@ -16,6 +16,27 @@ from .images import MAX_SOURCE_BYTES, ImageRejected, PreparedImage, image_qualit
 from .keys import capture_identity, key_candidates, parse_capture_key
 from .storage import Storage
 
+# A step's output travels in the execution's state, which Step Functions caps at 256 KB; going over
+# is States.DataLimitExceeded, which no Catch can take: the capture would end with no document.
+# So what the analysis steps pass on is bounded whatever the image: the 100 largest faces (what
+# Rekognition's DetectFaces returns at most) and, per label, its most confident few boxes and a count.
+MAX_FACES = 100
+MAX_INSTANCES_PER_LABEL = 5
+
+
+def _face_area(face: dict[str, Any]) -> float:
+    box = face.get("BoundingBox") or {}
+    return float(box.get("Width", 0)) * float(box.get("Height", 0))
+
+
+def bounded_labels(result: dict[str, Any]) -> dict[str, Any]:
+    """Labels with at most ``MAX_INSTANCES_PER_LABEL`` boxes each; ``InstanceCount`` keeps the total."""
+    labels = []
+    for label in result.get("labels") or []:
+        instances = sorted(label.get("Instances") or [], key=lambda inst: inst.get("Confidence") or 0, reverse=True)
+        labels.append({**label, "Instances": instances[:MAX_INSTANCES_PER_LABEL], "InstanceCount": len(instances)})
+    return {**result, "labels": labels}
+
 
 def locate_capture(
     storage: Storage,
@@ -114,7 +135,7 @@ def detect_capture_faces(storage: Storage, analyzer: FaceAnalyzer, capture: dict
         image = load_capture(storage, capture)
     except ImageRejected as exc:
         return {"face_count": 0, "faces": [], "rejection": exc.as_dict()}
-    faces = analyzer.detect_faces(image)
+    faces = sorted(analyzer.detect_faces(image), key=_face_area, reverse=True)[:MAX_FACES]
     return {
         "face_count": len(faces),
         "faces": faces,
@@ -168,4 +189,4 @@ def detect_capture_labels(
     storage: Storage, analyzer: FaceAnalyzer, capture: dict[str, Any], settings: Settings
 ) -> dict[str, Any]:
     image = load_capture(storage, capture)
-    return analyzer.detect_labels(image, settings.max_labels, settings.min_confidence)
+    return bounded_labels(analyzer.detect_labels(image, settings.max_labels, settings.min_confidence))

@@ -363,3 +363,43 @@ def test_every_checkov_suppression_gives_its_reason(template):
     for name, resource in template["Resources"].items():
         for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", []):
             assert skip["id"].startswith("CKV_") and len(skip.get("comment", "")) > 20, name
+
+
+def test_an_existing_buckets_kms_key_is_usable_through_s3_by_the_steps_that_need_it(template):
+    grants = {}
+    for name, resource in template["Resources"].items():
+        for policy in resource.get("Properties", {}).get("Policies", []) or []:
+            for statement in policy.get("Statement", []) if isinstance(policy, dict) else []:
+                if "Fn::If" not in statement or statement["Fn::If"][0] != "HasBucketKmsKey":
+                    continue
+                _condition, granted, otherwise = statement["Fn::If"]
+                assert otherwise == {"Ref": "AWS::NoValue"}
+                assert granted["Resource"] == {"Ref": "BucketKmsKeyArn"}
+                via = granted["Condition"]["StringEquals"]["kms:ViaService"]
+                assert via == {"Fn::Sub": "s3.${AWS::Region}.amazonaws.com"}
+                grants[name] = granted["Action"]
+    assert grants == {
+        "DetectFacesFunction": "kms:Decrypt",
+        "CompareToReferenceFunction": "kms:Decrypt",
+        "DetectLabelsFunction": "kms:Decrypt",
+        "PersistResultFunction": "kms:GenerateDataKey",
+    }
+    assert template["Conditions"]["HasBucketKmsKey"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "BucketKmsKeyArn"}, ""]}]}
+    rule = template["Rules"]["KmsKeyIsForAnExistingBucket"]
+    assert rule["Assertions"][0]["Assert"] == {"Fn::Equals": [{"Ref": "UseExistingBucket"}, "true"]}
+
+
+@pytest.mark.parametrize(
+    ("value", "accepted"),
+    [
+        ("", True),
+        ("arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab", True),
+        ("alias/proctoring", False),  # an alias: key policies and grants name the key itself
+        ("arn:aws:kms:eu-west-1:123456789012:alias/proctoring", False),
+        ("1234abcd-12ab-34cd-56ef-1234567890ab", False),
+        ("arn:aws:kms:eu-west-1:123456789012:key/*", False),
+    ],
+)
+def test_bucket_kms_key_parameter_accepts_key_arns_only(template, value, accepted):
+    pattern = template["Parameters"]["BucketKmsKeyArn"]["AllowedPattern"]
+    assert bool(re.fullmatch(pattern, value)) is accepted

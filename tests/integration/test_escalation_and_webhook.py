@@ -91,7 +91,7 @@ def test_ten_alerting_captures_at_once_give_one_alert_final(make_aws_pipeline):
     documents = [pipeline.result(result_key(index)) for index in range(10)]
     assert [document["status"] for document in documents].count("ALERT_FINAL") == 1
     assert sorted(document["alert_count"] for document in documents) == list(range(1, 11))
-    item = pipeline.dynamodb.get_item(TableName=pipeline.alert_table, Key={"pk": {"S": "exam1#ana"}})["Item"]
+    item = pipeline.dynamodb.get_item(TableName=pipeline.alert_table, Key={"pk": {"S": "exam1/ana"}})["Item"]
     assert item["alert_count"]["N"] == "10"
 
 

@@ -51,6 +51,14 @@ def test_students_and_exams_are_counted_apart(history):
     assert history.alert_count("exam2", "ana") == 1
 
 
+def test_ids_holding_the_separator_are_counted_apart(history):
+    # Any character but "/" may be in an exam or student id (they are key segments).
+    history.record_alert("a#b", "c", "c1")
+    history.record_alert("a", "b#c", "c2")
+    assert history.alert_count("a#b", "c") == 1
+    assert history.alert_count("a", "b#c") == 1
+
+
 def test_ten_concurrent_alerts_give_one_alert_final_and_a_count_of_ten(history):
     with ThreadPoolExecutor(max_workers=10) as pool:
         numbers = list(pool.map(lambda i: history.record_alert("exam", "ana", f"capture-{i}"), range(10)))
@@ -91,7 +99,7 @@ def test_dynamodb_items_expire_with_ttl():
         client = boto3.client("dynamodb", region_name="us-east-1")
         table, _ = create_tables(client)
         DynamoDBAlertHistory(table, ttl_days=30, client=client).record_alert("exam", "ana", "c1")
-        item = client.get_item(TableName=table, Key={"pk": {"S": "exam#ana"}})["Item"]
+        item = client.get_item(TableName=table, Key={"pk": {"S": "exam/ana"}})["Item"]
         import time
 
         assert 29 * 86400 < int(item["expires_at"]["N"]) - time.time() <= 30 * 86400

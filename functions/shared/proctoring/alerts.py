@@ -71,7 +71,8 @@ class DynamoDBAlertHistory:
 
     @staticmethod
     def _key(exam_id: str, user_id: str) -> dict[str, Any]:
-        return {"pk": {"S": f"{exam_id}#{user_id}"}}
+        # "/" is the one character neither id can hold (each is one segment of the capture's key).
+        return {"pk": {"S": f"{exam_id}/{user_id}"}}
 
     def record_alert(self, exam_id: str, user_id: str, capture_id: str) -> int:
         from botocore.exceptions import ClientError

@@ -173,6 +173,7 @@ def test_missing_reference_skips_compare(pipeline):
     document = pipeline.result(RESULT)
     assert document["status"] == "ALERT"
     assert document["reason"] == "REFERENCE_MISSING"
+    assert document["reasons"][0]["evidence"] == {"expected_key": "reference/user_456.jpg"}
 
 
 @pytest.mark.parametrize("code", ["ThrottlingException", "ProvisionedThroughputExceededException"])

@@ -90,6 +90,14 @@ def test_mismatch_threshold_is_configurable():
 def test_reference_missing():
     verdict = decide(analysis(reference={"status": "missing"}, similarity=None), CONFIG)
     assert codes(verdict) == ["REFERENCE_MISSING"]
+    assert verdict.reasons[0].evidence == {}
+
+
+def test_reference_missing_names_where_it_was_looked_for():
+    reference = {"status": "missing", "expected_key": "reference/ana.jpg"}
+    (reason,) = decide(analysis(reference=reference, similarity=None), CONFIG).reasons
+    assert reason.evidence == {"expected_key": "reference/ana.jpg"}
+    assert "reference/ana.jpg" in reason.message
 
 
 @pytest.mark.parametrize(

@@ -30,7 +30,8 @@ CAPTURE = {
 
 
 def test_analysis_input_reads_each_branch_of_the_state():
-    assert analysis_input({"capture": {**CAPTURE, "reference_key": None}})["reference"] == {"status": "missing"}
+    missing = {**CAPTURE, "reference_key": None, "reference_expected": "reference/u.jpg"}
+    assert analysis_input({"capture": missing})["reference"] == {"status": "missing", "expected_key": "reference/u.jpg"}
     assert analysis_input({"capture": CAPTURE})["reference"] == {"status": "skipped"}  # no face: not compared
     compared = analysis_input(
         {

@@ -78,7 +78,9 @@ def locate_capture(
             "message": f"{capture['s3_input']} no longer exists; it was deleted before it could be analysed",
         }
         return capture
-    for reference_key in parse_capture_key(key, settings.images_prefix).reference_keys(settings.reference_prefix):
+    reference_keys = parse_capture_key(key, settings.images_prefix).reference_keys(settings.reference_prefix)
+    capture["reference_expected"] = reference_keys[0]  # named in a REFERENCE_MISSING verdict
+    for reference_key in reference_keys:
         reference = storage.head(bucket, reference_key)
         if reference is not None:
             capture["reference_key"] = reference_key

@@ -143,7 +143,10 @@ def decide(analysis: dict[str, Any], config: PolicyConfig) -> Verdict:
     reference = analysis.get("reference") or {}
     ref_status = reference.get("status", "skipped")
     if ref_status == "missing":
-        reasons.append(Reason("REFERENCE_MISSING", "The student has no reference photo.", {}))
+        expected = reference.get("expected_key")
+        where = f" (looked for {expected}, or .jpeg/.png)" if expected else ""
+        evidence = {"expected_key": expected} if expected else {}
+        reasons.append(Reason("REFERENCE_MISSING", f"The student has no reference photo{where}.", evidence))
     elif ref_status == "invalid":
         count = reference.get("face_count")
         detail = reference.get("error") or (

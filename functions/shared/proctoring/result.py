@@ -28,7 +28,7 @@ def analysis_input(state: dict[str, Any]) -> dict[str, Any]:
     rejection = capture.get("rejection") or faces.get("rejection")
     comparison = analysis.get("comparison") or {}
     if not capture.get("reference_key"):
-        reference = {"status": "missing"}
+        reference = {"status": "missing", "expected_key": capture.get("reference_expected")}
     elif comparison:
         reference = comparison.get("reference") or {"status": "ok"}
     else:

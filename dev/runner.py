@@ -61,6 +61,7 @@ class CaptureOutcome:
     execution: str  # SUCCEEDED / FAILED / NOT_MATCHED
     reason: str = ""
     undelivered: str = ""  # why the webhook never accepted the document, when it did not
+    codes: tuple[str, ...] = ()  # every reason code of the document
 
 
 @dataclass
@@ -72,6 +73,7 @@ class RunReport:
     workers: int = 1
     results_prefix: str = "results"
     images_prefix: str = "images/"
+    reference_prefix: str = "reference/"
 
     @property
     def rate(self) -> float:
@@ -250,7 +252,8 @@ def process_capture(sfn: Any, rule: Any, root: Path, key: str, settings: Setting
             reason = f"{reason} ({document['error'].get('name')}: {document['error'].get('message')})"
         notification = document.get("notification") or {}
         undelivered = (notification.get("last_error") or "failed") if notification.get("status") == "failed" else ""
-        return CaptureOutcome(key, document["status"], execution.status, reason, undelivered)
+        codes = tuple(item.get("code", "") for item in document.get("reasons") or [])
+        return CaptureOutcome(key, document["status"], execution.status, reason, undelivered, codes)
     except Exception as exc:  # noqa: BLE001 - reported per capture, see the docstring
         return CaptureOutcome(key, "MISSING", "RUNNER_ERROR", f"{type(exc).__name__}: {exc}")
 
@@ -383,7 +386,11 @@ def run_folder(
             del os.environ["MALLOC_ARENA_MAX"]
 
     report = RunReport(
-        root=root, workers=workers, results_prefix=settings.results_prefix, images_prefix=settings.images_prefix
+        root=root,
+        workers=workers,
+        results_prefix=settings.results_prefix,
+        images_prefix=settings.images_prefix,
+        reference_prefix=settings.reference_prefix,
     )
     bar = _progress(len(keys), progress)
     finished = 0
@@ -436,6 +443,28 @@ def _progress(total: int, enabled: bool) -> Any:
     return tqdm(total=total, unit="img", disable=None if enabled else True, desc="captures", dynamic_ncols=True)
 
 
+def missing_reference_lines(report: RunReport) -> list[str]:
+    """Students judged without a reference, and any reference file that differs only in case."""
+    students = sorted(
+        {
+            student[1]
+            for outcome in report.outcomes
+            if "REFERENCE_MISSING" in outcome.codes and (student := student_of(outcome.key, report.images_prefix))
+        }
+    )
+    if not students:
+        return []
+    folder = report.root / report.reference_prefix
+    present = [path for path in folder.iterdir() if path.is_file()] if folder.is_dir() else []
+    lines = [f"No reference photo in {folder} for {len(students)} student(s): {', '.join(students[:20])}"]
+    lines[0] += f" and {len(students) - 20} more" if len(students) > 20 else ""
+    for student in students:
+        for path in present:
+            if path.stem != student and path.stem.casefold() == student.casefold():
+                lines.append(f"  {path.name} is there, but ids are case-sensitive: name it {student}{path.suffix}")
+    return lines
+
+
 def print_summary(report: RunReport) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -477,6 +506,8 @@ def print_summary(report: RunReport) -> None:
     name_some(
         [f"no result document for {o.key}: {o.execution} {o.reason}" for o in missing], "without a result document"
     )
+    for line in missing_reference_lines(report):
+        console.print(line, markup=False, soft_wrap=True)  # paths stay whole, to copy
     unmatched = [outcome for outcome in report.outcomes if outcome.execution == "NOT_MATCHED"]
     if unmatched:
         console.print(f"{len(unmatched)} file(s) not matched by the upload rule, not processed.")

@@ -351,6 +351,17 @@ def test_a_student_folder_synced_from_a_mac_finds_the_reference_spelled_otherwis
     assert document["analysis"]["reference"] == "ok"
 
 
+def test_the_summary_names_students_without_a_reference_and_near_misses(exam, capsys):
+    (exam / "reference/ana.jpg").rename(exam / "reference/Ana.jpg")
+    (exam / "reference/ben.jpg").unlink()
+    report = run_folder(exam, workers=1, progress=False, analyzer_factory=FACTORY)
+    print_summary(report)
+    out = capsys.readouterr().out
+    assert f"No reference photo in {exam / 'reference'} for 2 student(s): ana, ben" in out
+    assert "Ana.jpg is there, but ids are case-sensitive: name it ana.jpg" in out
+    assert all("REFERENCE_MISSING" in o.codes for o in report.outcomes if o.key.startswith("images/exam1/"))
+
+
 def test_run_twice_rewrites_identical_documents(exam):
     run_folder(exam, workers=1, progress=False, analyzer_factory=FACTORY)
     first = {path: path.read_bytes() for path in (exam / "results").rglob("*.json")}

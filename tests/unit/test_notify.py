@@ -14,7 +14,7 @@ import requests
 from moto import mock_aws
 
 from dev.webhook import WebhookReceiver
-from proctoring.errors import ConfigurationError, WebhookTransientError
+from proctoring.errors import ConfigurationError, WebhookRejected, WebhookTransientError
 from proctoring.notify import (
     IDEMPOTENCY_HEADER,
     SIGNATURE_HEADER,
@@ -130,6 +130,54 @@ def test_an_answer_broken_off_mid_way_is_transient():
     failure = json.loads(str(error.value))
     assert failure["error"] == "request failed: ChunkedEncodingError (IncompleteRead)"
     assert "url-secret" not in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("location", "where"),
+    [
+        ("https://proctor.example.edu/hooks/verdicts?token=moved-secret", "https://proctor.example.edu"),
+        ("/hook/?token=moved-secret", "another path on the same host"),
+        (None, "a redirect without a Location"),
+    ],
+)
+def test_a_redirect_is_not_followed_and_says_where_it_points_without_the_path(location, where):
+    """requests would turn a POST into a GET on a 301/302 and count the GET's 200 as delivered."""
+    import http.server
+    import threading
+
+    posts = []
+
+    class Redirecting(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            posts.append(self.rfile.read(int(self.headers["Content-Length"])))
+            self.send_response(301)
+            if location:
+                self.send_header("Location", location)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def do_GET(self) -> None:  # what following the redirect would do
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args) -> None: ...
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Redirecting)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/hook?token=url-secret"
+        with pytest.raises(WebhookRejected) as error:
+            WebhookNotifier(url, StaticSecret("k"), allow_http=True).send({"status": "OK"}, "key")
+    finally:
+        server.shutdown()
+        server.server_close()
+    failure = json.loads(str(error.value))
+    assert failure["http_status"] == 301
+    assert failure["error"].startswith("HTTP 301, ")
+    assert where in failure["error"]
+    assert "secret" not in failure["error"]
+    assert len(posts) == 1
 
 
 def test_secret_comes_from_ssm_securestring_and_is_cached():

@@ -18,7 +18,7 @@ import ssl
 import time
 from dataclasses import dataclass
 from typing import Any, Protocol
-from urllib.parse import urlparse
+from urllib.parse import urljoin, urlparse
 
 from .errors import ConfigurationError, WebhookRejected, WebhookTransientError
 
@@ -116,6 +116,18 @@ def _what_failed(exc: BaseException) -> str:
     return type(exc).__name__ if root is exc else f"{type(exc).__name__} ({type(root).__name__})"
 
 
+def _redirect_hint(url: str, location: str | None) -> str:
+    """Where a 3xx points, by scheme, host and port only (paths and queries may carry tokens)."""
+    if not location:
+        return "a redirect without a Location"
+    here, there = urlparse(url), urlparse(urljoin(url, location))
+    if (here.scheme, here.hostname, here.port) == (there.scheme, there.hostname, there.port):
+        where = "another path on the same host"
+    else:
+        where = f"{there.scheme}://{there.hostname}" + (f":{there.port}" if there.port else "")
+    return f"redirected to {where}; deliveries do not follow redirects: set the webhook URL to the new address"
+
+
 class Notifier(Protocol):
     def send(self, document: dict[str, Any], idempotency_key: str, attempt: int) -> dict[str, Any]: ...
 
@@ -188,6 +200,9 @@ class WebhookNotifier:
         # 408 (the receiver timed out reading) and 429 (too many requests) say "try again later".
         if status in {408, 429} or status >= 500:
             raise failure(WebhookTransientError, status, f"HTTP {status}")
+        if 300 <= status < 400:
+            hint = _redirect_hint(self.url, response.headers.get("Location"))
+            raise failure(WebhookRejected, status, f"HTTP {status}, {hint}")
         raise failure(WebhookRejected, status, f"HTTP {status}")
 
 

@@ -83,7 +83,7 @@ def interactive_menu(root: Path, *, analyzer: str, webhook: str | None, secret: 
                 print(f"  error: {error}")
                 continue
             _show(root, chosen, check_settings(extra))
-            print_summary(report)
+            print_summary(report, name_missing_references=choice != "3")  # 3 hides them on purpose
         elif choice == "4":
             try:
                 print_summary(run_folder(root, **{**options, "workers": None}))

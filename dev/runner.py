@@ -465,7 +465,7 @@ def missing_reference_lines(report: RunReport) -> list[str]:
     return lines
 
 
-def print_summary(report: RunReport) -> None:
+def print_summary(report: RunReport, *, name_missing_references: bool = True) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -506,7 +506,7 @@ def print_summary(report: RunReport) -> None:
     name_some(
         [f"no result document for {o.key}: {o.execution} {o.reason}" for o in missing], "without a result document"
     )
-    for line in missing_reference_lines(report):
+    for line in missing_reference_lines(report) if name_missing_references else []:
         console.print(line, markup=False, soft_wrap=True)  # paths stay whole, to copy
     unmatched = [outcome for outcome in report.outcomes if outcome.execution == "NOT_MATCHED"]
     if unmatched:

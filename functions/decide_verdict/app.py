@@ -19,7 +19,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from proctoring.alerts import get_alert_history
 from proctoring.config import Settings, get_settings
 from proctoring.idempotency import ConfiguredPersistenceLayer, idempotency_config
-from proctoring.policy import ALERT, OK, PolicyConfig, decide, escalate
+from proctoring.policy import ALERT, OK, PolicyConfig, counts_toward_escalation, decide, escalate
 from proctoring.result import analysis_input, build_document, utc_now
 
 logger = Logger()
@@ -53,11 +53,11 @@ def judge(judgement: dict[str, Any], settings: Settings, policy: PolicyConfig) -
     analysis = analysis_input(event)
     verdict = decide(analysis, policy)
     status, alert_count = verdict.status, None
-    if status == ALERT:
+    if counts_toward_escalation(verdict, policy):
         history = get_alert_history()
         alert_count = history.record_alert(capture["exam_id"], capture["user_id"], capture["idempotency_key"])
         status = escalate(status, alert_count, settings.alert_final_threshold)
-    elif status == OK:
+    elif status in {OK, ALERT}:  # an OK, or an alert whose reasons are all excluded from escalation
         alert_count = get_alert_history().alert_count(capture["exam_id"], capture["user_id"])
     document = build_document(
         capture,

@@ -55,6 +55,14 @@ def test_samconfig_overrides_name_template_parameters_at_their_defaults():
         assert value == defaults[name], f"samconfig.toml says {override}, the template default is {defaults[name]}"
 
 
+def test_escalation_excludes_are_known_reason_codes(clean_env):
+    clean_env.setenv("ESCALATION_EXCLUDES", " reference_missing, REFERENCE_INVALID,,REFERENCE_MISSING")
+    assert Settings.from_env().escalation_excludes == ("REFERENCE_MISSING", "REFERENCE_INVALID")
+    clean_env.setenv("ESCALATION_EXCLUDES", "REFERENCE_MISSING,NO_REFERENCE")
+    with pytest.raises(ValueError, match=r"ESCALATION_EXCLUDES names unknown reason code\(s\) NO_REFERENCE; the alert"):
+        Settings.from_env()
+
+
 def test_unset_or_blank_variables_keep_the_defaults(clean_env):
     clean_env.setenv("MIN_CONFIDENCE", "  ")
     clean_env.setenv("IMAGES_PREFIX", "")

@@ -284,6 +284,24 @@ def test_decide_verdict_escalates_at_the_third_alert_and_is_idempotent(local_env
     assert decide(states[3], context("decide"))["document"]["alert_count"] == 4
 
 
+def test_decide_verdict_leaves_alerts_of_excluded_reasons_out_of_the_count(local_env):
+    def without_reference(name: str, faces: list) -> dict:
+        state = decide_state(local_env, name, faces, similarity=None)
+        state["capture"]["reference_key"] = None  # judged before the reference was uploaded
+        del state["analysis"]["comparison"]
+        return state
+
+    decide = handler("decide_verdict")
+    with environment({"ESCALATION_EXCLUDES": "REFERENCE_MISSING,REFERENCE_INVALID"}):
+        late = [decide(without_reference(f"m{i}", [face()]), context("decide"))["document"] for i in range(4)]
+        away = decide(without_reference("away", []), context("decide"))["document"]
+    assert [d["reason"] for d in late] == ["REFERENCE_MISSING"] * 4
+    assert [(d["status"], d["alert_count"]) for d in late] == [("ALERT", 0)] * 4
+    # Another reason beside the excluded one: this alert counts.
+    assert [r["code"] for r in away["reasons"]] == ["NO_FACE", "REFERENCE_MISSING"]
+    assert (away["status"], away["alert_count"]) == ("ALERT", 1)
+
+
 def test_decide_verdict_judges_again_under_a_changed_policy_but_counts_the_alert_once(local_env):
     decide = handler("decide_verdict")
     state = decide_state(local_env, "c1", [face()], similarity=85.0)
@@ -418,4 +436,8 @@ def test_notify_classifies_failures_for_the_state_machine(local_env, monkeypatch
         with pytest.raises(error) as raised:
             handler("notify")({**event, "retry_count": 1}, context("notify"))
     details = json.loads(str(raised.value))
-    assert details == {"attempt": 2, "http_status": status, "error": f"HTTP {status}"}
+    assert {**details, "error": details["error"].split(",")[0]} == {
+        "attempt": 2,
+        "http_status": status,
+        "error": f"HTTP {status}",
+    }

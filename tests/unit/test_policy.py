@@ -5,7 +5,18 @@ from __future__ import annotations
 import pytest
 
 from proctoring.config import Settings
-from proctoring.policy import ALERT, ALERT_FINAL, ERROR, OK, SEVERITY, PolicyConfig, decide, escalate, filter_labels
+from proctoring.policy import (
+    ALERT,
+    ALERT_FINAL,
+    ERROR,
+    OK,
+    SEVERITY,
+    PolicyConfig,
+    counts_toward_escalation,
+    decide,
+    escalate,
+    filter_labels,
+)
 from tests.fakes import face
 
 CONFIG = PolicyConfig()
@@ -239,6 +250,21 @@ def test_all_reasons_are_kept_most_serious_first():
 )
 def test_escalation_happens_once_at_the_threshold(status, number, threshold, expected):
     assert escalate(status, number, threshold) == expected
+
+
+@pytest.mark.parametrize(
+    ("reference", "faces", "excludes", "counts"),
+    [
+        ({"status": "missing"}, [face()], (), True),  # by default every alert counts
+        ({"status": "missing"}, [face()], ("REFERENCE_MISSING",), False),
+        ({"status": "missing"}, [], ("REFERENCE_MISSING",), True),  # NO_FACE beside it
+        ({"status": "invalid", "face_count": 0}, [face()], ("REFERENCE_MISSING", "REFERENCE_INVALID"), False),
+        ({"status": "ok"}, [face()], ("REFERENCE_MISSING",), False),  # an OK never counts
+    ],
+)
+def test_an_alert_counts_toward_escalation_unless_all_its_reasons_are_excluded(reference, faces, excludes, counts):
+    verdict = decide(analysis(reference=reference, faces=faces), PolicyConfig(escalation_excludes=excludes))
+    assert counts_toward_escalation(verdict, PolicyConfig(escalation_excludes=excludes)) is counts
 
 
 def test_policy_config_comes_from_the_environment(monkeypatch):

@@ -70,6 +70,9 @@ class Settings:
     min_sharpness: float = 5.0
     forbidden_labels: tuple[str, ...] = DEFAULT_FORBIDDEN_LABELS
     alert_final_threshold: int = 3
+    # Reason codes whose alerts do not count toward ALERT_FINAL (say REFERENCE_MISSING, when
+    # references may arrive after the exam started); an alert counts if any other reason holds.
+    escalation_excludes: tuple[str, ...] = ()
     # Backends
     analyzer: str = "rekognition"
     storage: str = "s3"
@@ -111,6 +114,14 @@ class Settings:
             if value < low or (high is not None and value > high):
                 allowed = f"between {low} and {high}" if high is not None else f"at least {low}"
                 raise ValueError(f"setting {name.upper()} must be {allowed}, got {value}")
+        from .policy import SEVERITY  # the alert reason codes (policy imports this module)
+
+        unknown = [code for code in self.escalation_excludes if code not in SEVERITY]
+        if unknown:
+            raise ValueError(
+                f"setting ESCALATION_EXCLUDES names unknown reason code(s) {', '.join(unknown)}; "
+                f"the alert codes are {', '.join(SEVERITY)}"
+            )
         # Results under the images prefix would each start another execution, forever; a
         # reference there would be judged as a capture. The prefixes must not contain each other.
         prefixes = {
@@ -139,6 +150,11 @@ class Settings:
             for label in _env(environ, "FORBIDDEN_LABELS", ",".join(cls.forbidden_labels)).split(",")
             if label.strip()
         )
+        excludes = tuple(
+            dict.fromkeys(
+                code.strip().upper() for code in _env(environ, "ESCALATION_EXCLUDES", "").split(",") if code.strip()
+            )
+        )
         return cls(
             images_prefix=_prefix(environ, "IMAGES_PREFIX", cls.images_prefix),
             reference_prefix=_prefix(environ, "REFERENCE_PREFIX", cls.reference_prefix),
@@ -153,6 +169,7 @@ class Settings:
             min_sharpness=_float(environ, "MIN_SHARPNESS", cls.min_sharpness),
             forbidden_labels=labels,
             alert_final_threshold=_int(environ, "ALERT_FINAL_THRESHOLD", cls.alert_final_threshold),
+            escalation_excludes=excludes,
             analyzer=_env(environ, "ANALYZER", cls.analyzer).lower(),
             storage=_env(environ, "STORAGE", cls.storage).lower(),
             local_root=_env(environ, "LOCAL_ROOT", cls.local_root),

@@ -46,6 +46,7 @@ class PolicyConfig:
     min_sharpness: float = Settings.min_sharpness
     forbidden_labels: tuple[str, ...] = Settings.forbidden_labels
     alert_final_threshold: int = Settings.alert_final_threshold
+    escalation_excludes: tuple[str, ...] = Settings.escalation_excludes
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PolicyConfig:
@@ -60,6 +61,7 @@ class PolicyConfig:
             min_sharpness=settings.min_sharpness,
             forbidden_labels=settings.forbidden_labels,
             alert_final_threshold=settings.alert_final_threshold,
+            escalation_excludes=settings.escalation_excludes,
         )
 
     def fingerprint(self) -> str:
@@ -238,3 +240,8 @@ def escalate(status: str, alert_number: int | None, threshold: int) -> str:
     if status == ALERT and alert_number is not None and alert_number == threshold:
         return ALERT_FINAL
     return status
+
+
+def counts_toward_escalation(verdict: Verdict, config: PolicyConfig) -> bool:
+    """Whether an alert adds to the student's count: unless every one of its reasons is excluded."""
+    return verdict.status == ALERT and any(reason.code not in config.escalation_excludes for reason in verdict.reasons)

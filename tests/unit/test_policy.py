@@ -145,6 +145,15 @@ def test_forbidden_list_is_configurable():
     assert decide(analysis(labels=labels), PolicyConfig(forbidden_labels=("Cell Phone",))).status == OK
 
 
+def test_a_forbidden_name_matches_a_labels_alias():
+    phone = {"Name": "Mobile Phone", "Confidence": 88.0, "Aliases": [{"Name": "Cell Phone"}]}
+    labels = {"checked": True, "labels": [phone], "person_count": 1}
+    verdict = decide(analysis(labels=labels), PolicyConfig(forbidden_labels=("cell phone",)))
+    assert codes(verdict) == ["FORBIDDEN_OBJECT"]
+    assert verdict.reasons[0].evidence == {"label": "Mobile Phone", "confidence": 88.0}
+    assert decide(analysis(labels=labels), PolicyConfig(forbidden_labels=("Book",))).status == OK
+
+
 def test_labels_beyond_max_labels_are_ignored():
     labels = [{"Name": f"Thing {i}", "Confidence": 99 - i} for i in range(10)] + [{"Name": "Book", "Confidence": 80}]
     config = PolicyConfig(max_labels=10)

@@ -56,6 +56,14 @@ def test_labels_count_person_instances(recorded):
     assert labels["person_count"] == 2
 
 
+def test_labels_keep_their_aliases(recorded):
+    capture = image(6)
+    recorded.register(capture.jpeg_bytes(), detect_labels="detect_labels_phone")
+    labels = RekognitionAnalyzer(client=recorded).detect_labels(capture, 10, 75)["labels"]
+    phone = next(label for label in labels if label["Name"] == "Mobile Phone")
+    assert phone["Aliases"] == [{"Name": "Cell Phone"}]
+
+
 @pytest.mark.parametrize(
     "code", ["ThrottlingException", "ProvisionedThroughputExceededException", "LimitExceededException"]
 )

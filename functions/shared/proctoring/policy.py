@@ -176,7 +176,10 @@ def decide(analysis: dict[str, Any], config: PolicyConfig) -> Verdict:
     if label_result.get("checked"):
         forbidden = {_norm(name) for name in config.forbidden_labels}
         for label in labels:
-            if _norm(str(label.get("Name", ""))) in forbidden:
+            # Rekognition names one object several ways ("Mobile Phone", alias "Cell Phone"):
+            # the configured name may be any of them.
+            aliases = [str(alias.get("Name", "")) for alias in label.get("Aliases") or [] if isinstance(alias, dict)]
+            if {_norm(name) for name in [str(label.get("Name", "")), *aliases]} & forbidden:
                 confidence = round(float(label["Confidence"]), 2)
                 reasons.append(
                     Reason(

@@ -46,4 +46,5 @@ class FaceAnalyzer(ABC):
 
     @abstractmethod
     def detect_labels(self, image: PreparedImage, max_labels: int, min_confidence: float) -> dict[str, Any]:
-        """``{"checked": bool, "labels": [{"Name", "Confidence", "Instances"}], "person_count": int|None}``."""
+        """``{"checked": bool, "labels": [...], "person_count": int|None}``, each label
+        ``{"Name", "Confidence", "Aliases", "Instances"}`` as Rekognition names them."""

@@ -88,6 +88,7 @@ class RekognitionAnalyzer(FaceAnalyzer):
             {
                 "Name": label["Name"],
                 "Confidence": label["Confidence"],
+                "Aliases": [{"Name": alias["Name"]} for alias in label.get("Aliases", []) if "Name" in alias],
                 "Instances": [
                     {"BoundingBox": inst.get("BoundingBox", {}), "Confidence": inst.get("Confidence")}
                     for inst in label.get("Instances", [])

@@ -1,4 +1,4 @@
-"""Local tools: ``python -m dev {run,demo,menu,bench,load,webhook}``. See the README."""
+"""Local tools: ``python -m dev {run,demo,menu,bench,load,burst,webhook}``. See the README."""
 
 from __future__ import annotations
 
@@ -82,6 +82,22 @@ def cmd_load(args: argparse.Namespace) -> int:
     from dev.load import run_load
 
     return run_load(captures=args.captures, students=args.students, workers=args.workers, keep=args.keep)
+
+
+def cmd_burst(args: argparse.Namespace) -> int:
+    from dev.burst import run_burst
+
+    return run_burst(args.uploads, args.tps, over=args.over, runs=args.runs)
+
+
+def non_negative_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text!r}")
+    return value
 
 
 def cmd_webhook(args: argparse.Namespace) -> int:
@@ -175,6 +191,15 @@ def parser() -> argparse.ArgumentParser:
     load.add_argument("--workers", type=positive_int, default=None)
     load.add_argument("--keep", metavar="DIR", help="build the captures in DIR and keep them")
     load.set_defaults(handler=cmd_load)
+
+    burst = commands.add_parser("burst", help="how large a burst of uploads the ASL's throttling retries absorb")
+    burst.add_argument("-n", "--uploads", type=positive_int, default=1000, help="uploads (default 1000)")
+    burst.add_argument("--tps", type=positive_int, default=50, help="Rekognition quota per API, calls/s (default 50)")
+    burst.add_argument(
+        "--over", type=non_negative_seconds, default=0.0, help="seconds the uploads are spread over (default 0)"
+    )
+    burst.add_argument("--runs", type=positive_int, default=5, help="simulations, each with its own jitter")
+    burst.set_defaults(handler=cmd_burst)
 
     webhook = commands.add_parser("webhook", help="a receiver that verifies signatures and prints each alert")
     webhook.add_argument("--port", type=port_number, default=8765)

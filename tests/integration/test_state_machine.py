@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from dev.burst import throttling_policies
 from dev.webhook import WebhookReceiver
 from tests.conftest import BUCKET, WEBHOOK_SECRET, synthetic_jpeg
 from tests.fakes import crowd_responses
@@ -200,7 +201,8 @@ def test_failing_for_good_writes_error_document_and_fails_execution(pipeline):
 
     assert execution.status == "FAILED"
     assert execution.error == "ProcessingFailed"
-    assert execution.task_failures() == ["RekognitionThrottled"] * 7  # first try + MaxAttempts 6
+    retries = throttling_policies()["DetectFaces"].max_attempts  # the ASL's own
+    assert execution.task_failures() == ["RekognitionThrottled"] * (1 + retries)
     states = execution.entered_states()
     assert states[-5:] == [
         "RecordFailure",

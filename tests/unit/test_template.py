@@ -75,6 +75,20 @@ def test_every_task_retries_lambda_service_errors(definition):
             assert retried >= LAMBDA_ERRORS, name
 
 
+def test_every_task_outlasts_lambda_throttling_at_an_exams_start(definition):
+    # A small account's concurrency (new accounts may get 10) throttles invokes when every student
+    # uploads at once; the default Lambda retrier's 3 tries in ~7 s would turn that into ERROR
+    # documents, or lose the document when PersistResult itself is the one throttled.
+    for name, state in all_states(definition):
+        if state["Type"] == "Task":
+            retry = next(r for r in state["Retry"] if "Lambda.TooManyRequestsException" in r["ErrorEquals"])
+            waits = sum(
+                min(retry["IntervalSeconds"] * retry["BackoffRate"] ** n, retry["MaxDelaySeconds"])
+                for n in range(retry["MaxAttempts"])
+            )
+            assert waits >= 300 and retry["JitterStrategy"] == "FULL", name
+
+
 def test_analysis_steps_retry_throttling_with_backoff(definition):
     states = dict(all_states(definition))
     for name in ("DetectFaces", "DetectLabelsOnly", "CompareToReference", "DetectLabels"):
@@ -98,7 +112,8 @@ def test_execution_timeout_outlasts_every_retry_budget(template, definition):
         for retry in state.get("Retry", []):
             interval, rate = retry.get("IntervalSeconds", 1), retry.get("BackoffRate", 2.0)
             cap = retry.get("MaxDelaySeconds", float("inf"))
-            attempts += retry.get("MaxAttempts", 3)
+            if retry["ErrorEquals"] != ["Lambda.TooManyRequestsException"]:  # a throttled invoke never ran
+                attempts += retry.get("MaxAttempts", 3)
             waits += sum(min(interval * rate**n, cap) for n in range(retry.get("MaxAttempts", 3)))
         worst += attempts * timeout + waits
     assert tasks == 12

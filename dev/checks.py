@@ -3,6 +3,7 @@ instead of every capture failing the same way after its retries, one at a time."
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import socket
@@ -76,6 +77,26 @@ def check_writable(root: Path, settings: Settings) -> None:
                 pass
         except OSError as exc:
             raise UsageError(f"cannot write into {folder} ({exc.strerror or exc}); results and state go there") from exc
+    check_state_file(Path(local_state_file(settings)))
+
+
+def check_state_file(path: Path) -> None:
+    """A damaged state file (a disk that filled up, a sync tool's half copy) would fail every
+    capture's verdict with the same database error: say so once, with what to do."""
+    import sqlite3
+
+    if not path.exists():
+        return
+    try:
+        with contextlib.closing(sqlite3.connect(path, timeout=30)) as db:
+            problems = [row[0] for row in db.execute("PRAGMA quick_check")]
+    except sqlite3.Error as exc:
+        problems = [str(exc)]
+    if problems != ["ok"]:
+        raise UsageError(
+            f"the run's state file {path} is damaged ({'; '.join(problems[:3])}); move it away to start "
+            "afresh: every capture is then judged again and its alerts counted anew"
+        )
 
 
 def check_webhook_url(url: str) -> None:

@@ -123,6 +123,16 @@ def test_a_results_folder_that_cannot_be_written_is_a_usage_error(exam, capsys):
     assert f"cannot write into {exam / 'results'}" in capsys.readouterr().err
 
 
+def test_a_damaged_state_file_is_a_usage_error_that_says_what_to_do(exam, capsys):
+    state = exam / ".proctoring" / "state.sqlite3"
+    state.parent.mkdir()
+    state.write_bytes(b"half a copy")
+    assert main(["run", str(exam), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert f"the run's state file {state} is damaged (file is not a database); move it away" in err
+    assert not (exam / "results" / "exam1").exists()  # stopped before any capture
+
+
 def test_a_webhook_nobody_listens_on_is_a_usage_error(exam, capsys, unused_port):
     port = unused_port
     assert main(["run", str(exam), "--webhook", f"http://127.0.0.1:{port}/hook", "--no-progress"]) == 2

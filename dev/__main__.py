@@ -116,6 +116,12 @@ def positive_int(text: str) -> int:
     return value
 
 
+def capture_pattern(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a capture's path or a glob such as 'exam1/ana/*', got nothing")
+    return text
+
+
 def port_number(text: str) -> int:
     if not text.isdigit() or not 1 <= int(text) <= 65535:
         raise argparse.ArgumentTypeError(f"expected a port number from 1 to 65535, got {text!r}")
@@ -151,6 +157,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--only",
         action="append",
+        type=capture_pattern,
         metavar="GLOB",
         help="process only matching captures (a path or a glob on the key, e.g. 'exam1/ana/*'); repeatable",
     )

@@ -154,6 +154,7 @@ def test_a_bad_threshold_in_the_environment_stops_the_run_with_its_name(exam, mo
         (["run", "DIR", "--analyzer", "magic"], "invalid choice: 'magic'"),
         (["run", "DIR", "--workers", "0"], "must be at least 1, got 0"),
         (["run", "DIR", "--workers", "two"], "expected a whole number, got 'two'"),
+        (["run", "DIR", "--only", " "], "expected a capture's path or a glob such as 'exam1/ana/*', got nothing"),
         (["bench", "-n", "-5"], "must be at least 1, got -5"),
         (["bench", "--size", "abc"], "expected WIDTHxHEIGHT such as 640x480, got 'abc'"),
         (["bench", "--size", "60x60"], "each side must be between 80 and 8000 px, got '60x60'"),

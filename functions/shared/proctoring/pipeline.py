@@ -14,6 +14,7 @@ from .analysis.base import FaceAnalyzer
 from .config import Settings
 from .images import MAX_SOURCE_BYTES, ImageRejected, PreparedImage, image_quality, prepare_image
 from .keys import capture_identity, key_candidates, parse_capture_key
+from .policy import face_area
 from .storage import Storage
 
 # A step's output travels in the execution's state, which Step Functions caps at 256 KB; going over
@@ -22,11 +23,6 @@ from .storage import Storage
 # Rekognition's DetectFaces returns at most) and, per label, its most confident few boxes and a count.
 MAX_FACES = 100
 MAX_INSTANCES_PER_LABEL = 5
-
-
-def _face_area(face: dict[str, Any]) -> float:
-    box = face.get("BoundingBox") or {}
-    return float(box.get("Width", 0)) * float(box.get("Height", 0))
 
 
 def bounded_labels(result: dict[str, Any]) -> dict[str, Any]:
@@ -137,7 +133,7 @@ def detect_capture_faces(storage: Storage, analyzer: FaceAnalyzer, capture: dict
         image = load_capture(storage, capture)
     except ImageRejected as exc:
         return {"face_count": 0, "faces": [], "rejection": exc.as_dict()}
-    faces = sorted(analyzer.detect_faces(image), key=_face_area, reverse=True)[:MAX_FACES]
+    faces = sorted(analyzer.detect_faces(image), key=face_area, reverse=True)[:MAX_FACES]
     return {
         "face_count": len(faces),
         "faces": faces,

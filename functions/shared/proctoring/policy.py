@@ -93,7 +93,8 @@ class Verdict:
         return self.reasons[0].code if self.reasons else ""
 
 
-def _area(face: dict[str, Any]) -> float:
+def face_area(face: dict[str, Any]) -> float:
+    """Share of the picture a face's box covers (the largest face is the student's)."""
     box = face.get("BoundingBox") or {}
     return float(box.get("Width", 0)) * float(box.get("Height", 0))
 
@@ -128,7 +129,7 @@ def decide(analysis: dict[str, Any], config: PolicyConfig) -> Verdict:
     reasons: list[Reason] = []
     notes: list[str] = []
     faces = [f for f in analysis.get("faces") or [] if float(f.get("Confidence", 0)) >= config.face_min_confidence]
-    faces.sort(key=_area, reverse=True)
+    faces.sort(key=face_area, reverse=True)
     main_face = faces[0] if faces else None
 
     if not faces:

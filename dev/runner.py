@@ -455,12 +455,15 @@ def missing_reference_lines(report: RunReport) -> list[str]:
     if not students:
         return []
     folder = report.root / report.reference_prefix
-    present = [path for path in folder.iterdir() if path.is_file()] if folder.is_dir() else []
+    by_folded_stem: dict[str, list[Path]] = defaultdict(list)
+    for path in folder.iterdir() if folder.is_dir() else []:
+        if path.is_file():
+            by_folded_stem[path.stem.casefold()].append(path)
     lines = [f"No reference photo in {folder} for {len(students)} student(s): {', '.join(students[:20])}"]
     lines[0] += f" and {len(students) - 20} more" if len(students) > 20 else ""
     for student in students:
-        for path in present:
-            if path.stem != student and path.stem.casefold() == student.casefold():
+        for path in by_folded_stem.get(student.casefold(), []):
+            if path.stem != student:
                 lines.append(f"  {path.name} is there, but ids are case-sensitive: name it {student}{path.suffix}")
     return lines
 

@@ -62,6 +62,7 @@ class CaptureOutcome:
     reason: str = ""
     undelivered: str = ""  # why the webhook never accepted the document, when it did not
     codes: tuple[str, ...] = ()  # every reason code of the document
+    reference_problem: str = ""  # the REFERENCE_INVALID sentence, naming the file, when there is one
 
 
 @dataclass
@@ -252,8 +253,10 @@ def process_capture(sfn: Any, rule: Any, root: Path, key: str, settings: Setting
             reason = f"{reason} ({document['error'].get('name')}: {document['error'].get('message')})"
         notification = document.get("notification") or {}
         undelivered = (notification.get("last_error") or "failed") if notification.get("status") == "failed" else ""
-        codes = tuple(item.get("code", "") for item in document.get("reasons") or [])
-        return CaptureOutcome(key, document["status"], execution.status, reason, undelivered, codes)
+        reasons = document.get("reasons") or []
+        codes = tuple(item.get("code", "") for item in reasons)
+        reference_problem = next((r.get("message", "") for r in reasons if r.get("code") == "REFERENCE_INVALID"), "")
+        return CaptureOutcome(key, document["status"], execution.status, reason, undelivered, codes, reference_problem)
     except Exception as exc:  # noqa: BLE001 - reported per capture, see the docstring
         return CaptureOutcome(key, "MISSING", "RUNNER_ERROR", f"{type(exc).__name__}: {exc}")
 
@@ -468,6 +471,21 @@ def missing_reference_lines(report: RunReport) -> list[str]:
     return lines
 
 
+def unusable_reference_lines(report: RunReport) -> list[str]:
+    """Students whose reference photo exists but cannot be used, each with what is wrong with it."""
+    problems: dict[str, str] = {}
+    for outcome in report.outcomes:
+        if outcome.reference_problem and (student := student_of(outcome.key, report.images_prefix)):
+            problems.setdefault(student[1], outcome.reference_problem)
+    if not problems:
+        return []
+    return (
+        [f"Reference photo unusable for {len(problems)} student(s):"]
+        + [f"  {student}: {problem}" for student, problem in sorted(problems.items())[:20]]
+        + ([f"  and {len(problems) - 20} more"] if len(problems) > 20 else [])
+    )
+
+
 def print_summary(report: RunReport, *, name_missing_references: bool = True) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -509,7 +527,8 @@ def print_summary(report: RunReport, *, name_missing_references: bool = True) ->
     name_some(
         [f"no result document for {o.key}: {o.execution} {o.reason}" for o in missing], "without a result document"
     )
-    for line in missing_reference_lines(report) if name_missing_references else []:
+    reference_lines = [*missing_reference_lines(report), *unusable_reference_lines(report)]
+    for line in reference_lines if name_missing_references else []:
         console.print(line, markup=False, soft_wrap=True)  # paths stay whole, to copy
     unmatched = [outcome for outcome in report.outcomes if outcome.execution == "NOT_MATCHED"]
     if unmatched:

@@ -125,6 +125,13 @@ def test_reference_invalid(reference, fragment):
     assert fragment in verdict.reasons[0].message
 
 
+def test_reference_invalid_names_the_file_to_replace():
+    reference = {"status": "invalid", "face_count": 2, "key": "reference/ana.png"}
+    (reason,) = decide(analysis(reference=reference, similarity=None), CONFIG).reasons
+    assert reason.evidence == {"key": "reference/ana.png", "face_count": 2}
+    assert reason.message == "The reference photo reference/ana.png cannot be used: it has 2 faces."
+
+
 @pytest.mark.parametrize(("confidence", "alert"), [(74.99, False), (75.0, True), (99.0, True)])
 def test_forbidden_object_at_min_confidence(confidence, alert):
     labels = {"checked": True, "labels": [{"Name": "Cell Phone", "Confidence": confidence}], "person_count": 1}

@@ -43,7 +43,7 @@ def test_analysis_input_reads_each_branch_of_the_state():
             },
         }
     )
-    assert compared["similarity"] == 97.0 and compared["reference"] == {"status": "ok"}
+    assert compared["similarity"] == 97.0 and compared["reference"] == {"status": "ok", "key": "reference/u.jpg"}
     rejected = analysis_input({"capture": CAPTURE, "faces": {"rejection": {"code": "IMAGE_EMPTY", "message": "m"}}})
     assert rejected["rejection"]["code"] == "IMAGE_EMPTY"
 

@@ -373,6 +373,16 @@ def test_the_summary_names_students_without_a_reference_and_near_misses(exam, ca
     assert all("REFERENCE_MISSING" in o.codes for o in report.outcomes if o.key.startswith("images/exam1/"))
 
 
+def test_the_summary_names_each_unusable_reference_and_what_is_wrong_with_it(exam, capsys):
+    (exam / "reference/ben.jpg").write_bytes(b"")
+    report = run_folder(exam, workers=1, progress=False, analyzer_factory=FACTORY)
+    print_summary(report)
+    out = capsys.readouterr().out
+    assert "Reference photo unusable for 1 student(s):" in out
+    assert "  ben: The reference photo reference/ben.jpg cannot be used: the file is empty (0 bytes)." in out
+    assert "ana:" not in out
+
+
 def test_run_twice_rewrites_identical_documents(exam):
     run_folder(exam, workers=1, progress=False, analyzer_factory=FACTORY)
     first = {path: path.read_bytes() for path in (exam / "results").rglob("*.json")}

@@ -155,10 +155,14 @@ def decide(analysis: dict[str, Any], config: PolicyConfig) -> Verdict:
         detail = reference.get("error") or (
             "it has no face" if count == 0 else f"it has {count} faces" if count else "it cannot be analysed"
         )
-        evidence = {"face_count": count} if count is not None else {}
+        key = reference.get("key")
+        evidence = {"key": key} if key else {}
+        if count is not None:
+            evidence["face_count"] = count
         if reference.get("error_code"):
             evidence["error_code"] = reference["error_code"]
-        reasons.append(Reason("REFERENCE_INVALID", f"The reference photo cannot be used: {detail}.", evidence))
+        which = f" {key}" if key else ""
+        reasons.append(Reason("REFERENCE_INVALID", f"The reference photo{which} cannot be used: {detail}.", evidence))
     elif ref_status == "ok" and faces:
         similarity = analysis.get("similarity")
         if similarity is None or float(similarity) < config.similarity_threshold:

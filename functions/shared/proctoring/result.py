@@ -30,7 +30,8 @@ def analysis_input(state: dict[str, Any]) -> dict[str, Any]:
     if not capture.get("reference_key"):
         reference = {"status": "missing", "expected_key": capture.get("reference_expected")}
     elif comparison:
-        reference = comparison.get("reference") or {"status": "ok"}
+        # The key goes along so that a REFERENCE_INVALID verdict names the file to replace.
+        reference = {**(comparison.get("reference") or {"status": "ok"}), "key": capture["reference_key"]}
     else:
         reference = {"status": "skipped"}
     return {

@@ -9,9 +9,14 @@ from pathlib import Path
 
 
 def _secret(args: argparse.Namespace) -> str:
+    from dev.checks import check_webhook_secret, check_webhook_url
     from dev.runner import DEFAULT_SECRET
 
-    return args.webhook_secret or os.environ.get("PROCTORING_WEBHOOK_SECRET") or DEFAULT_SECRET
+    secret = args.webhook_secret or os.environ.get("PROCTORING_WEBHOOK_SECRET")
+    if webhook := getattr(args, "webhook", None):
+        check_webhook_url(webhook)  # what is wrong with the URL itself comes first
+        check_webhook_secret(webhook, secret_given=bool(secret))
+    return secret or DEFAULT_SECRET
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -176,8 +181,8 @@ def parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="build a sample exam in DIR from real photos and run it")
     demo.add_argument("dir", metavar="DIR", nargs="?", default="demo", help="where to build the exam (default: demo)")
-    demo.add_argument("--workers", type=positive_int, default=None)
-    demo.add_argument("--no-progress", action="store_true")
+    demo.add_argument("--workers", type=positive_int, default=None, help="worker processes (default: one per core)")
+    demo.add_argument("--no-progress", action="store_true", help="no progress bar")
     demo.set_defaults(handler=cmd_demo)
 
     menu = commands.add_parser("menu", help="interactive tester on DIR")
@@ -186,16 +191,18 @@ def parser() -> argparse.ArgumentParser:
     menu.set_defaults(handler=cmd_menu)
 
     bench = commands.add_parser("bench", help="throughput, step times, orchestration overhead, peak RSS")
-    bench.add_argument("-n", "--captures", type=positive_int, default=200)
+    bench.add_argument("-n", "--captures", type=positive_int, default=200, help="generated captures (default 200)")
     bench.add_argument("--size", type=capture_size, default="640x480", help="capture size WxH (default 640x480)")
-    bench.add_argument("--workers", type=positive_int, default=None)
+    bench.add_argument(
+        "--workers", type=positive_int, default=None, help="processes of the multi-process run (default: one per core)"
+    )
     bench.add_argument("--keep", metavar="DIR", help="build the captures in DIR and keep them")
     bench.set_defaults(handler=cmd_bench)
 
     load = commands.add_parser("load", help="many captures in one run: nothing lost, nothing sent twice")
-    load.add_argument("-n", "--captures", type=positive_int, default=1000)
-    load.add_argument("--students", type=positive_int, default=50)
-    load.add_argument("--workers", type=positive_int, default=None)
+    load.add_argument("-n", "--captures", type=positive_int, default=1000, help="captures (default 1000)")
+    load.add_argument("--students", type=positive_int, default=50, help="students they are spread over (default 50)")
+    load.add_argument("--workers", type=positive_int, default=None, help="worker processes (default: one per core)")
     load.add_argument("--keep", metavar="DIR", help="build the captures in DIR and keep them")
     load.set_defaults(handler=cmd_load)
 
@@ -209,8 +216,12 @@ def parser() -> argparse.ArgumentParser:
     burst.set_defaults(handler=cmd_burst)
 
     webhook = commands.add_parser("webhook", help="a receiver that verifies signatures and prints each alert")
-    webhook.add_argument("--port", type=port_number, default=8765)
-    webhook.add_argument("--webhook-secret")
+    webhook.add_argument("--port", type=port_number, default=8765, help="port on 127.0.0.1 (default 8765)")
+    webhook.add_argument(
+        "--webhook-secret",
+        help="HMAC key the signatures are checked with (default: $PROCTORING_WEBHOOK_SECRET, else the key "
+        "run and menu sign with by default)",
+    )
     webhook.set_defaults(handler=cmd_webhook)
     return main
 

@@ -110,8 +110,24 @@ def check_webhook_url(url: str) -> None:
         parsed.port  # noqa: B018 - parsing it is the check
     except ValueError as exc:
         raise UsageError(f"--webhook {url}: {exc}") from exc
-    if parsed.scheme == "http" and parsed.hostname not in {"localhost", "127.0.0.1", "::1"}:
+    if parsed.scheme == "http" and parsed.hostname not in LOOPBACK_HOSTS:
         raise UsageError("plain http webhooks are only allowed on localhost; use https")
+
+
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def check_webhook_secret(url: str | None, secret_given: bool) -> None:
+    """A receiver on another machine needs its own signing key: the built-in one is public.
+
+    Signed with it, deliveries to a real proctoring system would prove nothing about who sent them.
+    """
+    host = urlparse(url).hostname if url else None
+    if host and host not in LOOPBACK_HOSTS and not secret_given:
+        raise UsageError(
+            f"--webhook {url}: give the receiver's signing key with --webhook-secret or "
+            "$PROCTORING_WEBHOOK_SECRET; the built-in development key is public and only signs for this machine"
+        )
 
 
 def check_webhook_reachable(url: str, timeout: float = 5.0) -> None:

@@ -97,6 +97,34 @@ def test_a_webhook_url_that_cannot_work_is_a_usage_error(exam, capsys, url, mess
     assert not (exam / "results").exists()
 
 
+@pytest.mark.parametrize("command", ["run", "menu"])
+def test_a_remote_webhook_is_not_signed_with_the_public_development_key(exam, capsys, monkeypatch, command):
+    monkeypatch.delenv("PROCTORING_WEBHOOK_SECRET", raising=False)
+    assert main([command, str(exam), "--webhook", "https://proctor.example.edu/hook"]) == 2
+    assert "give the receiver's signing key with --webhook-secret" in capsys.readouterr().err
+    assert not (exam / "results").exists()
+
+
+@pytest.mark.parametrize(
+    ("url", "secret", "refused"),
+    [
+        ("https://proctor.example.edu/hook", "", True),
+        ("https://proctor.example.edu/hook", "the-receivers-key", False),
+        ("http://127.0.0.1:8765/hook", "", False),  # python -m dev webhook checks with the same default
+        ("https://localhost/hook", "", False),
+        (None, "", False),
+    ],
+)
+def test_only_a_loopback_receiver_may_use_the_default_key(url, secret, refused):
+    from dev.checks import check_webhook_secret
+
+    if refused:
+        with pytest.raises(UsageError, match="development key is public"):
+            check_webhook_secret(url, secret_given=bool(secret))
+    else:
+        check_webhook_secret(url, secret_given=bool(secret))
+
+
 def test_cli_exit_code_is_one_when_the_webhook_refused_the_documents(exam, capsys, monkeypatch):
     import dev.runner as runner
     from dev.webhook import WebhookReceiver

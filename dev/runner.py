@@ -505,7 +505,7 @@ def print_summary(report: RunReport, *, name_missing_references: bool = True) ->
     console.print(table)
     rate = report.rate
     console.print(
-        f"{len(report.outcomes)} captures in {report.seconds:.1f} s ({rate:.2f} images/s, "
+        f"{len(report.outcomes)} capture{'s' if len(report.outcomes) != 1 else ''} in {report.seconds:.1f} s ({rate:.2f} images/s, "
         f"{report.workers} worker{'s' if report.workers > 1 else ''})"
     )
 

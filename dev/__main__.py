@@ -164,7 +164,7 @@ def parser() -> argparse.ArgumentParser:
         action="append",
         type=capture_pattern,
         metavar="GLOB",
-        help="process only matching captures (a path or a glob on the key, e.g. 'exam1/ana/*'); repeatable",
+        help="process only matching captures (a path, a folder or a glob on the key, e.g. 'exam1/ana/*'); repeatable",
     )
     pipeline_options(run)
     run.add_argument("--workers", type=positive_int, default=None, help="worker processes (default: one per core)")

@@ -147,8 +147,8 @@ REKOGNITION_IN_FLIGHT = 4
 
 
 def find_captures(root: Path, only: list[str] | None = None, images_prefix: str = "images/") -> list[str]:
-    """Keys of the capture files under ``root/images`` (or IMAGES_PREFIX); ``only`` filters by glob
-    or path, with or without the prefix."""
+    """Keys of the capture files under ``root/images`` (or IMAGES_PREFIX); ``only`` filters by glob,
+    path or folder (an exam's or a student's: every capture under it), with or without the prefix."""
     images_prefix = images_prefix.strip("/") + "/"
     images = root / images_prefix
     keys = sorted(path.relative_to(root).as_posix() for path in _files_under(images))
@@ -158,12 +158,14 @@ def find_captures(root: Path, only: list[str] | None = None, images_prefix: str 
             candidate = Path(pattern)
             if candidate.is_absolute() or candidate.exists():
                 pattern = _relative_to(candidate, root)
+            folders = tuple(f"{prefix}{pattern.rstrip('/')}/" for prefix in ("", images_prefix))
             matched = [
                 key
                 for key in keys
                 if fnmatch.fnmatchcase(key, pattern)
                 or key == pattern
                 or fnmatch.fnmatchcase(key, f"{images_prefix}{pattern}")
+                or key.startswith(folders)
             ]
             if not matched:
                 raise UsageError(f"no capture under {images} matches {pattern!r}")
@@ -503,9 +505,9 @@ def print_summary(report: RunReport, *, name_missing_references: bool = True) ->
     table.add_row("total", "", *(str(totals.get(column, 0)) for column in ("captures", *STATUSES)))
     console = Console()
     console.print(table)
-    rate = report.rate
+    rate, count = report.rate, len(report.outcomes)
     console.print(
-        f"{len(report.outcomes)} capture{'s' if len(report.outcomes) != 1 else ''} in {report.seconds:.1f} s ({rate:.2f} images/s, "
+        f"{count} capture{'s' if count != 1 else ''} in {report.seconds:.1f} s ({rate:.2f} images/s, "
         f"{report.workers} worker{'s' if report.workers > 1 else ''})"
     )
 

@@ -323,6 +323,16 @@ def test_find_captures_filters_by_glob_and_path(exam):
         find_captures(exam, ["/elsewhere/x.jpg"])
 
 
+def test_find_captures_takes_a_students_or_an_exams_folder(exam):
+    ben = ["images/exam1/ben/c0.jpg", "images/exam1/ben/c1.jpg"]
+    assert find_captures(exam, ["exam1/ben"]) == ben
+    assert find_captures(exam, ["images/exam1/ben/"]) == ben
+    assert find_captures(exam, [str(exam / "images/exam1/ben")]) == ben
+    assert find_captures(exam, ["exam1"]) == [key for key in find_captures(exam) if key.startswith("images/exam1/")]
+    with pytest.raises(UsageError, match="matches 'exam1/be'"):
+        find_captures(exam, ["exam1/be"])  # a folder is matched whole, never by the start of its name
+
+
 def test_find_captures_follows_linked_folders_once_and_skips_hidden_ones(exam, tmp_path_factory):
     external = tmp_path_factory.mktemp("external")
     (external / "ana").mkdir()

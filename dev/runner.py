@@ -449,7 +449,10 @@ def _progress(total: int, enabled: bool) -> Any:
 
 
 def missing_reference_lines(report: RunReport) -> list[str]:
-    """Students judged without a reference, and any reference file that differs only in case."""
+    """Students judged without a reference, and any reference file that differs only in case or
+    has a format references may not have."""
+    from proctoring.keys import REFERENCE_EXTENSIONS
+
     students = sorted(
         {
             student[1]
@@ -468,7 +471,9 @@ def missing_reference_lines(report: RunReport) -> list[str]:
     lines[0] += f" and {len(students) - 20} more" if len(students) > 20 else ""
     for student in students:
         for path in by_folded_stem.get(student.casefold(), []):
-            if path.stem != student:
+            if path.suffix not in REFERENCE_EXTENSIONS:
+                lines.append(f"  {path.name} is there, but a reference must be a .jpg, .jpeg or .png file")
+            elif path.stem != student:
                 lines.append(f"  {path.name} is there, but ids are case-sensitive: name it {student}{path.suffix}")
     return lines
 

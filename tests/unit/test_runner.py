@@ -411,6 +411,14 @@ def test_the_summary_names_students_without_a_reference_and_near_misses(exam, ca
     assert all("REFERENCE_MISSING" in o.codes for o in report.outcomes if o.key.startswith("images/exam1/"))
 
 
+def test_the_summary_names_a_reference_in_a_format_references_may_not_have(exam, capsys):
+    (exam / "reference/ben.jpg").rename(exam / "reference/ben.heic")
+    print_summary(run_folder(exam, workers=1, progress=False, analyzer_factory=FACTORY))
+    out = capsys.readouterr().out
+    assert "for 1 student(s): ben" in out
+    assert "ben.heic is there, but a reference must be a .jpg, .jpeg or .png file" in out
+
+
 def test_the_summary_names_each_unusable_reference_and_what_is_wrong_with_it(exam, capsys):
     (exam / "reference/ben.jpg").write_bytes(b"")
     report = run_folder(exam, workers=1, progress=False, analyzer_factory=FACTORY)

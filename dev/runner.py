@@ -58,7 +58,7 @@ class WorkerCrashed(RuntimeError):
 class CaptureOutcome:
     key: str
     status: str  # the result document's status, or MISSING when no document was written
-    execution: str  # SUCCEEDED / FAILED / NOT_MATCHED
+    execution: str  # SUCCEEDED / FAILED / NOT_MATCHED / NOT_RUN (no room for its result's name) / RUNNER_ERROR
     reason: str = ""
     undelivered: str = ""  # why the webhook never accepted the document, when it did not
     codes: tuple[str, ...] = ()  # every reason code of the document
@@ -232,6 +232,25 @@ def shared_results(keys: list[str], settings: Settings | None = None) -> dict[st
     return {result: sorted(sources) for result, sources in by_result.items() if len(sources) > 1}
 
 
+def result_name_problem(document_path: Path, root: Path) -> str:
+    """Why this file system cannot hold the result document's name, or "" when it can.
+
+    The capture's own name fits, but ``.json`` is one byte longer than ``.jpg`` (five when
+    another extension is kept), so a capture named near the limit has no room for its result.
+    """
+    try:
+        limit = os.pathconf(root, "PC_NAME_MAX")
+    except (AttributeError, OSError, ValueError):  # no pathconf (Windows): the common limit
+        limit = 255
+    size = len(os.fsencode(document_path.name))
+    if size <= limit:
+        return ""
+    return (
+        f"its result document's name would be {size} bytes, longer than this file system allows ({limit}); "
+        "rename the capture (not run, so nothing was counted or sent)"
+    )
+
+
 def process_capture(sfn: Any, rule: Any, root: Path, key: str, settings: Settings | None = None) -> CaptureOutcome:
     """Upload event -> rule -> execution -> the document's status. Never raises: a fault in the
     runner itself (say, the file vanished mid-run) is reported for this capture, and the
@@ -244,9 +263,11 @@ def process_capture(sfn: Any, rule: Any, root: Path, key: str, settings: Setting
         event = object_created_event(LOCAL_BUCKET, key, size=path.stat().st_size, etag=file_etag(path))
         if not rule.matches(event):
             return CaptureOutcome(key, "NOT_MATCHED", "NOT_MATCHED")
+        document_path = root / result_key_for(key, settings)
+        if problem := result_name_problem(document_path, root):
+            return CaptureOutcome(key, "MISSING", "NOT_RUN", problem)
         execution = sfn.run(event)
         sfn.forget(execution.arn)
-        document_path = root / result_key_for(key, settings)
         if not document_path.is_file():
             return CaptureOutcome(key, "MISSING", execution.status, execution.error or "")
         document = json.loads(document_path.read_text())

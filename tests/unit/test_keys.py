@@ -6,7 +6,9 @@ from urllib.parse import unquote
 import pytest
 
 from proctoring.keys import (
+    MAX_KEY_BYTES,
     InvalidCaptureKey,
+    capture_identity,
     idempotency_key,
     key_candidates,
     parse_capture_key,
@@ -142,6 +144,19 @@ def test_rejected_result_key_keeps_long_keys_bounded_and_distinct():
     second = rejected_result_key("images/" + "a" * 500 + "2.jpg")
     assert first != second
     assert len(first) < 260
+
+
+def test_a_key_with_no_room_for_its_result_key_gets_a_bounded_invalid_result():
+    # 1,024 bytes, S3's most, with every segment within its 255 characters: ".json" makes 1,026.
+    longest = f"images/{'é' * 255}/{'é' * 250}/c.jpg"
+    assert len(longest.encode()) == MAX_KEY_BYTES
+    identity = capture_identity("b", longest, etag="e", version_id=None)
+    assert identity["rejection"]["code"] == "INVALID_KEY"
+    assert "would be 1026 bytes, over S3's 1024" in identity["rejection"]["message"]
+    assert identity["result_key"].startswith("results/_invalid/")
+    assert len(identity["result_key"].encode()) < 300
+    shorter = capture_identity("b", f"images/{'é' * 255}/{'é' * 249}/c.jpg", etag="e", version_id=None)
+    assert "rejection" not in shorter and len(shorter["result_key"].encode()) == MAX_KEY_BYTES
 
 
 def test_idempotency_key_identifies_one_object_version():

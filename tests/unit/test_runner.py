@@ -429,6 +429,19 @@ def test_the_summary_names_each_unusable_reference_and_what_is_wrong_with_it(exa
     assert "ana:" not in out
 
 
+def test_a_capture_whose_result_name_the_file_system_cannot_hold_is_named_not_run(exam, capsys):
+    name = "a" * 251 + ".jpg"  # 255 bytes, the usual limit; its result, a*251 + ".json", is 256
+    (exam / "images/exam1/ana" / name).write_bytes(synthetic_jpeg(3))
+    report = run_folder(exam, workers=1, progress=False, analyzer_factory=FACTORY)
+    (outcome,) = [o for o in report.outcomes if o.key.endswith(name)]
+    assert (outcome.status, outcome.execution) == ("MISSING", "NOT_RUN")
+    assert "would be 256 bytes, longer than this file system allows (255)" in outcome.reason
+    assert not report.complete
+    assert len(list((exam / "results").rglob("*.json"))) == len(report.outcomes) - 1  # the others all ran
+    print_summary(report)
+    assert "rename the capture" in capsys.readouterr().out
+
+
 def test_run_twice_rewrites_identical_documents(exam):
     run_folder(exam, workers=1, progress=False, analyzer_factory=FACTORY)
     first = {path: path.read_bytes() for path in (exam / "results").rglob("*.json")}

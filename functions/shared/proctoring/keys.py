@@ -15,6 +15,7 @@ from urllib.parse import quote, unquote_plus
 # In order of preference; upper case too, as cameras and phones write it (S3 keys are case-sensitive).
 REFERENCE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".JPG", ".JPEG", ".PNG")
 MAX_SEGMENT_LENGTH = 255
+MAX_KEY_BYTES = 1024  # S3's limit on a key, in UTF-8 bytes
 
 
 class InvalidCaptureKey(ValueError):
@@ -152,10 +153,21 @@ def capture_identity(
         identity["result_key"] = rejected_result_key(key, results_prefix, images_prefix)
         identity["rejection"] = {"code": exc.code, "message": str(exc)}
         return identity
+    result_key = parsed.result_key(results_prefix)
+    if len(result_key.encode("utf-8")) > MAX_KEY_BYTES:
+        # A key near S3's limit has no room for its result (``.json`` is longer than ``.jpg``):
+        # rejected, it gets a shortened ``_invalid`` result instead of a write S3 would refuse.
+        identity["result_key"] = rejected_result_key(key, results_prefix, images_prefix)
+        identity["rejection"] = {
+            "code": InvalidCaptureKey.code,
+            "message": f"key {key!r} is too long: its result key would be {len(result_key.encode('utf-8'))} bytes, "
+            f"over S3's {MAX_KEY_BYTES}",
+        }
+        return identity
     identity.update(
         exam_id=parsed.exam_id,
         user_id=parsed.user_id,
         file_name=parsed.file_name,
-        result_key=parsed.result_key(results_prefix),
+        result_key=result_key,
     )
     return identity

@@ -123,6 +123,8 @@ def test_labels_are_not_checked_offline(analyzer, wheel_photos):
     assert labels["labels"] == []
     assert labels["person_count"] == 1
     assert "not checked" in labels["note"]
+    # A person is counted as DetectLabels counts one: at or above MinConfidence.
+    assert analyzer.detect_labels(from_pil(grace, "grace-labels"), 10, 100.0)["person_count"] == 0
 
 
 def test_reference_embedding_is_computed_once_per_version(analyzer, wheel_photos, monkeypatch):

@@ -69,6 +69,26 @@ def test_documents_for_every_status_follow_the_schema():
         assert_valid(with_notification(document, {"status": "not_configured"}))
 
 
+def test_face_count_is_the_faces_the_verdict_counted():
+    # A poster behind the student, detected at 60%: not a face for the verdict, nor in the count.
+    analysis = {
+        "faces": [face(), face(confidence=60.0, box=(0.7, 0.1, 0.1, 0.1))],
+        "reference": {"status": "ok"},
+        "similarity": 99.0,
+    }
+    verdict = decide(analysis, PolicyConfig())
+    document = build_document(
+        CAPTURE,
+        verdict,
+        status=verdict.status,
+        alert_count=0,
+        analyzer="rekognition",
+        processed_at="2026-11-27T10:00:00.000Z",
+        analysis=analysis,
+    )
+    assert (document["status"], document["analysis"]["face_count"]) == ("OK", 1)
+
+
 def test_failure_document_names_the_error_from_a_lambda_cause():
     cause = json.dumps({"errorType": "RekognitionThrottled", "errorMessage": "detect_faces: ThrottlingException"})
     document = failure_document(

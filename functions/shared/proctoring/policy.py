@@ -87,6 +87,7 @@ class Verdict:
     face: dict[str, Any] | None
     labels: tuple[dict[str, Any], ...]
     notes: tuple[str, ...] = ()
+    face_count: int = 0  # faces at or above FACE_MIN_CONFIDENCE: the ones the verdict counted
 
     @property
     def reason(self) -> str:
@@ -235,7 +236,12 @@ def decide(analysis: dict[str, Any], config: PolicyConfig) -> Verdict:
         face = {"BoundingBox": main_face["BoundingBox"], "Confidence": main_face["Confidence"]}
         face.update({name: dict(main_face[name]) for name in ("Pose", "Quality") if main_face.get(name)})
     return Verdict(
-        status=ALERT if reasons else OK, reasons=tuple(reasons), face=face, labels=tuple(labels), notes=tuple(notes)
+        status=ALERT if reasons else OK,
+        reasons=tuple(reasons),
+        face=face,
+        labels=tuple(labels),
+        notes=tuple(notes),
+        face_count=len(faces),
     )
 
 

@@ -75,7 +75,8 @@ def build_document(
         "analysis": None
         if status == ERROR
         else {
-            "face_count": len(analysis.get("faces") or []),
+            # The faces the verdict counted, so that it agrees with MULTIPLE_FACES and NO_FACE.
+            "face_count": verdict.face_count,
             "similarity": analysis.get("similarity"),
             "reference": (analysis.get("reference") or {}).get("status"),
             "objects_checked": bool(labels.get("checked")) if labels else False,

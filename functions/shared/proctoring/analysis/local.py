@@ -18,7 +18,7 @@ Conventions (so the policy can treat both analyzers alike):
   pitch > 0 when it tilts down, roll > 0 when it tilts clockwise in the image. The policy only
   uses absolute values, so a sign difference from Rekognition cannot change a verdict.
 * Labels: there is no object model, so ``checked`` is False and ``person_count`` is the number of
-  faces found.
+  faces found at or above MinConfidence.
 """
 
 from __future__ import annotations
@@ -195,7 +195,8 @@ class LocalAnalyzer(FaceAnalyzer):
         return {
             "checked": False,
             "labels": [],
-            "person_count": len(self.detect_faces(image)),
+            # As DetectLabels reports a Person instance: at or above MinConfidence.
+            "person_count": sum(face["Confidence"] >= min_confidence for face in self.detect_faces(image)),
             "note": "the offline analyzer has no object model: phones, books and other objects were not checked",
         }
 

@@ -9,6 +9,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from proctoring.analysis import get_analyzer
+from proctoring.config import get_settings
 from proctoring.pipeline import detect_capture_faces
 from proctoring.storage import get_storage
 
@@ -23,7 +24,7 @@ metrics = Metrics()
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     capture = event["capture"]
     logger.append_keys(exam_id=capture.get("exam_id"), user_id=capture.get("user_id"))
-    result = detect_capture_faces(get_storage(), get_analyzer(), capture)
+    result = detect_capture_faces(get_storage(), get_analyzer(), capture, get_settings().face_min_confidence)
     if "rejection" in result:
         logger.warning("image rejected", extra={"code": result["rejection"]["code"]})
         metrics.add_metric(name="ImagesRejected", unit=MetricUnit.Count, value=1)

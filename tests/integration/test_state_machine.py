@@ -8,7 +8,7 @@ import pytest
 from dev.burst import throttling_policies
 from dev.webhook import WebhookReceiver
 from tests.conftest import BUCKET, WEBHOOK_SECRET, synthetic_jpeg
-from tests.fakes import crowd_responses
+from tests.fakes import crowd_responses, fixture
 
 STEP_FUNCTIONS_STATE_LIMIT = 256 * 1024
 
@@ -73,6 +73,24 @@ def test_no_face_skips_compare_faces(pipeline):
     assert document["status"] == "ALERT"
     assert document["reason"] == "NO_FACE"
     assert document["alert_count"] == 1
+
+
+def test_a_faint_detection_alone_is_no_face_and_never_reaches_compare_faces(pipeline):
+    # DetectFaces may answer a pattern or a poster at low confidence; CompareFaces would find no
+    # face there and refuse the call (InvalidParameterException), failing the execution.
+    faint = fixture("detect_faces_one")
+    faint["FaceDetails"][0]["Confidence"] = 41.5
+    with_reference(pipeline)
+    event = pipeline.upload(CAPTURE, synthetic_jpeg(2), detect_faces=faint, detect_labels="detect_labels_person")
+
+    execution = pipeline.sfn.run(event)
+
+    assert execution.status == "SUCCEEDED"
+    assert "DetectLabelsOnly" in execution.entered_states()
+    assert "compare_faces" not in pipeline.rekognition.calls
+    document = pipeline.result(RESULT)
+    assert (document["reason"], document["analysis"]["face_count"]) == ("NO_FACE", 0)
+    assert document["analysis"]["image_quality"] is not None  # judged as a picture without a face
 
 
 def test_several_faces_alert_with_count_and_boxes(pipeline):

@@ -127,18 +127,26 @@ def load_capture(storage: Storage, capture: dict[str, Any]) -> PreparedImage:
     )
 
 
-def detect_capture_faces(storage: Storage, analyzer: FaceAnalyzer, capture: dict[str, Any]) -> dict[str, Any]:
-    """Faces of the capture, or a ``rejection`` when the image cannot be analysed."""
+def detect_capture_faces(
+    storage: Storage, analyzer: FaceAnalyzer, capture: dict[str, Any], min_face_confidence: float = 90.0
+) -> dict[str, Any]:
+    """Faces of the capture, or a ``rejection`` when the image cannot be analysed.
+
+    ``face_count`` counts the faces the policy counts (at or above ``min_face_confidence``): the
+    state machine compares with the reference only when there is one, so a faint detection (a
+    poster, a pattern) never reaches CompareFaces, which refuses an image it finds no face in.
+    """
     try:
         image = load_capture(storage, capture)
     except ImageRejected as exc:
         return {"face_count": 0, "faces": [], "rejection": exc.as_dict()}
     faces = sorted(analyzer.detect_faces(image), key=face_area, reverse=True)[:MAX_FACES]
+    face_count = sum(float(face.get("Confidence", 0)) >= min_face_confidence for face in faces)
     return {
-        "face_count": len(faces),
+        "face_count": face_count,
         "faces": faces,
         # Each face carries its own quality; the whole picture's only matters when there is none.
-        "image_quality": None if faces else image_quality(image.image),
+        "image_quality": None if face_count else image_quality(image.image),
         "image": {"width": image.source_size[0], "height": image.source_size[1], "format": image.source_format},
     }
 

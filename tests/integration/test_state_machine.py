@@ -93,6 +93,32 @@ def test_a_faint_detection_alone_is_no_face_and_never_reaches_compare_faces(pipe
     assert document["analysis"]["image_quality"] is not None  # judged as a picture without a face
 
 
+def test_a_photo_of_the_student_held_up_by_someone_else_is_a_mismatch(pipeline):
+    # The held-up photo is a faint, small detection that CompareFaces matches to the reference; the
+    # live face, the main one, is another person's. The verdict judges the main face.
+    faces, compare = fixture("detect_faces_two"), fixture("compare_faces_mismatch")
+    live, photo = faces["FaceDetails"]
+    photo.update(Confidence=58.2, BoundingBox={"Width": 0.06, "Height": 0.09, "Left": 0.8, "Top": 0.7})
+    compare["FaceMatches"] = [
+        {"Similarity": 99.1, "Face": {"BoundingBox": photo["BoundingBox"], "Confidence": 58.2}},
+        {"Similarity": 11.4, "Face": {"BoundingBox": live["BoundingBox"], "Confidence": 99.99}},
+    ]
+    with_reference(pipeline)
+    event = pipeline.upload(
+        CAPTURE, synthetic_jpeg(2), detect_faces=faces, compare_faces=compare, detect_labels="detect_labels_person"
+    )
+
+    execution = pipeline.sfn.run(event)
+
+    assert execution.status == "SUCCEEDED"
+    assert "CompareToReference" in execution.entered_states()
+    document = pipeline.result(RESULT)
+    assert [reason["code"] for reason in document["reasons"]] == ["FACE_MISMATCH"]
+    assert document["reasons"][0]["evidence"]["similarity"] == 11.4
+    assert (document["analysis"]["similarity"], document["analysis"]["face_count"]) == (11.4, 1)
+    assert document["face"]["BoundingBox"] == live["BoundingBox"]
+
+
 def test_several_faces_alert_with_count_and_boxes(pipeline):
     with_reference(pipeline)
     event = pipeline.upload(
@@ -132,7 +158,8 @@ def test_a_crowd_stays_within_the_state_size_step_functions_allows(make_aws_pipe
     assert evidence["MULTIPLE_FACES"]["count"] == 100
     assert len(evidence["MULTIPLE_FACES"]["boxes"]) == 100
     assert evidence["EXTRA_PERSON"]["count"] == 100
-    assert evidence["FACE_MISMATCH"]["similarity"] == pytest.approx(19.9)
+    # The main face's similarity (all are one size: the first is main), not the best of the crowd's.
+    assert evidence["FACE_MISMATCH"]["similarity"] == pytest.approx(10.0)
 
 
 def test_mismatch_with_reference(pipeline):

@@ -16,6 +16,7 @@ from proctoring.policy import (
     decide,
     escalate,
     filter_labels,
+    overlap,
 )
 from tests.fakes import face
 
@@ -54,6 +55,47 @@ def test_the_face_carries_its_pose_and_quality_even_when_ok():
     assert verdict.face["Quality"] == {"Brightness": 21.0, "Sharpness": 70.0}
     unposed = {key: value for key, value in face().items() if key not in {"Pose", "Quality"}}
     assert set(decide(analysis(faces=[unposed]), CONFIG).face) == {"BoundingBox", "Confidence"}
+
+
+STUDENT_BOX = (0.3, 0.2, 0.25, 0.4)  # face()'s default box: the main face
+PHOTO_BOX = (0.75, 0.6, 0.08, 0.1)  # a small face low on the right: a photo held up to the camera
+
+
+def matched(similarity, box):
+    left, top, width, height = box
+    return {"Similarity": similarity, "BoundingBox": {"Width": width, "Height": height, "Left": left, "Top": top}}
+
+
+def test_a_photo_of_the_student_held_up_beside_another_face_does_not_pass():
+    # The photo is a faint detection (not counted as a face) that matches the reference well; the
+    # face being judged is the main one, and it is someone else.
+    faces = [face(), face(confidence=62.0, box=PHOTO_BOX)]
+    matches = [matched(99.4, PHOTO_BOX), matched(12.5, STUDENT_BOX)]
+    verdict = decide(analysis(faces=faces, similarity=99.4, face_matches=matches), CONFIG)
+    assert codes(verdict) == ["FACE_MISMATCH"]
+    assert verdict.reasons[0].evidence["similarity"] == 12.5
+    assert verdict.similarity == 12.5
+
+
+def test_the_main_faces_match_passes_whatever_the_others_score():
+    matches = [matched(3.0, PHOTO_BOX), matched(97.0, STUDENT_BOX)]
+    verdict = decide(analysis(faces=[face()], similarity=97.0, face_matches=matches), CONFIG)
+    assert (verdict.status, verdict.similarity) == (OK, 97.0)
+
+
+def test_without_a_match_on_the_main_face_the_best_similarity_stands():
+    # An analyzer that answers only its best, or boxes that do not line up: no worse than before.
+    verdict = decide(analysis(similarity=95.0, face_matches=[matched(95.0, PHOTO_BOX)]), CONFIG)
+    assert (verdict.status, verdict.similarity) == (OK, 95.0)
+    assert decide(analysis(similarity=95.0), CONFIG).similarity == 95.0
+
+
+def test_overlap_of_boxes():
+    box = {"Width": 0.2, "Height": 0.2, "Left": 0.1, "Top": 0.1}
+    assert overlap(box, box) == pytest.approx(1.0)
+    assert overlap(box, {**box, "Left": 0.5}) == 0.0
+    assert overlap(box, {**box, "Left": 0.2}) == pytest.approx(1 / 3)  # half of each: 0.02 / 0.06
+    assert overlap(box, {}) == 0.0
 
 
 def test_rejection_is_error_with_its_code():

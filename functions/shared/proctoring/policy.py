@@ -88,6 +88,7 @@ class Verdict:
     labels: tuple[dict[str, Any], ...]
     notes: tuple[str, ...] = ()
     face_count: int = 0  # faces at or above FACE_MIN_CONFIDENCE: the ones the verdict counted
+    similarity: float | None = None  # the main face's similarity to the reference, when compared
 
     @property
     def reason(self) -> str:
@@ -107,6 +108,38 @@ def filter_labels(labels: list[dict[str, Any]], config: PolicyConfig) -> list[di
     return kept[: config.max_labels]
 
 
+def overlap(first: dict[str, Any], second: dict[str, Any]) -> float:
+    """Intersection over union of two BoundingBoxes (ratios of the picture): 1 for the same box."""
+
+    def span(box: dict[str, Any], start: str, size: str) -> tuple[float, float]:
+        return float(box.get(start, 0)), float(box.get(start, 0)) + float(box.get(size, 0))
+
+    (a_left, a_right), (b_left, b_right) = span(first, "Left", "Width"), span(second, "Left", "Width")
+    (a_top, a_bottom), (b_top, b_bottom) = span(first, "Top", "Height"), span(second, "Top", "Height")
+    inter = max(0.0, min(a_right, b_right) - max(a_left, b_left)) * max(
+        0.0, min(a_bottom, b_bottom) - max(a_top, b_top)
+    )
+    union = face_area({"BoundingBox": first}) + face_area({"BoundingBox": second}) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def main_face_similarity(analysis: dict[str, Any], main_face: dict[str, Any] | None) -> float | None:
+    """The similarity of the face being judged, the main one, to the reference.
+
+    Not the best over every face: a student's photo held up beside someone else's face would match
+    the reference well. CompareFaces answers each face of the capture with its box, which is matched
+    to the main face's box; without such an answer (an analyzer that gives only its best), the best.
+    """
+    matches = analysis.get("face_matches") or []
+    if main_face is not None and matches:
+        box = main_face.get("BoundingBox") or {}
+        score, match = max(((overlap(box, m.get("BoundingBox") or {}), m) for m in matches), key=lambda pair: pair[0])
+        if score >= 0.5:
+            return float(match["Similarity"])
+    similarity = analysis.get("similarity")
+    return None if similarity is None else float(similarity)
+
+
 def _norm(name: str) -> str:
     return " ".join(name.lower().replace("-", " ").split())
 
@@ -119,7 +152,8 @@ def decide(analysis: dict[str, Any], config: PolicyConfig) -> Verdict:
     * ``rejection``: ``{"code", "message"}`` when the capture could not be analysed -> ERROR.
     * ``faces``: Rekognition FaceDetails of the capture; ``image_quality``: whole-image quality.
     * ``reference``: ``{"status": "ok"|"missing"|"invalid"|"skipped", "face_count", "error"}``.
-    * ``similarity``: best similarity of the reference face among the capture's faces.
+    * ``similarity``: best similarity of the reference face among the capture's faces;
+      ``face_matches``: each compared face's ``Similarity`` and ``BoundingBox`` (the main face's counts).
     * ``labels``: ``{"checked": bool, "labels": [...], "person_count": int|None}``.
     """
     rejection = analysis.get("rejection")
@@ -146,6 +180,7 @@ def decide(analysis: dict[str, Any], config: PolicyConfig) -> Verdict:
 
     reference = analysis.get("reference") or {}
     ref_status = reference.get("status", "skipped")
+    similarity: float | None = None
     if ref_status == "missing":
         expected = reference.get("expected_key")
         where = f" (looked for {expected}, or .jpeg/.png)" if expected else ""
@@ -165,7 +200,7 @@ def decide(analysis: dict[str, Any], config: PolicyConfig) -> Verdict:
         which = f" {key}" if key else ""
         reasons.append(Reason("REFERENCE_INVALID", f"The reference photo{which} cannot be used: {detail}.", evidence))
     elif ref_status == "ok" and faces:
-        similarity = analysis.get("similarity")
+        similarity = main_face_similarity(analysis, main_face)
         if similarity is None or float(similarity) < config.similarity_threshold:
             shown = "no comparable face" if similarity is None else f"{float(similarity):.1f}"
             reasons.append(
@@ -242,6 +277,7 @@ def decide(analysis: dict[str, Any], config: PolicyConfig) -> Verdict:
         labels=tuple(labels),
         notes=tuple(notes),
         face_count=len(faces),
+        similarity=similarity,
     )
 
 

@@ -40,6 +40,7 @@ def analysis_input(state: dict[str, Any]) -> dict[str, Any]:
         "image_quality": faces.get("image_quality"),
         "reference": reference,
         "similarity": comparison.get("similarity"),
+        "face_matches": comparison.get("face_matches") or [],
         "labels": analysis.get("labels") or {},
     }
 
@@ -77,7 +78,7 @@ def build_document(
         else {
             # The faces the verdict counted, so that it agrees with MULTIPLE_FACES and NO_FACE.
             "face_count": verdict.face_count,
-            "similarity": analysis.get("similarity"),
+            "similarity": verdict.similarity,  # the main face's, which the verdict judged
             "reference": (analysis.get("reference") or {}).get("status"),
             "objects_checked": bool(labels.get("checked")) if labels else False,
             "person_count": labels.get("person_count"),

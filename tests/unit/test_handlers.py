@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -313,6 +314,20 @@ def test_decide_verdict_judges_again_under_a_changed_policy_but_counts_the_alert
     assert relaxed["alert_count"] == 1  # the alert already counted stays counted, once
     again = decide(state, context("decide"))["document"]
     assert again == first  # back under the first policy: its stored verdict, rewritten identically
+
+
+def test_decide_verdict_judges_again_under_new_rules(local_env, monkeypatch):
+    import proctoring.policy
+
+    decide = handler("decide_verdict")
+    state = decide_state(local_env, "c1", [face()], similarity=85.0)
+    first = decide(state, context("decide"))["document"]
+    assert decide(state, context("decide"))["document"] == first  # stored: same rules, same thresholds
+    time.sleep(0.002)  # processed_at has millisecond resolution
+    monkeypatch.setattr(proctoring.policy, "RULES_VERSION", proctoring.policy.RULES_VERSION + 1)
+    upgraded = decide(state, context("decide"))["document"]
+    assert upgraded["processed_at"] != first["processed_at"]  # judged again, not the stored verdict
+    assert upgraded["alert_count"] == 1  # and its alert still counted once
 
 
 def test_decide_verdict_writes_where_results_now_go_after_the_prefix_changed(local_env):

@@ -18,6 +18,11 @@ ALERT = "ALERT"
 ALERT_FINAL = "ALERT_FINAL"
 ERROR = "ERROR"
 
+# Part of every verdict's idempotency key, with the thresholds: raise it when a rule changes what
+# it decides, so that captures processed again after an upgrade are judged by the new rules rather
+# than answered from stored verdicts. 2: FACE_MISMATCH judges the main face; faint faces are not faces.
+RULES_VERSION = 2
+
 # Most serious first. An impostor outranks company, company outranks objects, and so on.
 SEVERITY = (
     "FACE_MISMATCH",
@@ -65,8 +70,9 @@ class PolicyConfig:
         )
 
     def fingerprint(self) -> str:
-        """A short digest of every threshold: a verdict is reused only under the same policy."""
-        canonical = json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+        """A short digest of the rules' version and every threshold: a verdict is reused only under
+        the same policy."""
+        canonical = json.dumps({"rules": RULES_VERSION, **asdict(self)}, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 

@@ -4,7 +4,8 @@
   ``Confidence`` (0-100), ``Pose`` (``Yaw``/``Pitch``/``Roll`` in degrees) and ``Quality``
   (``Brightness``/``Sharpness`` 0-100).
 * ``compare_faces`` returns the best similarity (0-100) between the reference's face and the
-  faces of the capture.
+  faces of the capture, and ``face_matches``: each face's ``Similarity`` and ``BoundingBox``, so
+  that the policy can judge the main face rather than the best one.
 * ``detect_labels`` returns Rekognition-like labels plus ``checked``: an analyzer that has no
   object model says ``checked: False``; it never claims that no object was there.
 """

@@ -197,6 +197,26 @@ def test_reprocessing_after_a_new_reference_gives_a_new_verdict_and_one_new_deli
     assert len(set(receiver.idempotency_keys())) == 2
 
 
+def test_a_students_captures_judged_again_from_their_keys_alone_after_a_late_reference(make_aws_pipeline):
+    # The README's recipe: an event built from each key under the student's folder (no size, ETag
+    # or version: ParseKey reads them from the bucket), one execution each.
+    pipeline = make_aws_pipeline()
+    for index in range(3):
+        pipeline.sfn.run(pipeline.upload(key(index), synthetic_jpeg(index), **OK))
+    assert [pipeline.result(result_key(i))["status"] for i in range(3)] == ["ALERT", "ALERT", "ALERT_FINAL"]
+
+    pipeline.reference("ana", synthetic_jpeg(500))
+    listed = pipeline.s3.list_objects_v2(Bucket=BUCKET, Prefix="images/exam1/ana/")["Contents"]
+    for item in listed:
+        event = {"detail-type": "Object Created", "source": "aws.s3"}
+        event["detail"] = {"bucket": {"name": BUCKET}, "object": {"key": item["Key"]}}
+        assert pipeline.sfn.run(event).status == "SUCCEEDED"
+
+    documents = [pipeline.result(result_key(i)) for i in range(3)]
+    assert [d["status"] for d in documents] == ["OK"] * 3
+    assert [d["alert_count"] for d in documents] == [3] * 3  # the earlier alerts stay counted, once
+
+
 @pytest.mark.parametrize("step", ["decide_verdict", "notify"])
 def test_a_throttled_idempotency_table_is_retried_not_turned_into_an_error(make_aws_pipeline, monkeypatch, step):
     """DynamoDB throttling the idempotency table (a burst on an on-demand table) reaches the state

@@ -48,6 +48,19 @@ def test_compare_returns_the_best_similarity(recorded):
     assert result["face_matches"][0]["BoundingBox"]["Left"] == 0.3712
 
 
+def test_compare_scores_unmatched_faces_zero_so_the_main_face_is_found(recorded):
+    from tests.fakes import fixture
+
+    response = fixture("compare_faces_match")
+    unmatched_box = {"Width": 0.3, "Height": 0.45, "Left": 0.05, "Top": 0.1}
+    response["UnmatchedFaces"] = [{"BoundingBox": unmatched_box, "Confidence": 99.9}]
+    capture = image(5)
+    recorded.register(capture.jpeg_bytes(), compare_faces=response)
+    result = RekognitionAnalyzer(client=recorded).compare_faces(image(4), capture)
+    assert result["similarity"] == 99.46  # the best stays the best match's
+    assert {"Similarity": 0.0, "BoundingBox": unmatched_box} in result["face_matches"]
+
+
 def test_labels_count_person_instances(recorded):
     capture = image(5)
     recorded.register(capture.jpeg_bytes(), detect_labels="detect_labels_two_people")

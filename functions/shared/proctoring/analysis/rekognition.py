@@ -78,6 +78,13 @@ class RekognitionAnalyzer(FaceAnalyzer):
             for match in response.get("FaceMatches", [])
         ]
         best = max((match["Similarity"] for match in matches), default=None)
+        # Faces below the (zero) threshold, should any come back: scored 0, so that the policy
+        # can find the main face among them rather than fall back to another face's best.
+        matches += [
+            {"Similarity": 0.0, "BoundingBox": face["BoundingBox"]}
+            for face in response.get("UnmatchedFaces", [])
+            if "BoundingBox" in face
+        ]
         return {"similarity": best, "face_matches": matches}
 
     def detect_labels(self, image: PreparedImage, max_labels: int, min_confidence: float) -> dict[str, Any]:

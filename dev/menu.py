@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,10 +22,38 @@ MENU = """
 """
 
 
-def _pick(keys: list[str], prompt: str, many: bool) -> list[str]:
-    """Numbers from the list, separated by spaces or commas; ``3-7`` is a range."""
+# Up to this many captures are listed one per line; more are listed one line per student folder.
+LIST_EACH_UP_TO = 60
+
+
+def _ranges(numbers: list[int]) -> str:
+    """``1-3, 7``: the numbers as ranges of consecutive ones."""
+    spans: list[list[int]] = []
+    for number in numbers:
+        if spans and number == spans[-1][1] + 1:
+            spans[-1][1] = number
+        else:
+            spans.append([number, number])
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in spans)
+
+
+def _list(keys: list[str]) -> None:
+    if len(keys) <= LIST_EACH_UP_TO:
+        for index, key in enumerate(keys, 1):
+            print(f"  {index:>3}. {key}")
+        return
+    folders: dict[str, list[int]] = {}
     for index, key in enumerate(keys, 1):
-        print(f"  {index:>3}. {key}")
+        folders.setdefault(key.rpartition("/")[0], []).append(index)
+    for folder, numbers in folders.items():
+        print(f"  {_ranges(numbers):>11}  {folder}/ ({len(numbers)} capture{'s' if len(numbers) != 1 else ''})")
+    print(f"  ({len(keys)} captures: give numbers, or a file, folder or glob such as exam1/ana/c1.jpg)")
+
+
+def _pick(keys: list[str], prompt: str, many: bool, lookup: Callable[[str], list[str]] | None = None) -> list[str]:
+    """Numbers from the list, separated by spaces or commas; ``3-7`` is a range. With ``lookup``,
+    anything else is a file, folder or glob, as ``run --only`` takes them."""
+    _list(keys)
     try:
         answer = input(prompt).strip()
     except EOFError:
@@ -34,8 +63,15 @@ def _pick(keys: list[str], prompt: str, many: bool) -> list[str]:
         first, _, last = part.partition("-")
         if first.isdigit() and (last.isdigit() or not last) and 1 <= int(first) <= int(last or first) <= len(keys):
             chosen.extend(key for key in keys[int(first) - 1 : int(last or first)] if key not in chosen)
+            continue
+        try:
+            found = lookup(part) if lookup and not part.replace("-", "").isdigit() else []
+        except UsageError:
+            found = []
+        if found:
+            chosen.extend(key for key in found if key not in chosen)
         else:
-            print(f"  ignoring {part!r}: not a number (or range) from the list")
+            print(f"  ignoring {part!r}: not a number (or range) from the list, nor a capture's file, folder or glob")
     return chosen if many else chosen[:1]
 
 
@@ -65,7 +101,12 @@ def interactive_menu(root: Path, *, analyzer: str, webhook: str | None, secret: 
         if choice == "q":
             return 0
         if choice in {"1", "2", "3"}:
-            chosen = _pick(keys, "number(s): " if choice == "2" else "number: ", many=choice == "2")
+            chosen = _pick(
+                keys,
+                "number(s): " if choice == "2" else "number: ",
+                many=choice == "2",
+                lookup=lambda pattern: find_captures(root, [pattern], settings.images_prefix),
+            )
             if not chosen:
                 continue
             extra: dict[str, str] = {}

@@ -616,6 +616,37 @@ def test_menu_picks_numbers_and_ranges_and_ignores_the_rest(monkeypatch, capsys)
     assert _pick(keys, "number: ", many=False) == []
 
 
+def test_menu_takes_a_file_folder_or_glob_as_run_only_does(exam, monkeypatch, capsys):
+    from dev.menu import _pick
+
+    keys = find_captures(exam)
+    lookup = lambda pattern: find_captures(exam, [pattern])  # noqa: E731 - what the menu passes
+    monkeypatch.setattr("builtins.input", lambda prompt="": "exam1/ben 1 exam1/ana/c1.jpg nobody/*")
+    chosen = _pick(keys, "number(s): ", many=True, lookup=lookup)
+    assert chosen == ["images/exam1/ben/c0.jpg", "images/exam1/ben/c1.jpg", keys[0], "images/exam1/ana/c1.jpg"]
+    assert "ignoring 'nobody/*'" in capsys.readouterr().out
+
+
+def test_menu_lists_a_large_folder_one_line_per_student(monkeypatch, capsys):
+    from dev.menu import _pick
+
+    keys = sorted([f"images/e/s{s:02d}/c{c}.jpg" for s in range(12) for c in range(6)] + ["images/e/stray.jpg"])
+    monkeypatch.setattr("builtins.input", lambda prompt="": "7-9")
+    assert _pick(keys, "number(s): ", many=True) == keys[6:9]
+    out = capsys.readouterr().out
+    assert "1-6  images/e/s00/ (6 captures)" in out
+    assert "images/e/stray.jpg" not in out and "73  images/e/ (1 capture)" in out
+    assert "73 captures: give numbers, or a file, folder or glob" in out
+    assert len(out.splitlines()) == 14  # 13 folders and the hint, not 73 lines
+
+
+def test_menu_ranges_compress_consecutive_numbers():
+    from dev.menu import _ranges
+
+    assert _ranges([1, 2, 3, 7, 9, 10]) == "1-3, 7, 9-10"
+    assert _ranges([4]) == "4"
+
+
 def test_menu_reports_a_usage_error_and_stays_open(exam, monkeypatch, capsys, unused_port):
     port = unused_port
     answers = iter(["1", "1", "q"])

@@ -48,22 +48,27 @@ def test_analysis_input_reads_each_branch_of_the_state():
     assert rejected["rejection"]["code"] == "IMAGE_EMPTY"
 
 
+def document_for(analysis, alert_count=1):
+    """The document the policy's verdict on ``analysis`` gives, as DecideVerdict builds it."""
+    verdict = decide(analysis, PolicyConfig())
+    return build_document(
+        CAPTURE,
+        verdict,
+        status=verdict.status,
+        alert_count=alert_count,
+        analyzer="rekognition",
+        processed_at="2026-11-27T10:00:00.000Z",
+        analysis=analysis,
+    )
+
+
 def test_documents_for_every_status_follow_the_schema():
     for analysis, status in [
         ({"faces": [face()], "reference": {"status": "ok"}, "similarity": 99.0}, "OK"),
         ({"faces": [], "reference": {"status": "missing"}}, "ALERT"),
         ({"rejection": {"code": "IMAGE_CORRUPT", "message": "truncated"}}, "ERROR"),
     ]:
-        verdict = decide(analysis, PolicyConfig())
-        document = build_document(
-            CAPTURE,
-            verdict,
-            status=verdict.status,
-            alert_count=1,
-            analyzer="rekognition",
-            processed_at="2026-11-27T10:00:00.000Z",
-            analysis=analysis,
-        )
+        document = document_for(analysis)
         assert document["status"] == status
         assert_valid(document)
         assert_valid(with_notification(document, {"status": "not_configured"}))
@@ -76,16 +81,7 @@ def test_face_count_is_the_faces_the_verdict_counted():
         "reference": {"status": "ok"},
         "similarity": 99.0,
     }
-    verdict = decide(analysis, PolicyConfig())
-    document = build_document(
-        CAPTURE,
-        verdict,
-        status=verdict.status,
-        alert_count=0,
-        analyzer="rekognition",
-        processed_at="2026-11-27T10:00:00.000Z",
-        analysis=analysis,
-    )
+    document = document_for(analysis, alert_count=0)
     assert (document["status"], document["analysis"]["face_count"]) == ("OK", 1)
 
 

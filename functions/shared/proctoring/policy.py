@@ -117,15 +117,13 @@ def filter_labels(labels: list[dict[str, Any]], config: PolicyConfig) -> list[di
 def overlap(first: dict[str, Any], second: dict[str, Any]) -> float:
     """Intersection over union of two BoundingBoxes (ratios of the picture): 1 for the same box."""
 
-    def span(box: dict[str, Any], start: str, size: str) -> tuple[float, float]:
-        return float(box.get(start, 0)), float(box.get(start, 0)) + float(box.get(size, 0))
+    def edges(box: dict[str, Any]) -> tuple[float, float, float, float]:
+        left, top = float(box.get("Left", 0)), float(box.get("Top", 0))
+        return left, top, left + float(box.get("Width", 0)), top + float(box.get("Height", 0))
 
-    (a_left, a_right), (b_left, b_right) = span(first, "Left", "Width"), span(second, "Left", "Width")
-    (a_top, a_bottom), (b_top, b_bottom) = span(first, "Top", "Height"), span(second, "Top", "Height")
-    inter = max(0.0, min(a_right, b_right) - max(a_left, b_left)) * max(
-        0.0, min(a_bottom, b_bottom) - max(a_top, b_top)
-    )
-    union = face_area({"BoundingBox": first}) + face_area({"BoundingBox": second}) - inter
+    (left1, top1, right1, bottom1), (left2, top2, right2, bottom2) = edges(first), edges(second)
+    inter = max(0.0, min(right1, right2) - max(left1, left2)) * max(0.0, min(bottom1, bottom2) - max(top1, top2))
+    union = (right1 - left1) * (bottom1 - top1) + (right2 - left2) * (bottom2 - top2) - inter
     return inter / union if union > 0 else 0.0
 
 

@@ -14,7 +14,7 @@ from .analysis.base import FaceAnalyzer
 from .config import Settings
 from .images import MAX_SOURCE_BYTES, ImageRejected, PreparedImage, image_quality, prepare_image
 from .keys import capture_identity, key_candidates, parse_capture_key
-from .policy import face_area
+from .policy import confident_faces, face_area
 from .storage import Storage
 
 # A step's output travels in the execution's state, which Step Functions caps at 256 KB; going over
@@ -141,7 +141,7 @@ def detect_capture_faces(
     except ImageRejected as exc:
         return {"face_count": 0, "faces": [], "rejection": exc.as_dict()}
     faces = sorted(analyzer.detect_faces(image), key=face_area, reverse=True)[:MAX_FACES]
-    face_count = sum(float(face.get("Confidence", 0)) >= min_face_confidence for face in faces)
+    face_count = len(confident_faces(faces, min_face_confidence))
     return {
         "face_count": face_count,
         "faces": faces,
@@ -173,7 +173,7 @@ def compare_to_reference(
     except FileNotFoundError:
         return {"reference": {"status": "missing"}, "similarity": None}
     # Count faces as the policy does: low-confidence detections (a patch, a poster) are not faces.
-    reference_faces = [f for f in analyzer.detect_faces(reference) if f["Confidence"] >= min_face_confidence]
+    reference_faces = confident_faces(analyzer.detect_faces(reference), min_face_confidence)
     if len(reference_faces) != 1:
         return {"reference": {"status": "invalid", "face_count": len(reference_faces)}, "similarity": None}
     try:

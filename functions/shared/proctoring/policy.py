@@ -114,6 +114,11 @@ def filter_labels(labels: list[dict[str, Any]], config: PolicyConfig) -> list[di
     return kept[: config.max_labels]
 
 
+def confident_faces(faces: list[dict[str, Any]] | None, min_confidence: float) -> list[dict[str, Any]]:
+    """The detections that are faces: at or above FACE_MIN_CONFIDENCE (a poster, a pattern is not)."""
+    return [face for face in faces or [] if float(face.get("Confidence", 0)) >= min_confidence]
+
+
 def overlap(first: dict[str, Any], second: dict[str, Any]) -> float:
     """Intersection over union of two BoundingBoxes (ratios of the picture): 1 for the same box."""
 
@@ -167,7 +172,7 @@ def decide(analysis: dict[str, Any], config: PolicyConfig) -> Verdict:
 
     reasons: list[Reason] = []
     notes: list[str] = []
-    faces = [f for f in analysis.get("faces") or [] if float(f.get("Confidence", 0)) >= config.face_min_confidence]
+    faces = confident_faces(analysis.get("faces"), config.face_min_confidence)
     faces.sort(key=face_area, reverse=True)
     main_face = faces[0] if faces else None
 

@@ -469,6 +469,14 @@ def _progress(total: int, enabled: bool) -> Any:
     return tqdm(total=total, unit="img", disable=None if enabled else True, desc="captures", dynamic_ncols=True)
 
 
+SHOWN = 20  # names listed below the table before the rest is only counted
+
+
+def and_more(count: int, what: str = "") -> str:
+    """``"and 5 more <what>"`` for the items past the first SHOWN, or ``""`` when all were shown."""
+    return f"and {count - SHOWN} more {what}".rstrip() if count > SHOWN else ""
+
+
 def missing_reference_lines(report: RunReport) -> list[str]:
     """Students judged without a reference, and any reference file that differs only in case or
     has a format references may not have."""
@@ -488,8 +496,10 @@ def missing_reference_lines(report: RunReport) -> list[str]:
     for path in folder.iterdir() if folder.is_dir() else []:
         if path.is_file():
             by_folded_stem[path.stem.casefold()].append(path)
-    lines = [f"No reference photo in {folder} for {len(students)} student(s): {', '.join(students[:20])}"]
-    lines[0] += f" and {len(students) - 20} more" if len(students) > 20 else ""
+    where = folder if folder.is_dir() else f"{folder} (there is no such folder)"
+    lines = [f"No reference photo in {where} for {len(students)} student(s): {', '.join(students[:SHOWN])}"]
+    if more := and_more(len(students)):
+        lines[0] += f" {more}"
     for student in students:
         for path in by_folded_stem.get(student.casefold(), []):
             if path.suffix not in REFERENCE_EXTENSIONS:
@@ -509,8 +519,8 @@ def unusable_reference_lines(report: RunReport) -> list[str]:
         return []
     return (
         [f"Reference photo unusable for {len(problems)} student(s):"]
-        + [f"  {student}: {problem}" for student, problem in sorted(problems.items())[:20]]
-        + ([f"  and {len(problems) - 20} more"] if len(problems) > 20 else [])
+        + [f"  {student}: {problem}" for student, problem in sorted(problems.items())[:SHOWN]]
+        + ([f"  {more}"] if (more := and_more(len(problems))) else [])
     )
 
 
@@ -537,11 +547,11 @@ def print_summary(report: RunReport, *, name_missing_references: bool = True) ->
         f"{report.workers} worker{'s' if report.workers > 1 else ''})"
     )
 
-    def name_some(lines: list[str], more: str, shown: int = 20) -> None:
-        for line in lines[:shown]:
+    def name_some(lines: list[str], what: str) -> None:
+        for line in lines[:SHOWN]:
             console.print(line.rstrip(), markup=False)
-        if len(lines) > shown:
-            console.print(f"... and {len(lines) - shown} more {more}")
+        if more := and_more(len(lines), what):
+            console.print(f"... {more}")
 
     name_some([f"execution FAILED for {o.key}: {o.reason}" for o in report.failed], "FAILED executions")
     if report.failed:

@@ -233,10 +233,27 @@ def test_the_summary_names_the_first_twenty_of_each_problem_and_counts_the_rest(
         CaptureOutcome(f"images/e/u/{n:02d}.jpg", "MISSING", "RUNNER_ERROR", "OSError: gone") for n in range(25)
     ]
     outcomes += [CaptureOutcome("images/e/v/ok.jpg", "OK", "SUCCEEDED", "", "WebhookRejected: HTTP 401")]
+    outcomes += [
+        CaptureOutcome(f"images/e/s{n:02d}/c.jpg", "ALERT", "SUCCEEDED", codes=("REFERENCE_MISSING",))
+        for n in range(23)
+    ]
+    outcomes += [
+        CaptureOutcome(
+            f"images/e/t{n:02d}/c.jpg",
+            "ALERT",
+            "SUCCEEDED",
+            codes=("REFERENCE_INVALID",),
+            reference_problem=f"reference/t{n:02d}.jpg has no face",
+        )
+        for n in range(23)
+    ]
     print_summary(RunReport(root=tmp_path, outcomes=outcomes))
     out = capsys.readouterr().out
     assert out.count("no result document for images/e/u/") == 20
     assert "... and 5 more without a result document" in out
+    [missing] = [line for line in out.splitlines() if line.startswith("No reference photo")]
+    assert missing.endswith(f"for 23 student(s): {', '.join(f's{n:02d}' for n in range(20))} and 3 more")
+    assert "Reference photo unusable for 23 student(s):" in out and "\n  and 3 more\n" in out
     assert "webhook delivery failed for images/e/v/ok.jpg: WebhookRejected: HTTP 401" in out
     assert "FAILED" not in out
 
@@ -409,6 +426,14 @@ def test_the_summary_names_students_without_a_reference_and_near_misses(exam, ca
     assert f"No reference photo in {exam / 'reference'} for 2 student(s): ana, ben" in out
     assert "Ana.jpg is there, but ids are case-sensitive: name it ana.jpg" in out
     assert all("REFERENCE_MISSING" in o.codes for o in report.outcomes if o.key.startswith("images/exam1/"))
+
+
+def test_the_summary_says_when_the_reference_folder_itself_is_missing(exam, capsys):
+    for path in (exam / "reference").iterdir():
+        path.unlink()
+    (exam / "reference").rmdir()
+    print_summary(run_folder(exam, workers=1, progress=False, analyzer_factory=FACTORY))
+    assert f"No reference photo in {exam / 'reference'} (there is no such folder) for" in capsys.readouterr().out
 
 
 def test_the_summary_names_a_reference_in_a_format_references_may_not_have(exam, capsys):

@@ -128,7 +128,10 @@ def load_capture(storage: Storage, capture: dict[str, Any]) -> PreparedImage:
 
 
 def detect_capture_faces(
-    storage: Storage, analyzer: FaceAnalyzer, capture: dict[str, Any], min_face_confidence: float = 90.0
+    storage: Storage,
+    analyzer: FaceAnalyzer,
+    capture: dict[str, Any],
+    min_face_confidence: float = Settings.face_min_confidence,
 ) -> dict[str, Any]:
     """Faces of the capture, or a ``rejection`` when the image cannot be analysed.
 
@@ -152,7 +155,10 @@ def detect_capture_faces(
 
 
 def compare_to_reference(
-    storage: Storage, analyzer: FaceAnalyzer, capture: dict[str, Any], min_face_confidence: float = 90.0
+    storage: Storage,
+    analyzer: FaceAnalyzer,
+    capture: dict[str, Any],
+    min_face_confidence: float = Settings.face_min_confidence,
 ) -> dict[str, Any]:
     """Best similarity between the reference's face and the capture's faces.
 

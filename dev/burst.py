@@ -18,7 +18,7 @@ import statistics
 from dataclasses import dataclass
 from typing import Any
 
-from dev.template import DEFINITION
+from dev.template import DEFINITION, all_states
 
 THROTTLED = "RekognitionThrottled"
 # The Rekognition API behind each analysis state (the states' names in the ASL).
@@ -46,18 +46,10 @@ class RetryPolicy:
         )
 
 
-def _states(states: dict[str, Any]) -> dict[str, Any]:
-    found = dict(states)
-    for state in states.values():
-        for branch in state.get("Branches", []):
-            found.update(_states(branch["States"]))
-    return found
-
-
 def throttling_policies(definition: dict[str, Any] | None = None) -> dict[str, RetryPolicy]:
     """The ``RekognitionThrottled`` retrier of each analysis state, by Rekognition API."""
     definition = definition or json.loads(DEFINITION.read_text())
-    states = _states(definition["States"])
+    states = dict(all_states(definition))
     policies = {}
     for state_name, api in API_OF_STATE.items():
         retry = next(r for r in states[state_name].get("Retry", []) if THROTTLED in r["ErrorEquals"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,14 @@ ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
 DEFINITION = ROOT / "statemachine" / "proctoring.asl.json"
 STATE_MACHINE = "ProctoringStateMachine"
+
+
+def all_states(definition: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every state of an ASL definition by name, those inside Parallel branches included."""
+    for name, state in definition["States"].items():
+        yield name, state
+        for branch in state.get("Branches", []):
+            yield from all_states(branch)
 
 
 @lru_cache(maxsize=1)

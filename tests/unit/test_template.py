@@ -29,13 +29,6 @@ def definition():
     return json.loads(tpl.DEFINITION.read_text())
 
 
-def all_states(definition):
-    for name, state in definition["States"].items():
-        yield name, state
-        for branch in state.get("Branches", []):
-            yield from all_states(branch)
-
-
 def test_every_placeholder_has_a_substitution_and_back(template, definition):
     placeholders = set(re.findall(r"\$\{(\w+)\}", tpl.DEFINITION.read_text()))
     substitutions = template["Resources"]["ProctoringStateMachine"]["Properties"]["DefinitionSubstitutions"]
@@ -69,7 +62,7 @@ def test_handlers_share_one_package_and_copy_nothing():
 
 
 def test_every_task_retries_lambda_service_errors(definition):
-    for name, state in all_states(definition):
+    for name, state in tpl.all_states(definition):
         if state["Type"] == "Task":
             retried = set().union(*(set(r["ErrorEquals"]) for r in state.get("Retry", [])))
             assert retried >= LAMBDA_ERRORS, name
@@ -79,7 +72,7 @@ def test_every_task_outlasts_lambda_throttling_at_an_exams_start(definition):
     # A small account's concurrency (new accounts may get 10) throttles invokes when every student
     # uploads at once; the default Lambda retrier's 3 tries in ~7 s would turn that into ERROR
     # documents, or lose the document when PersistResult itself is the one throttled.
-    for name, state in all_states(definition):
+    for name, state in tpl.all_states(definition):
         if state["Type"] == "Task":
             retry = next(r for r in state["Retry"] if "Lambda.TooManyRequestsException" in r["ErrorEquals"])
             waits = sum(
@@ -90,7 +83,7 @@ def test_every_task_outlasts_lambda_throttling_at_an_exams_start(definition):
 
 
 def test_analysis_steps_retry_throttling_with_backoff(definition):
-    states = dict(all_states(definition))
+    states = dict(tpl.all_states(definition))
     for name in ("DetectFaces", "DetectLabelsOnly", "CompareToReference", "DetectLabels"):
         retry = next(r for r in states[name]["Retry"] if "RekognitionThrottled" in r["ErrorEquals"])
         assert retry["BackoffRate"] > 1 and retry["MaxAttempts"] >= 3
@@ -102,7 +95,7 @@ def test_execution_timeout_outlasts_every_retry_budget(template, definition):
     functions = tpl.step_functions()
     default_timeout = template["Globals"]["Function"]["Timeout"]
     worst, tasks = 0.0, 0
-    for _name, state in all_states(definition):
+    for _name, state in tpl.all_states(definition):
         if state["Type"] != "Task":
             continue
         tasks += 1
@@ -149,7 +142,7 @@ def test_compare_and_labels_run_in_parallel(definition):
 
 def test_definition_stays_on_jsonpath(definition):
     assert definition.get("QueryLanguage", "JSONPath") == "JSONPath"
-    for name, state in all_states(definition):
+    for name, state in tpl.all_states(definition):
         assert state.get("QueryLanguage", "JSONPath") == "JSONPath", name
 
 

@@ -18,7 +18,7 @@ import pytest
 from botocore.config import Config
 from PIL import Image, ImageDraw
 
-from dev.engine import LocalStepFunctions, environment, load_handler_module, reset_backends
+from dev.engine import LambdaContext, LocalStepFunctions, environment, load_handler_module, reset_backends
 from dev.events import object_created_event
 from tests.fakes import RecordedRekognition
 
@@ -141,6 +141,24 @@ def local_env(tmp_path: Path) -> Iterator[Path]:
 def handler(step: str) -> Any:
     """The ``lambda_handler`` of ``functions/<step>/app.py``."""
     return load_handler_module(ROOT / "functions" / step).lambda_handler
+
+
+def emitted_metrics(step: str, event: dict[str, Any], monkeypatch: Any, capsys: Any) -> dict[str, dict[str, Any]]:
+    """Run a handler with metrics on; the CloudWatch EMF metrics it printed, by name, with their
+    namespace and dimensions (what the template's alarms select on)."""
+    module = load_handler_module(ROOT / "functions" / step)
+    module.metrics.clear_metrics()
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    capsys.readouterr()
+    module.lambda_handler(event, LambdaContext(step))
+    found = {}
+    for line in capsys.readouterr().out.splitlines():
+        record = json.loads(line) if line.startswith("{") else {}
+        for directive in record.get("_aws", {}).get("CloudWatchMetrics", []):
+            for metric in directive["Metrics"]:
+                dimensions = {name: record[name] for names in directive["Dimensions"] for name in names}
+                found[metric["Name"]] = {"namespace": directive["Namespace"], "dimensions": dimensions}
+    return found
 
 
 @dataclass

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from proctoring.analysis import get_analyzer
@@ -25,5 +26,10 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     logger.append_keys(exam_id=capture.get("exam_id"), user_id=capture.get("user_id"))
     settings = get_settings()
     result = compare_to_reference(get_storage(), get_analyzer(), capture, settings.face_min_confidence)
+    if "face_matches" in result:
+        outcome = "FaceComparisons"
+    else:  # nothing compared: the reference (or, replaced since DetectFaces, the capture) is unusable
+        outcome = "ReferenceUnusable" if result["reference"]["status"] != "ok" else "ImagesRejected"
+    metrics.add_metric(name=outcome, unit=MetricUnit.Count, value=1)
     logger.info("compared", extra={"reference": result["reference"]["status"], "similarity": result["similarity"]})
     return result

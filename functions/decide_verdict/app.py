@@ -14,21 +14,31 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.idempotency import idempotent_function
+from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from proctoring.alerts import get_alert_history
 from proctoring.config import Settings, get_settings
 from proctoring.idempotency import ConfiguredPersistenceLayer, idempotency_config
-from proctoring.policy import ALERT, OK, PolicyConfig, counts_toward_escalation, decide, escalate
-from proctoring.result import analysis_input, build_document, utc_now
+from proctoring.pipeline import judge_capture
+from proctoring.policy import PolicyConfig
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 persistence_layer = ConfiguredPersistenceLayer()
+
+
+def count_replay(response: dict[str, Any], record: DataRecord) -> dict[str, Any]:
+    """A duplicate event or a redrive, answered with the stored verdict."""
+    metrics.add_metric(name="VerdictsReplayed", unit=MetricUnit.Count, value=1)
+    return response
+
+
 # With the result key in it, a capture processed after ResultsPrefix changed is written where results now go.
 once_per_judgement = idempotency_config(
-    "[event.capture.idempotency_key, event.capture.reference_etag, event.capture.result_key, analyzer, policy]"
+    "[event.capture.idempotency_key, event.capture.reference_etag, event.capture.result_key, analyzer, policy]",
+    on_replay=count_replay,
 )
 
 
@@ -48,32 +58,11 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
 @idempotent_function(data_keyword_argument="judgement", persistence_store=persistence_layer, config=once_per_judgement)
 def judge(judgement: dict[str, Any], settings: Settings, policy: PolicyConfig) -> dict[str, Any]:
     """The verdict for one judgement (the idempotency payload); settings and policy are what it names."""
-    event = judgement["event"]
-    capture = event["capture"]
-    analysis = analysis_input(event)
-    verdict = decide(analysis, policy)
-    status, alert_count = verdict.status, None
-    if counts_toward_escalation(verdict, policy):
-        history = get_alert_history()
-        alert_count = history.record_alert(capture["exam_id"], capture["user_id"], capture["idempotency_key"])
-        status = escalate(status, alert_count, settings.alert_final_threshold)
-    elif status in {OK, ALERT}:  # an OK, or an alert whose reasons are all excluded from escalation
-        alert_count = get_alert_history().alert_count(capture["exam_id"], capture["user_id"])
-    document = build_document(
-        capture,
-        verdict,
-        status=status,
-        alert_count=alert_count,
-        analyzer=settings.analyzer,
-        processed_at=utc_now(),
-        analysis=analysis,
+    result = judge_capture(judgement["event"], settings, policy, get_alert_history())
+    document = result["document"]
+    metrics.add_metric(name=f"Verdict{document['status'].title().replace('_', '')}", unit=MetricUnit.Count, value=1)
+    logger.info(
+        "verdict",
+        extra={"status": document["status"], "reason": document["reason"], "alert_count": document["alert_count"]},
     )
-    metrics.add_metric(name=f"Verdict{status.title().replace('_', '')}", unit=MetricUnit.Count, value=1)
-    logger.info("verdict", extra={"status": status, "reason": verdict.reason, "alert_count": alert_count})
-    return {
-        "bucket": capture["bucket"],
-        "key": capture["result_key"],
-        "idempotency_key": capture["idempotency_key"],
-        "failed": False,
-        "document": document,
-    }
+    return result

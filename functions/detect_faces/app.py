@@ -29,5 +29,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         logger.warning("image rejected", extra={"code": result["rejection"]["code"]})
         metrics.add_metric(name="ImagesRejected", unit=MetricUnit.Count, value=1)
     else:
+        metrics.add_metric(name="ImagesAnalysed", unit=MetricUnit.Count, value=1)
         logger.info("faces detected", extra={"face_count": result["face_count"]})
     return result

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from proctoring.analysis import get_analyzer
@@ -24,5 +25,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     capture = event["capture"]
     logger.append_keys(exam_id=capture.get("exam_id"), user_id=capture.get("user_id"))
     result = detect_capture_labels(get_storage(), get_analyzer(), capture, get_settings())
+    checked = result["checked"]
+    metrics.add_metric(name="LabelDetections" if checked else "LabelsNotChecked", unit=MetricUnit.Count, value=1)
     logger.info("labels detected", extra={"checked": result["checked"], "count": len(result["labels"])})
     return result

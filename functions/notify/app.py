@@ -12,6 +12,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.idempotency import idempotent
+from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from proctoring.idempotency import ConfiguredPersistenceLayer, idempotency_config
@@ -24,12 +25,18 @@ metrics = Metrics()
 persistence_layer = ConfiguredPersistenceLayer()
 
 
+def count_replay(response: dict[str, Any], record: DataRecord) -> dict[str, Any]:
+    """A duplicate event or a redrive, answered with the stored delivery: nothing is sent again."""
+    metrics.add_metric(name="DeliveriesReplayed", unit=MetricUnit.Count, value=1)
+    return response
+
+
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 @idempotent(
     persistence_store=persistence_layer,
-    config=idempotency_config("[idempotency_key, document.status, document.reasons]"),
+    config=idempotency_config("[idempotency_key, document.status, document.reasons]", on_replay=count_replay),
 )
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     attempt = int(event.get("retry_count") or 0) + 1

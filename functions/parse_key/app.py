@@ -40,6 +40,8 @@ def lambda_handler(event: S3EventBridgeNotificationEvent, context: LambdaContext
         size=obj.get("size"),
         settings=get_settings(),
     )
+    # Against PersistResult's ResultsWritten: did every upload get its document?
+    metrics.add_metric(name="CapturesReceived", unit=MetricUnit.Count, value=1)
     if "rejection" in capture:
         logger.warning("capture rejected", extra={"key": capture["key"], "code": capture["rejection"]["code"]})
         metrics.add_metric(name="CapturesRejected", unit=MetricUnit.Count, value=1)

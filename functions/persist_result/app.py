@@ -32,7 +32,10 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         # The early "pending" write only fills an empty place: a duplicate event or a redrive must
         # not turn a document an earlier execution finished back into "pending".
         uri = storage.create_json(event["bucket"], event["key"], document)
+        outcome = "PendingResultsWritten" if uri else "PendingResultsKept"
     else:
         uri = storage.write_json(event["bucket"], event["key"], document)
+        outcome = "ResultsWritten"  # the final document: one per capture, as ParseKey's CapturesReceived
+    metrics.add_metric(name=outcome, unit=MetricUnit.Count, value=1)
     logger.info("result written" if uri else "a result is already there; kept", extra={"key": event["key"]})
     return {"uri": uri, "status": document["status"], "written": uri is not None}

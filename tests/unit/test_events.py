@@ -7,13 +7,14 @@ it names placed in a local bucket, so a change to a step's input cannot leave it
 from __future__ import annotations
 
 import json
+import warnings
 
 import pytest
 
 from dev import template as tpl
 from dev.engine import LambdaContext
 from proctoring.analysis import set_analyzer
-from tests.conftest import ROOT, assert_valid, handler, synthetic_jpeg
+from tests.conftest import ROOT, assert_valid, emitted_metrics, handler, synthetic_jpeg
 from tests.fakes import CannedAnalyzer, face
 
 EVENTS = ROOT / "events"
@@ -56,6 +57,25 @@ def test_the_analysis_samples_run_through_their_steps(sample_bucket):
     assert comparison["reference"]["status"] == "ok" and comparison["similarity"] == 99.0
     labels = handler("detect_labels")(sample("detect_labels"), LambdaContext("sample"))
     assert labels["checked"] is True
+
+
+@pytest.mark.parametrize(
+    ("step", "expected"),
+    [
+        ("parse_key", {"CapturesReceived"}),
+        ("detect_faces", {"ImagesAnalysed"}),
+        ("compare_to_reference", {"FaceComparisons"}),
+        ("detect_labels", {"LabelDetections"}),
+        ("decide_verdict", {"VerdictOk"}),
+        ("persist_result", {"PendingResultsWritten"}),
+        ("record_failure", {"ProcessingFailed"}),
+    ],
+)
+def test_every_step_publishes_a_metric_for_its_sample(sample_bucket, monkeypatch, capsys, step, expected):
+    # A step that publishes none makes Powertools warn in the function's log on every invocation.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert set(emitted_metrics(step, sample(step), monkeypatch, capsys)) == expected
 
 
 def test_the_decide_sample_gives_a_valid_document(sample_bucket):

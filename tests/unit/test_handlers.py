@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from dev.engine import LambdaContext, environment, load_handler_module
+from dev.engine import LambdaContext, environment
 from dev.events import object_created_event
 from dev.webhook import WebhookReceiver
 from proctoring.analysis import set_analyzer
 from proctoring.errors import InvalidEvent, WebhookRejected, WebhookTransientError
 from proctoring.notify import delivery_key
 from proctoring.storage import file_etag
-from tests.conftest import ROOT, WEBHOOK_SECRET, handler, synthetic_jpeg
+from tests.conftest import ROOT, WEBHOOK_SECRET, emitted_metrics, handler, synthetic_jpeg
 from tests.fakes import CannedAnalyzer, face
 
 BUCKET = "local"
@@ -30,24 +30,6 @@ def put(root: Path, key: str, data: bytes) -> dict:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     return object_created_event(BUCKET, key, size=len(data), etag=file_etag(path))
-
-
-def emitted_metrics(step: str, event: dict, monkeypatch, capsys) -> dict[str, dict]:
-    """Run a handler with metrics on; the CloudWatch EMF metrics it printed, by name, with their
-    namespace and dimensions (what the template's alarms select on)."""
-    module = load_handler_module(ROOT / "functions" / step)
-    module.metrics.clear_metrics()
-    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
-    capsys.readouterr()
-    module.lambda_handler(event, context())
-    found = {}
-    for line in capsys.readouterr().out.splitlines():
-        record = json.loads(line) if line.startswith("{") else {}
-        for directive in record.get("_aws", {}).get("CloudWatchMetrics", []):
-            for metric in directive["Metrics"]:
-                dimensions = {name: record[name] for names in directive["Dimensions"] for name in names}
-                found[metric["Name"]] = {"namespace": directive["Namespace"], "dimensions": dimensions}
-    return found
 
 
 def capture_state(root: Path, key: str, data: bytes, reference: bytes | None = None) -> dict:
@@ -274,7 +256,7 @@ def test_decide_verdict_ok(local_env):
     assert result["document"]["alert_count"] == 0
 
 
-def test_decide_verdict_escalates_at_the_third_alert_and_is_idempotent(local_env):
+def test_decide_verdict_escalates_at_the_third_alert_and_is_idempotent(local_env, monkeypatch, capsys):
     decide = handler("decide_verdict")
     states = [decide_state(local_env, f"c{i}", [], similarity=None) for i in range(1, 5)]
     documents = [decide(state, context("decide"))["document"] for state in states]
@@ -282,6 +264,7 @@ def test_decide_verdict_escalates_at_the_third_alert_and_is_idempotent(local_env
     assert [d["alert_count"] for d in documents] == [1, 2, 3, 4]
     again = decide(states[2], context("decide"))["document"]
     assert again == documents[2]  # same verdict, same processed_at: the document is rewritten identically
+    assert set(emitted_metrics("decide_verdict", states[2], monkeypatch, capsys)) == {"VerdictsReplayed"}
     assert decide(states[3], context("decide"))["document"]["alert_count"] == 4
 
 
@@ -373,19 +356,22 @@ def test_record_failure_without_a_parsed_capture_uses_the_event():
 # -- PersistResult ----------------------------------------------------------------------------------
 def test_persist_writes_the_document_with_its_notification(local_env, monkeypatch, capsys):
     event = json.loads((ROOT / "events" / "persist_result.json").read_text())
-    assert emitted_metrics("persist_result", event, monkeypatch, capsys) == {}
+    assert set(emitted_metrics("persist_result", event, monkeypatch, capsys)) == {"PendingResultsWritten"}
     written = json.loads((local_env / event["key"]).read_text())
     assert written["notification"] == {"status": "pending"}
     assert written["status"] == "OK"
 
 
-def test_persist_never_writes_pending_over_a_finished_document(local_env):
+def test_persist_never_writes_pending_over_a_finished_document(local_env, monkeypatch, capsys):
     # A duplicate event or a redrive runs PersistResult again after the delivery was recorded.
     event = json.loads((ROOT / "events" / "persist_result.json").read_text())
-    assert handler("persist_result")(event, context())["written"] is True
+    assert set(emitted_metrics("persist_result", event, monkeypatch, capsys)) == {"PendingResultsWritten"}
     delivered = {**event, "notification": {"status": "delivered", "attempts": 1}, "only_if_absent": False}
     assert handler("persist_result")(delivered, context())["written"] is True
     assert handler("persist_result")(event, context())["written"] is False
+    # Metrics: the final write is the one counted against CapturesReceived; the kept one is not.
+    assert set(emitted_metrics("persist_result", delivered, monkeypatch, capsys)) == {"ResultsWritten"}
+    assert set(emitted_metrics("persist_result", event, monkeypatch, capsys)) == {"PendingResultsKept"}
     assert json.loads((local_env / event["key"]).read_text())["notification"] == {"status": "delivered", "attempts": 1}
 
 
@@ -420,14 +406,16 @@ def notify_env(local_env, url, monkeypatch):
     reset_backends()
 
 
-def test_notify_posts_once_and_replays_the_stored_outcome(local_env, monkeypatch):
+def test_notify_posts_once_and_replays_the_stored_outcome(local_env, monkeypatch, capsys):
     event = json.loads((ROOT / "events" / "notify.json").read_text())
     with WebhookReceiver(secret=WEBHOOK_SECRET) as receiver:
         notify_env(local_env, receiver.url, monkeypatch)
         first = handler("notify")(event, context("notify"))
         second = handler("notify")({**event, "retry_count": 3}, context("notify"))
+        replayed = emitted_metrics("notify", event, monkeypatch, capsys)
     assert first["status"] == "delivered"
     assert first == second
+    assert set(replayed) == {"DeliveriesReplayed"}
     assert len(receiver.deliveries) == 1
     assert receiver.idempotency_keys() == [delivery_key(event["idempotency_key"], event["document"])]
 

@@ -134,6 +134,8 @@ def test_face_mismatch_at_the_threshold(similarity, alert):
     if alert:
         assert verdict.reasons[0].evidence["similarity"] == similarity
         assert verdict.reasons[0].evidence["threshold"] == 90.0
+        shown = "no face matched it" if similarity is None else f"similarity {similarity:.1f}"
+        assert verdict.reasons[0].message == f"The face does not match the reference ({shown}, threshold 90)."
 
 
 def test_mismatch_threshold_is_configurable():

@@ -13,7 +13,7 @@ import threading
 import time
 import weakref
 
-from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer, IdempotencyConfig
+from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer, IdempotencyConfig, IdempotentHookFunction
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyItemAlreadyExistsError,
     IdempotencyItemNotFoundError,
@@ -120,12 +120,19 @@ def create_persistence_layer(settings: Settings | None = None) -> BasePersistenc
     return DynamoDBPersistenceLayer(table_name=settings.idempotency_table)
 
 
-def idempotency_config(event_key_jmespath: str, settings: Settings | None = None) -> IdempotencyConfig:
+def idempotency_config(
+    event_key_jmespath: str,
+    settings: Settings | None = None,
+    *,
+    on_replay: IdempotentHookFunction | None = None,
+) -> IdempotencyConfig:
+    """``on_replay`` is Powertools' response hook: it sees each response answered from the store."""
     settings = settings or get_settings()
     return IdempotencyConfig(
         event_key_jmespath=event_key_jmespath,
         raise_on_no_idempotency_key=True,
         expires_after_seconds=settings.idempotency_ttl_seconds,
+        response_hook=on_replay,
     )
 
 

@@ -211,12 +211,11 @@ def decide(analysis: dict[str, Any], config: PolicyConfig) -> Verdict:
     elif ref_status == "ok" and faces:
         similarity = main_face_similarity(analysis, main_face)
         if similarity is None or float(similarity) < config.similarity_threshold:
-            shown = "no comparable face" if similarity is None else f"{float(similarity):.1f}"
+            shown = "no face matched it" if similarity is None else f"similarity {float(similarity):.1f}"
             reasons.append(
                 Reason(
                     "FACE_MISMATCH",
-                    f"The face does not match the reference (similarity {shown}, "
-                    f"threshold {config.similarity_threshold:g}).",
+                    f"The face does not match the reference ({shown}, threshold {config.similarity_threshold:g}).",
                     {"similarity": similarity, "threshold": config.similarity_threshold},
                 )
             )

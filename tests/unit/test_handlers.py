@@ -147,6 +147,17 @@ def test_detect_faces_passes_on_the_hundred_largest_faces_as_rekognition_does(lo
     assert widths[-1] == pytest.approx(0.051)
 
 
+def test_detect_faces_reports_a_capture_deleted_after_parse_key(local_env):
+    # A deletion between two steps is no failure to retry: the document says what happened.
+    set_analyzer(CannedAnalyzer({}))
+    capture = capture_state(local_env, "images/e/u/gone.jpg", synthetic_jpeg(1))
+    (local_env / capture["key"]).unlink()
+    result = handler("detect_faces")({"capture": capture}, context())
+    assert result["rejection"]["code"] == "CAPTURE_NOT_FOUND"
+    assert "images/e/u/gone.jpg no longer exists" in result["rejection"]["message"]
+    assert result["face_count"] == 0
+
+
 def test_detect_faces_rejects_a_corrupt_image_with_a_code(local_env):
     set_analyzer(CannedAnalyzer({}))
     data = synthetic_jpeg(1)

@@ -7,7 +7,7 @@ import pytest
 from proctoring.alerts import SqliteAlertHistory
 from proctoring.config import Settings
 from proctoring.keys import capture_identity
-from proctoring.pipeline import judge_capture
+from proctoring.pipeline import capture_gone, judge_capture
 from proctoring.policy import PolicyConfig
 from tests.fakes import face
 
@@ -55,3 +55,12 @@ def test_an_alert_whose_reasons_are_all_excluded_is_shown_but_not_counted(histor
     document = judge_capture(analysed("c2", has_reference=False), SETTINGS, POLICY, history)["document"]
     assert (document["status"], document["reason"]) == ("ALERT", "REFERENCE_MISSING")
     assert document["alert_count"] == 1  # the running count, unchanged
+
+
+def test_a_capture_deleted_before_its_analysis_is_an_error_document_that_counts_no_alert(history):
+    state = analysed("c1", faces=0)
+    state["faces"]["rejection"] = capture_gone(state["capture"])
+    document = judge_capture(state, SETTINGS, POLICY, history)["document"]
+    assert (document["status"], document["reason"]) == ("ERROR", "CAPTURE_NOT_FOUND")
+    assert "images/exam/ana/c1.jpg no longer exists" in document["reasons"][0]["message"]
+    assert history.alert_count("exam", "ana") == 0

@@ -81,8 +81,12 @@ def test_s3_storage_head_read_versions_and_write(s3):
     assert storage.head("captures-b", "images/e/u/none.jpg") is None
     assert storage.read("captures-b", "images/e/u/c.jpg", first["VersionId"]) == b"v1"  # the version of the event
     assert storage.read("captures-b", "images/e/u/c.jpg") == b"v2-longer"
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(FileNotFoundError, match=r"^s3://captures-b/images/e/u/none.jpg does not exist$"):
         storage.read("captures-b", "images/e/u/none.jpg")
+    s3.delete_object(Bucket="captures-b", Key="images/e/u/c.jpg", VersionId=first["VersionId"])
+    # The key is still there; the version the event named is not, and the message says which.
+    with pytest.raises(FileNotFoundError, match=rf"\(version {first['VersionId']}\) does not exist"):
+        storage.read("captures-b", "images/e/u/c.jpg", first["VersionId"])
     assert (
         storage.write_json("captures-b", "results/e/u/c.json", {"status": "OK"}) == "s3://captures-b/results/e/u/c.json"
     )

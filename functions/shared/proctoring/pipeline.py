@@ -71,10 +71,7 @@ def locate_capture(
     if "rejection" in capture:
         return capture
     if info is None:
-        capture["rejection"] = {
-            "code": "CAPTURE_NOT_FOUND",
-            "message": f"{capture['s3_input']} no longer exists; it was deleted before it could be analysed",
-        }
+        capture["rejection"] = capture_gone(capture)
         return capture
     reference_keys = parse_capture_key(key, settings.images_prefix).reference_keys(settings.reference_prefix)
     capture["reference_expected"] = reference_keys[0]  # named in a REFERENCE_MISSING verdict
@@ -88,6 +85,15 @@ def locate_capture(
             capture["reference_version_id"] = reference.version_id
             break
     return capture
+
+
+def capture_gone(capture: dict[str, Any]) -> dict[str, str]:
+    """The rejection of a capture deleted between its upload and its analysis: nothing to retry."""
+    version = f" (version {capture['version_id']})" if capture.get("version_id") else ""
+    return {
+        "code": "CAPTURE_NOT_FOUND",
+        "message": f"{capture['s3_input']}{version} no longer exists; it was deleted before it could be analysed",
+    }
 
 
 # Steps that share a process (the local runner, a warm Lambda) decode each image version once.
@@ -145,6 +151,8 @@ def detect_capture_faces(
         image = load_capture(storage, capture)
     except ImageRejected as exc:
         return {"face_count": 0, "faces": [], "rejection": exc.as_dict()}
+    except FileNotFoundError:
+        return {"face_count": 0, "faces": [], "rejection": capture_gone(capture)}
     faces = sorted(analyzer.detect_faces(image), key=face_area, reverse=True)[:MAX_FACES]
     face_count = len(confident_faces(faces, min_face_confidence))
     return {

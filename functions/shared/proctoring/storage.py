@@ -104,7 +104,8 @@ class S3Storage:
             return self._client.get_object(**kwargs)["Body"].read()
         except ClientError as exc:
             if str(exc.response.get("Error", {}).get("Code", "")) in {"NoSuchKey", "404", "NoSuchVersion"}:
-                raise FileNotFoundError(f"s3://{bucket}/{key} does not exist") from exc
+                version = f" (version {version_id})" if "VersionId" in kwargs else ""
+                raise FileNotFoundError(f"s3://{bucket}/{key}{version} does not exist") from exc
             raise self._translate(exc, "GetObject") from exc
         except Exception as exc:
             raise self._translate(exc, "GetObject") from exc

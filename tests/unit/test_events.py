@@ -42,6 +42,26 @@ def test_every_step_function_has_exactly_one_sample():
     assert samples == steps
 
 
+def test_the_local_environment_file_sets_only_what_sam_applies():
+    # `sam local invoke --env-vars` silently ignores a variable the function does not declare (in
+    # its own Environment or in Globals): a misspelt one would leave the default in place unnoticed.
+    template = tpl.load_template()
+    global_variables = set(template["Globals"]["Function"]["Environment"]["Variables"])
+    functions = {
+        name: global_variables | set(resource["Properties"].get("Environment", {}).get("Variables", {}))
+        for name, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::Function"
+    }
+    overrides = json.loads((EVENTS / "env.local.json").read_text())
+    assert set(overrides["Parameters"]) <= global_variables  # (Powertools turns tracing off under SAM itself)
+    for function, variables in overrides.items():
+        if function != "Parameters":
+            assert function in functions, f"{function} is not a function of template.yaml"
+            assert set(variables) <= functions[function], (
+                f"{function} does not declare {set(variables) - functions[function]}"
+            )
+
+
 def test_the_upload_event_sample_is_parse_keys_input(sample_bucket):
     assert sample("parse_key") == sample("s3_object_created")
     capture = handler("parse_key")(sample("parse_key"), LambdaContext("sample"))

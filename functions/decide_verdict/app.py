@@ -14,12 +14,11 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.idempotency import idempotent_function
-from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from proctoring.alerts import get_alert_history
 from proctoring.config import Settings, get_settings
-from proctoring.idempotency import ConfiguredPersistenceLayer, idempotency_config
+from proctoring.idempotency import ConfiguredPersistenceLayer, idempotency_config, replay_counter
 from proctoring.pipeline import judge_capture
 from proctoring.policy import PolicyConfig
 
@@ -27,18 +26,10 @@ logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 persistence_layer = ConfiguredPersistenceLayer()
-
-
-def count_replay(response: dict[str, Any], record: DataRecord) -> dict[str, Any]:
-    """A duplicate event or a redrive, answered with the stored verdict."""
-    metrics.add_metric(name="VerdictsReplayed", unit=MetricUnit.Count, value=1)
-    return response
-
-
 # With the result key in it, a capture processed after ResultsPrefix changed is written where results now go.
 once_per_judgement = idempotency_config(
     "[event.capture.idempotency_key, event.capture.reference_etag, event.capture.result_key, analyzer, policy]",
-    on_replay=count_replay,
+    on_replay=replay_counter(metrics, "VerdictsReplayed"),
 )
 
 

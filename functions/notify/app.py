@@ -12,10 +12,9 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.idempotency import idempotent
-from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from proctoring.idempotency import ConfiguredPersistenceLayer, idempotency_config
+from proctoring.idempotency import ConfiguredPersistenceLayer, idempotency_config, replay_counter
 from proctoring.notify import get_notifier
 from proctoring.result import utc_now
 
@@ -25,18 +24,14 @@ metrics = Metrics()
 persistence_layer = ConfiguredPersistenceLayer()
 
 
-def count_replay(response: dict[str, Any], record: DataRecord) -> dict[str, Any]:
-    """A duplicate event or a redrive, answered with the stored delivery: nothing is sent again."""
-    metrics.add_metric(name="DeliveriesReplayed", unit=MetricUnit.Count, value=1)
-    return response
-
-
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 @idempotent(
     persistence_store=persistence_layer,
-    config=idempotency_config("[idempotency_key, document.status, document.reasons]", on_replay=count_replay),
+    config=idempotency_config(
+        "[idempotency_key, document.status, document.reasons]", on_replay=replay_counter(metrics, "DeliveriesReplayed")
+    ),
 )
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     attempt = int(event.get("retry_count") or 0) + 1

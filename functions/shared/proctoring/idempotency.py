@@ -12,7 +12,10 @@ import os
 import threading
 import time
 import weakref
+from typing import Any
 
+from aws_lambda_powertools import Metrics
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer, IdempotencyConfig, IdempotentHookFunction
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyItemAlreadyExistsError,
@@ -118,6 +121,17 @@ def create_persistence_layer(settings: Settings | None = None) -> BasePersistenc
     if not settings.idempotency_table:
         raise ConfigurationError("IDEMPOTENCY_TABLE is not set")
     return DynamoDBPersistenceLayer(table_name=settings.idempotency_table)
+
+
+def replay_counter(metrics: Metrics, name: str) -> IdempotentHookFunction:
+    """A response hook that counts, as metric ``name``, the responses answered from the store: the
+    duplicate events and redrives the idempotency absorbed."""
+
+    def count(response: Any, record: DataRecord) -> Any:
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+        return response
+
+    return count
 
 
 def idempotency_config(

@@ -19,7 +19,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from proctoring.alerts import get_alert_history
 from proctoring.config import Settings, get_settings
 from proctoring.idempotency import ConfiguredPersistenceLayer, idempotency_config, replay_counter
-from proctoring.pipeline import judge_capture
+from proctoring.judgement import judge_capture
 from proctoring.policy import PolicyConfig
 
 logger = Logger()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -455,3 +457,16 @@ def test_notify_classifies_failures_for_the_state_machine(local_env, monkeypatch
         "http_status": status,
         "error": f"HTTP {status}",
     }
+
+
+@pytest.mark.parametrize("step", ["decide_verdict", "persist_result", "notify", "record_failure"])
+def test_the_json_only_steps_do_not_load_the_image_libraries(step):
+    # They run at 256 MB and start cold often: Pillow has no business in their import time.
+    code = (
+        "import sys; sys.path[:0] = [sys.argv[1], sys.argv[2]]; import app; "
+        "print(sorted(m for m in ('PIL', 'dlib', 'numpy') if m in sys.modules))"
+    )
+    shared, folder = ROOT / "functions" / "shared", ROOT / "functions" / step
+    loaded = subprocess.run([sys.executable, "-c", code, str(shared), str(folder)], capture_output=True, text=True)
+    assert loaded.returncode == 0, loaded.stderr
+    assert loaded.stdout.strip() == "[]"

@@ -10,13 +10,11 @@ from typing import Any
 
 from cachetools import LRUCache
 
-from .alerts import AlertHistory
 from .analysis.base import FaceAnalyzer
 from .config import Settings
 from .images import MAX_SOURCE_BYTES, ImageRejected, PreparedImage, image_quality, prepare_image
 from .keys import capture_identity, key_candidates, parse_capture_key
-from .policy import ALERT, OK, PolicyConfig, confident_faces, counts_toward_escalation, decide, escalate, face_area
-from .result import analysis_input, build_document, utc_now
+from .policy import confident_faces, face_area
 from .storage import Storage
 
 # A step's output travels in the execution's state, which Step Functions caps at 256 KB; going over
@@ -212,35 +210,3 @@ def detect_capture_labels(
 ) -> dict[str, Any]:
     image = load_capture(storage, capture)
     return bounded_labels(analyzer.detect_labels(image, settings.max_labels, settings.min_confidence))
-
-
-def judge_capture(
-    event: dict[str, Any], settings: Settings, policy: PolicyConfig, history: AlertHistory
-) -> dict[str, Any]:
-    """The verdict on one capture's analysis, counted in the student's alert history and escalated,
-    as the result document and where it goes."""
-    capture = event["capture"]
-    analysis = analysis_input(event)
-    verdict = decide(analysis, policy)
-    status, alert_count = verdict.status, None
-    if counts_toward_escalation(verdict, policy):
-        alert_count = history.record_alert(capture["exam_id"], capture["user_id"], capture["idempotency_key"])
-        status = escalate(status, alert_count, settings.alert_final_threshold)
-    elif status in {OK, ALERT}:  # an OK, or an alert whose reasons are all excluded from escalation
-        alert_count = history.alert_count(capture["exam_id"], capture["user_id"])
-    document = build_document(
-        capture,
-        verdict,
-        status=status,
-        alert_count=alert_count,
-        analyzer=settings.analyzer,
-        processed_at=utc_now(),
-        analysis=analysis,
-    )
-    return {
-        "bucket": capture["bucket"],
-        "key": capture["result_key"],
-        "idempotency_key": capture["idempotency_key"],
-        "failed": False,
-        "document": document,
-    }

@@ -1,4 +1,4 @@
-"""The pipeline's step logic as plain functions: judged with plain data and a SQLite alert history."""
+"""Judging a capture, with plain data and a SQLite alert history."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import pytest
 
 from proctoring.alerts import SqliteAlertHistory
 from proctoring.config import Settings
+from proctoring.judgement import judge_capture
 from proctoring.keys import capture_identity
-from proctoring.pipeline import capture_gone, judge_capture
+from proctoring.pipeline import capture_gone
 from proctoring.policy import PolicyConfig
 from tests.fakes import face
 

@@ -1,0 +1,44 @@
+"""Judging one capture: the verdict policy, the student's alert count and escalation, and the
+result document. No image work, so DecideVerdict imports nothing it does not use.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .alerts import AlertHistory
+from .config import Settings
+from .policy import ALERT, OK, PolicyConfig, counts_toward_escalation, decide, escalate
+from .result import analysis_input, build_document, utc_now
+
+
+def judge_capture(
+    event: dict[str, Any], settings: Settings, policy: PolicyConfig, history: AlertHistory
+) -> dict[str, Any]:
+    """The verdict on one capture's analysis, counted in the student's alert history and escalated,
+    as the result document and where it goes."""
+    capture = event["capture"]
+    analysis = analysis_input(event)
+    verdict = decide(analysis, policy)
+    status, alert_count = verdict.status, None
+    if counts_toward_escalation(verdict, policy):
+        alert_count = history.record_alert(capture["exam_id"], capture["user_id"], capture["idempotency_key"])
+        status = escalate(status, alert_count, settings.alert_final_threshold)
+    elif status in {OK, ALERT}:  # an OK, or an alert whose reasons are all excluded from escalation
+        alert_count = history.alert_count(capture["exam_id"], capture["user_id"])
+    document = build_document(
+        capture,
+        verdict,
+        status=status,
+        alert_count=alert_count,
+        analyzer=settings.analyzer,
+        processed_at=utc_now(),
+        analysis=analysis,
+    )
+    return {
+        "bucket": capture["bucket"],
+        "key": capture["result_key"],
+        "idempotency_key": capture["idempotency_key"],
+        "failed": False,
+        "document": document,
+    }

@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from proctoring.config import get_settings
 from proctoring.errors import InvalidEvent
-from proctoring.pipeline import locate_capture
+from proctoring.locate import locate_capture
 from proctoring.storage import get_storage
 
 logger = Logger()

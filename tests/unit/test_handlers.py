@@ -459,7 +459,7 @@ def test_notify_classifies_failures_for_the_state_machine(local_env, monkeypatch
     }
 
 
-@pytest.mark.parametrize("step", ["decide_verdict", "persist_result", "notify", "record_failure"])
+@pytest.mark.parametrize("step", ["parse_key", "decide_verdict", "persist_result", "notify", "record_failure"])
 def test_the_json_only_steps_do_not_load_the_image_libraries(step):
     # They run at 256 MB and start cold often: Pillow has no business in their import time.
     code = (

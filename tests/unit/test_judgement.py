@@ -8,7 +8,7 @@ from proctoring.alerts import SqliteAlertHistory
 from proctoring.config import Settings
 from proctoring.judgement import judge_capture
 from proctoring.keys import capture_identity
-from proctoring.pipeline import capture_gone
+from proctoring.locate import capture_gone
 from proctoring.policy import PolicyConfig
 from tests.fakes import face
 

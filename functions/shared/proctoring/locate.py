@@ -1,0 +1,72 @@
+"""ParseKey's work: from an upload event's key to the capture, its result key and its reference.
+
+Apart from the image steps' code on purpose: ParseKey needs no image library.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .config import Settings
+from .keys import capture_identity, key_candidates, parse_capture_key
+from .storage import Storage
+
+
+def locate_capture(
+    storage: Storage,
+    bucket: str,
+    raw_key: str,
+    *,
+    etag: str | None,
+    version_id: str | None,
+    size: int | None,
+    settings: Settings,
+) -> dict[str, Any]:
+    """Resolve the event's key, parse it, and find the student's reference photo.
+
+    Returns the ``capture`` state. Keys outside the convention, and objects that no longer
+    exist, come back with a ``rejection`` so the state machine still writes a result document.
+    """
+    candidates = key_candidates(raw_key)
+    found = [(candidate, info) for candidate in candidates if (info := storage.head(bucket, candidate)) is not None]
+    # When both spellings exist ("a b.jpg" and "a+b.jpg"), the one with the event's ETag is the upload.
+    wanted = (etag or "").strip('"')
+    found.sort(key=lambda pair: not (wanted and pair[1].etag == wanted))
+    key, info = found[0] if found else (candidates[0], None)
+    capture = capture_identity(
+        bucket,
+        key,
+        etag=etag or (info.etag if info else None),
+        version_id=version_id or (info.version_id if info else None),
+        images_prefix=settings.images_prefix,
+        results_prefix=settings.results_prefix,
+    )
+    # The event names one version of the object; a newer upload of the same key may be there by now.
+    size = size if size is not None else (info.size if info else None)
+    capture.update(size=size, reference_key=None, reference_etag=None, reference_size=None, reference_version_id=None)
+    if "rejection" in capture:
+        return capture
+    if info is None:
+        capture["rejection"] = capture_gone(capture)
+        return capture
+    reference_keys = parse_capture_key(key, settings.images_prefix).reference_keys(settings.reference_prefix)
+    capture["reference_expected"] = reference_keys[0]  # named in a REFERENCE_MISSING verdict
+    for reference_key in reference_keys:
+        reference = storage.head(bucket, reference_key)
+        if reference is not None:
+            capture["reference_key"] = reference_key
+            capture["reference_etag"] = reference.etag
+            capture["reference_size"] = reference.size
+            # Compare reads this version: a reference replaced meanwhile is judged next time.
+            capture["reference_version_id"] = reference.version_id
+            break
+    return capture
+
+
+def capture_gone(capture: dict[str, Any]) -> dict[str, str]:
+    """The rejection of a capture deleted between its upload and its analysis: nothing to retry."""
+    version = f" (version {capture['version_id']})" if capture.get("version_id") else ""
+    return {
+        "code": "CAPTURE_NOT_FOUND",
+        "message": f"{capture['s3_input']}{version} no longer exists; it was deleted before it could be analysed",
+    }

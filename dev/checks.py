@@ -99,6 +99,9 @@ def check_state_file(path: Path) -> None:
         )
 
 
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
 def check_webhook_url(url: str) -> None:
     """An http(s) URL with a host and a valid port; plain http only on this machine."""
     parsed = urlparse(url)
@@ -112,9 +115,6 @@ def check_webhook_url(url: str) -> None:
         raise UsageError(f"--webhook {url}: {exc}") from exc
     if parsed.scheme == "http" and parsed.hostname not in LOOPBACK_HOSTS:
         raise UsageError("plain http webhooks are only allowed on localhost; use https")
-
-
-LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
 def check_webhook_secret(url: str | None, secret_given: bool) -> None:

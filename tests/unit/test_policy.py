@@ -278,6 +278,15 @@ def test_low_quality_without_a_face_uses_the_whole_image():
     assert "too dark" in verdict.reasons[1].message
 
 
+@pytest.mark.parametrize(
+    ("brightness", "sharpness", "problem"),
+    [(5, 50, "too dark to judge"), (50, 2, "too blurred to judge"), (5, 2, "too dark and too blurred to judge")],
+)
+def test_low_quality_says_what_is_wrong(brightness, sharpness, problem):
+    verdict = decide(analysis(faces=[face(brightness=brightness, sharpness=sharpness)]), CONFIG)
+    assert f"The capture is {problem} (brightness {brightness}, sharpness {sharpness})." in verdict.reasons[-1].message
+
+
 def test_all_reasons_are_kept_most_serious_first():
     faces = [face(yaw=60, brightness=5), face(box=(0.7, 0.7, 0.1, 0.1))]
     labels = {"checked": True, "labels": [{"Name": "Book", "Confidence": 90}], "person_count": 2}

@@ -263,7 +263,8 @@ def decide(analysis: dict[str, Any], config: PolicyConfig) -> Verdict:
     if quality:
         brightness, sharpness = float(quality.get("Brightness", 100)), float(quality.get("Sharpness", 100))
         if brightness < config.min_brightness or sharpness < config.min_sharpness:
-            problem = "too dark" if brightness < config.min_brightness else "too blurred"
+            dark, blurred = brightness < config.min_brightness, sharpness < config.min_sharpness
+            problem = "too dark and too blurred" if dark and blurred else "too dark" if dark else "too blurred"
             reasons.append(
                 Reason(
                     "LOW_QUALITY",

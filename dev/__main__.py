@@ -228,7 +228,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from dev.checks import UsageError
-    from dev.runner import WorkerCrashed
+    from dev.runner import RunInterrupted, WorkerCrashed
 
     args = parser().parse_args(argv)
     try:
@@ -239,6 +239,9 @@ def main(argv: list[str] | None = None) -> int:
     except WorkerCrashed as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    except RunInterrupted as error:
+        print(error, file=sys.stderr)
+        return 130
     except KeyboardInterrupt:
         return 130
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dev.checks import UsageError, check_run_folder, check_settings
-from dev.runner import find_captures, print_summary, result_key_for, run_folder
+from dev.runner import RunInterrupted, find_captures, print_summary, result_key_for, run_folder
 
 if TYPE_CHECKING:
     from proctoring.config import Settings
@@ -123,6 +123,9 @@ def interactive_menu(root: Path, *, analyzer: str, webhook: str | None, secret: 
             except UsageError as error:  # say what is wrong and stay in the menu (start the receiver, ...)
                 print(f"  error: {error}")
                 continue
+            except RunInterrupted as error:  # Ctrl-C during a test: back to the menu
+                print(f"  {error}")
+                continue
             _show(root, chosen, check_settings(extra))
             print_summary(report, name_missing_references=choice != "3")  # 3 hides them on purpose
         elif choice == "4":
@@ -130,5 +133,7 @@ def interactive_menu(root: Path, *, analyzer: str, webhook: str | None, secret: 
                 print_summary(run_folder(root, **{**options, "workers": None}))
             except UsageError as error:
                 print(f"  error: {error}")
+            except RunInterrupted as error:
+                print(f"  {error}")
         else:
             print("  choose 1, 2, 3, 4 or q")

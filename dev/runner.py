@@ -54,6 +54,10 @@ class WorkerCrashed(RuntimeError):
     """A worker process died mid-run (killed for memory, say). The documents written stand."""
 
 
+class RunInterrupted(RuntimeError):
+    """Ctrl-C stopped the run: after the captures in progress, or at once on a second Ctrl-C."""
+
+
 @dataclass
 class CaptureOutcome:
     key: str
@@ -284,23 +288,29 @@ def process_capture(sfn: Any, rule: Any, root: Path, key: str, settings: Setting
         return CaptureOutcome(key, "MISSING", "RUNNER_ERROR", f"{type(exc).__name__}: {exc}")
 
 
-def drain_groups(tasks: Any, handle: Callable[[str], None]) -> None:
-    """Take groups of keys from ``tasks`` and handle each key, until an end marker (None).
+def drain_groups(tasks: Any, handle: Callable[[str], None], stop: Any = None) -> None:
+    """Take groups of keys from ``tasks`` and handle each key, until an end marker (None) or ``stop`` is set.
 
     A blocking get: get_nowait() on a multiprocessing queue also reports Empty while another
     process or thread is reading, which would end a worker early and leave the work to others.
+    ``stop`` is checked between captures, so the one in progress always finishes.
     """
-    while (group := tasks.get()) is not None:
+    while (stop is None or not stop.is_set()) and (group := tasks.get()) is not None:
         for key in group:
+            if stop is not None and stop.is_set():
+                return
             handle(key)
 
 
-def _worker(config: dict[str, Any], tasks: Any, results: Any) -> None:
+def _worker(config: dict[str, Any], tasks: Any, results: Any, stop: Any) -> None:
     """One process: its own in-process state machine and analyzer, fed students from ``tasks``.
 
     ``in_flight`` threads each take a student and run its captures one after the other, so the
     orchestration of one execution overlaps the analysis of another (dlib releases the GIL).
     """
+    # Ctrl-C reaches every process of the terminal's group; the runner alone decides what it
+    # means (finish the captures in progress, via ``stop``), so a worker never dies half-way.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ.update(config["env"])
     warnings.filterwarnings("ignore", category=UserWarning, module="aws_lambda_powertools")
     from dev.engine import LocalStepFunctions, reset_backends, use_no_tracing_when_disabled
@@ -331,7 +341,8 @@ def _worker(config: dict[str, Any], tasks: Any, results: Any) -> None:
             results.put(("outcome", process_capture(sfn, rule, root, key, settings)))
 
         results.put(("ready", None))
-        threads = [threading.Thread(target=drain_groups, args=(tasks, report)) for _ in range(config["in_flight"])]
+        draining = (tasks, report, stop)
+        threads = [threading.Thread(target=drain_groups, args=draining) for _ in range(config["in_flight"])]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -388,7 +399,7 @@ def run_folder(
         print(f"analyzer: Amazon Rekognition in {region} (captures are sent there)", file=sys.stderr)
 
     context = multiprocessing.get_context("spawn")
-    tasks, results = context.Queue(), context.Queue()
+    tasks, results, stop = context.Queue(), context.Queue(), context.Event()
     for group in ordered:
         tasks.put(group)
     for _ in range(workers * in_flight):
@@ -398,7 +409,8 @@ def run_folder(
         "analyzer_factory": analyzer_factory,
         "in_flight": in_flight,
     }
-    processes = [context.Process(target=_worker, args=(config, tasks, results), daemon=True) for _ in range(workers)]
+    queues = (tasks, results, stop)
+    processes = [context.Process(target=_worker, args=(config, *queues), daemon=True) for _ in range(workers)]
     # Many short-lived interpreter threads make glibc keep one malloc arena each; two arenas keep
     # a worker near 500 MB instead of 700 MB over a long run, at no measurable cost in speed.
     # glibc reads the variable at process start, so it is set for the workers' start only.
@@ -421,8 +433,15 @@ def run_folder(
     bar = _progress(len(keys), progress)
     finished = 0
     started = last_result = None
+    announced = False
+    restore_handler = _on_interrupt(stop)
     try:
         while finished < workers:
+            if stop.is_set() and not announced:
+                announced = True
+                bar.write(
+                    "interrupted: finishing the captures in progress (Ctrl-C again to stop at once)", file=sys.stderr
+                )
             try:
                 kind, payload = results.get(timeout=1.0)
             except queue.Empty:
@@ -439,12 +458,26 @@ def run_folder(
                 finished += 1
                 for name, seconds in payload.items():
                     report.step_seconds[name] = report.step_seconds.get(name, 0.0) + seconds
-    finally:
         bar.close()
         for process in processes:
             process.join(timeout=10)
+    except BaseException as error:
+        bar.close()
+        for process in processes:  # a second Ctrl-C (or a failure here): stop the workers now
+            process.terminate()
+            process.join(timeout=10)
+        if isinstance(error, KeyboardInterrupt):
+            raise RunInterrupted(
+                f"interrupted, stopped at once: {_processed(report, keys)}; the captures that were in progress "
+                "may wait for their steps' timeouts on the next run (their in-progress records expire then)"
+            ) from None
+        raise
+    finally:
+        restore_handler()
     # The clock stops at the last result, before the workers shut down.
     report.seconds = (last_result or time.perf_counter()) - (started or time.perf_counter())
+    if stop.is_set() and len(report.outcomes) < len(keys):
+        raise RunInterrupted(f"interrupted: {_processed(report, keys)}")
     if len(report.outcomes) < len(keys):
         how = ", ".join(_exit_status(process.exitcode) for process in processes if process.exitcode)
         raise WorkerCrashed(
@@ -453,6 +486,35 @@ def run_folder(
         )
     report.outcomes.sort(key=lambda outcome: outcome.key)
     return report
+
+
+def _processed(report: RunReport, keys: list[str]) -> str:
+    if len(report.outcomes) >= len(keys):
+        return f"all {len(keys)} captures were processed and their documents stand"
+    return (
+        f"{len(report.outcomes)} of {len(keys)} captures were processed and their documents stand; "
+        "run the same command again to finish the rest"
+    )
+
+
+def _on_interrupt(stop: Any) -> Callable[[], Any]:
+    """Make the first Ctrl-C ask the workers to stop after their captures in progress.
+
+    A second one raises KeyboardInterrupt, and the run stops at once. Returns what puts the
+    previous handler back (nothing to do where handlers cannot be set: a thread other than the
+    main one).
+    """
+
+    def interrupted(signum: int, frame: Any) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, interrupted)
+    return lambda: signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
 
 
 def _exit_status(code: int) -> str:

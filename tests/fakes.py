@@ -270,3 +270,32 @@ def dying_analyzer() -> CannedAnalyzer:
             return super().detect_faces(image)
 
     return Dying({"": [face()]}, similarity=99.0)
+
+
+def _interrupting_analyzer(presses: int, then_sleep: float) -> CannedAnalyzer:
+    import os
+    import signal
+    import time
+
+    class Interrupting(CannedAnalyzer):
+        def detect_faces(self, image: Any) -> list[dict[str, Any]]:
+            if "interrupt" in image.identity:
+                # What a terminal's Ctrl-C does: SIGINT to the runner and to its workers.
+                for press in range(presses):
+                    os.kill(os.getppid(), signal.SIGINT)
+                    os.kill(os.getpid(), signal.SIGINT)
+                    time.sleep(0.3 if press + 1 < presses else then_sleep)
+            return super().detect_faces(image)
+
+    return Interrupting({"": [face()]}, similarity=99.0)
+
+
+def ctrl_c_analyzer() -> CannedAnalyzer:
+    """Factory for the runner's workers: Ctrl-C is pressed while a capture named "interrupt" is analysed."""
+    return _interrupting_analyzer(presses=1, then_sleep=0.5)
+
+
+def ctrl_c_twice_analyzer() -> CannedAnalyzer:
+    """Factory for the runner's workers: Ctrl-C pressed twice while a capture named "interrupt" is
+    analysed, which then takes a minute (unless its worker is stopped at once)."""
+    return _interrupting_analyzer(presses=2, then_sleep=60.0)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import shlex
+import signal
 import threading
 import unicodedata
 from collections import Counter
@@ -330,6 +332,50 @@ def test_a_worker_killed_mid_run_is_reported_without_a_traceback(exam, monkeypat
     assert "run the same command again to finish the rest" in err
     done = int(err.split(" of 6 captures")[0].rsplit(" ", 1)[1])
     assert done == len(list(exam.glob("results/**/*.json"))) < 6  # what was done stands
+
+
+def _run_with(monkeypatch, factory: str, exam) -> int:
+    import dev.runner as runner
+
+    def run_folder(root, real_run_folder=runner.run_folder, **options):
+        return real_run_folder(root, **options, analyzer_factory=factory)
+
+    monkeypatch.setattr(runner, "run_folder", run_folder)
+    return main(["run", str(exam), "--workers", "1", "--no-progress"])
+
+
+def test_ctrl_c_finishes_the_capture_in_progress_then_stops(exam, monkeypatch, capsys):
+    (exam / "images" / "exam1" / "ben" / "interrupt.jpg").write_bytes(synthetic_jpeg(8))
+    previous = signal.getsignal(signal.SIGINT)
+
+    assert _run_with(monkeypatch, "tests.fakes:ctrl_c_analyzer", exam) == 130
+    err = capsys.readouterr().err
+    assert "interrupted: finishing the captures in progress (Ctrl-C again to stop at once)" in err
+    assert "run the same command again to finish the rest" in err
+    assert "Traceback" not in err  # the worker ignored its own SIGINT
+    done = int(err.split(" of 6 captures")[0].rsplit(" ", 1)[1])
+    written = sorted(path.name for path in exam.glob("results/**/*.json"))
+    assert "interrupt.json" in written  # the capture in progress was finished, not cut short
+    assert done == len(written) < 6
+    assert not list(exam.glob("results/exam1/ana/*.json"))  # ana's captures, still queued, waited
+    assert multiprocessing.active_children() == []
+    assert signal.getsignal(signal.SIGINT) is previous  # the runner's handler is gone again
+
+
+def test_a_second_ctrl_c_stops_at_once(exam, monkeypatch, capsys):
+    (exam / "images" / "exam1" / "ben" / "interrupt.jpg").write_bytes(synthetic_jpeg(8))
+
+    assert _run_with(monkeypatch, "tests.fakes:ctrl_c_twice_analyzer", exam) == 130
+    err = capsys.readouterr().err
+    assert "interrupted, stopped at once:" in err
+    assert "Traceback" not in err
+    # The capture in progress (a minute of analysis left) was cut short, its worker stopped.
+    assert not (exam / "results" / "exam1" / "ben" / "interrupt.json").exists()
+    assert multiprocessing.active_children() == []
+    # Nothing is lost: the next run finishes every capture, the interrupted one included.
+    report = run_folder(exam, workers=1, progress=False, analyzer_factory=FACTORY)
+    assert report.complete
+    assert (exam / "results" / "exam1" / "ben" / "interrupt.json").exists()
 
 
 def test_find_captures_filters_by_glob_and_path(exam):
@@ -678,6 +724,20 @@ def test_menu_reports_a_usage_error_and_stays_open(exam, monkeypatch, capsys, un
     monkeypatch.setattr("builtins.input", lambda prompt="": next(answers))
     assert main(["menu", str(exam), "--webhook", f"http://127.0.0.1:{port}/hook"]) == 0
     assert f"error: --webhook http://127.0.0.1:{port}/hook: cannot connect" in capsys.readouterr().out
+
+
+def test_ctrl_c_during_a_menu_run_returns_to_the_menu(exam, monkeypatch, capsys):
+    import dev.runner as runner
+
+    (exam / "images" / "exam1" / "ben" / "interrupt.jpg").write_bytes(synthetic_jpeg(8))
+    original = runner.run_folder
+    factory = "tests.fakes:ctrl_c_analyzer"
+    monkeypatch.setattr("dev.menu.run_folder", lambda root, **kw: original(root, **{**kw, "analyzer_factory": factory}))
+    answers = iter(["2", "1-6", "q"])  # several images, all six: one worker, ben's first
+    monkeypatch.setattr("builtins.input", lambda prompt="": next(answers))
+    assert main(["menu", str(exam)]) == 0  # the menu went on to the next choice, q
+    out = capsys.readouterr().out
+    assert "interrupted: " in out and " of 6 captures were processed" in out
 
 
 def test_menu_tests_one_image_without_its_reference(exam, monkeypatch, capsys):

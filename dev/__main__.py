@@ -240,7 +240,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except RunInterrupted as error:
-        print(error, file=sys.stderr)
+        # bench and load measure on a scratch folder they remove: nothing is left to finish.
+        print(error if args.handler in (cmd_run, cmd_demo) else "interrupted", file=sys.stderr)
         return 130
     except KeyboardInterrupt:
         return 130

@@ -295,7 +295,7 @@ def drain_groups(tasks: Any, handle: Callable[[str], None], stop: Any = None) ->
     process or thread is reading, which would end a worker early and leave the work to others.
     ``stop`` is checked between captures, so the one in progress always finishes.
     """
-    while (stop is None or not stop.is_set()) and (group := tasks.get()) is not None:
+    while (group := tasks.get()) is not None:
         for key in group:
             if stop is not None and stop.is_set():
                 return
@@ -409,8 +409,8 @@ def run_folder(
         "analyzer_factory": analyzer_factory,
         "in_flight": in_flight,
     }
-    queues = (tasks, results, stop)
-    processes = [context.Process(target=_worker, args=(config, *queues), daemon=True) for _ in range(workers)]
+    channels = (tasks, results, stop)
+    processes = [context.Process(target=_worker, args=(config, *channels), daemon=True) for _ in range(workers)]
     # Many short-lived interpreter threads make glibc keep one malloc arena each; two arenas keep
     # a worker near 500 MB instead of 700 MB over a long run, at no measurable cost in speed.
     # glibc reads the variable at process start, so it is set for the workers' start only.
@@ -467,10 +467,13 @@ def run_folder(
             process.terminate()
             process.join(timeout=10)
         if isinstance(error, KeyboardInterrupt):
-            raise RunInterrupted(
-                f"interrupted, stopped at once: {_processed(report, keys)}; the captures that were in progress "
-                "may wait for their steps' timeouts on the next run (their in-progress records expire then)"
-            ) from None
+            cut_short = (
+                "; the captures that were in progress may wait for their steps' timeouts on the next run "
+                "(their in-progress records expire then)"
+                if len(report.outcomes) < len(keys)
+                else ""
+            )
+            raise RunInterrupted(f"interrupted, stopped at once: {_processed(report, keys)}{cut_short}") from None
         raise
     finally:
         restore_handler()

@@ -8,7 +8,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dev.checks import UsageError, check_run_folder, check_settings
-from dev.runner import RunInterrupted, find_captures, print_summary, result_key_for, run_folder
+from dev.runner import (
+    RunInterrupted,
+    find_captures,
+    key_name_problem,
+    print_summary,
+    printable_key,
+    result_key_for,
+    run_folder,
+)
 
 if TYPE_CHECKING:
     from proctoring.config import Settings
@@ -40,13 +48,14 @@ def _ranges(numbers: list[int]) -> str:
 def _list(keys: list[str]) -> None:
     if len(keys) <= LIST_EACH_UP_TO:
         for index, key in enumerate(keys, 1):
-            print(f"  {index:>3}. {key}")
+            print(f"  {index:>3}. {printable_key(key)}")
         return
     folders: dict[str, list[int]] = {}
     for index, key in enumerate(keys, 1):
         folders.setdefault(key.rpartition("/")[0], []).append(index)
     for folder, numbers in folders.items():
-        print(f"  {_ranges(numbers):>11}  {folder}/ ({len(numbers)} capture{'s' if len(numbers) != 1 else ''})")
+        captures = f"{len(numbers)} capture{'s' if len(numbers) != 1 else ''}"
+        print(f"  {_ranges(numbers):>11}  {printable_key(folder)}/ ({captures})")
     print(f"  ({len(keys)} captures: give numbers, or a file, folder or glob such as exam1/ana/c1.jpg)")
 
 
@@ -77,6 +86,8 @@ def _pick(keys: list[str], prompt: str, many: bool, lookup: Callable[[str], list
 
 def _show(root: Path, keys: list[str], settings: Settings) -> None:
     for key in keys:
+        if key_name_problem(key):  # not run: the run's summary says why
+            continue
         result = root / result_key_for(key, settings)
         if result.is_file():
             document = json.loads(result.read_text())

@@ -232,8 +232,24 @@ def shared_results(keys: list[str], settings: Settings | None = None) -> dict[st
     """Result documents that several captures would write (``c1`` and ``c1.jpg``): only one can stand."""
     by_result: dict[str, list[str]] = defaultdict(list)
     for key in keys:
-        by_result[result_key_for(key, settings)].append(key)
+        if not key_name_problem(key):  # the others are not run (see process_capture)
+            by_result[result_key_for(key, settings)].append(key)
     return {result: sorted(sources) for result, sources in by_result.items() if len(sources) > 1}
+
+
+def printable_key(key: str) -> str:
+    """``key`` as it can be printed: bytes of a file name that are not UTF-8 shown as ``\\xff``."""
+    return key.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def key_name_problem(key: str) -> str:
+    """Why a file's name cannot be an S3 key, or "" when it can: S3 keys are UTF-8, and a name
+    written on another system (Latin-1, say) need not be."""
+    try:
+        key.encode("utf-8")
+    except UnicodeEncodeError:
+        return "its name is not valid UTF-8, as an S3 key must be; rename it (not run, so nothing was counted or sent)"
+    return ""
 
 
 def result_name_problem(document_path: Path, root: Path) -> str:
@@ -262,6 +278,8 @@ def process_capture(sfn: Any, rule: Any, root: Path, key: str, settings: Setting
     from dev.events import object_created_event
     from proctoring.storage import file_etag
 
+    if problem := key_name_problem(key):
+        return CaptureOutcome(printable_key(key), "MISSING", "NOT_RUN", problem)
     try:
         path = root / key
         event = object_created_event(LOCAL_BUCKET, key, size=path.stat().st_size, etag=file_etag(path))

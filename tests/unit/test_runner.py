@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
 import shlex
 import signal
 import threading
@@ -511,6 +512,44 @@ def test_a_capture_whose_result_name_the_file_system_cannot_hold_is_named_not_ru
     assert len(list((exam / "results").rglob("*.json"))) == len(report.outcomes) - 1  # the others all ran
     print_summary(report)
     assert "rename the capture" in capsys.readouterr().out
+
+
+@pytest.fixture
+def latin1_named_capture(exam):
+    """A capture whose file name is Latin-1, not UTF-8 (``café``, copied from an old system)."""
+    folder = os.fsencode(exam / "images/exam1/ana")
+    try:
+        with open(folder + b"/caf\xe9.jpg", "wb") as file:
+            file.write(synthetic_jpeg(3))
+    except OSError:
+        pytest.skip("this file system refuses file names that are not UTF-8")
+    return exam
+
+
+def test_a_capture_whose_name_is_not_utf8_is_named_not_run(latin1_named_capture, capsys):
+    exam = latin1_named_capture
+    report = run_folder(exam, workers=1, progress=False, analyzer_factory=FACTORY)
+    (outcome,) = [o for o in report.outcomes if "caf" in o.key]
+    assert outcome.key == "images/exam1/ana/caf\\xe9.jpg"  # printable: the byte that is not UTF-8 spelled out
+    assert (outcome.status, outcome.execution) == ("MISSING", "NOT_RUN")
+    assert not report.complete
+    assert len(list((exam / "results").rglob("*.json"))) == len(report.outcomes) - 1  # the others all ran
+    print_summary(report)
+    out = " ".join(capsys.readouterr().out.split())  # as one line, however the console wrapped it
+    assert "caf\\xe9.jpg: NOT_RUN its name is not valid UTF-8" in out
+
+
+def test_the_menu_lists_and_runs_a_folder_with_a_name_that_is_not_utf8(latin1_named_capture, monkeypatch, capsys):
+    import dev.runner as runner
+
+    original = runner.run_folder
+    monkeypatch.setattr("dev.menu.run_folder", lambda root, **kw: original(root, **{**kw, "analyzer_factory": FACTORY}))
+    answers = iter(["2", "1-6", "q"])
+    monkeypatch.setattr("builtins.input", lambda prompt="": next(answers))
+    assert main(["menu", str(latin1_named_capture)]) == 0
+    out = capsys.readouterr().out
+    assert "images/exam1/ana/caf\\xe9.jpg" in out  # listed, then reported as not run
+    assert "images/exam1/ana/c0.jpg: OK" in out  # the rest of the choice ran
 
 
 def test_run_twice_rewrites_identical_documents(exam):

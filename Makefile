@@ -50,4 +50,4 @@ lock: $(STAMP)
 	$(LOCK) -o constraints.txt requirements-dev.txt
 
 clean:
-	rm -rf $(DEMO_DIR) .pytest_cache .ruff_cache $(AUDIT_VENV)
+	rm -rf $(DEMO_DIR) .pytest_cache .ruff_cache .hypothesis $(AUDIT_VENV)

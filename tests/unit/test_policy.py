@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from proctoring.config import Settings
 from proctoring.policy import (
@@ -368,3 +370,126 @@ def test_policy_module_has_no_aws_imports():
         node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
     }
     assert not imported & {"boto3", "botocore", "aws_lambda_powertools"}
+
+
+def test_equal_sized_faces_give_one_verdict_in_either_order():
+    """Two faces of one size: the main face (the one judged) must not be whichever came first."""
+    student, other = (
+        face(confidence=99.9, box=(0.1, 0.1, 0.2, 0.2)),
+        face(yaw=60, confidence=99.0, box=(0.5, 0.5, 0.2, 0.2)),
+    )
+    matches = [
+        {"Similarity": 99.0, "BoundingBox": student["BoundingBox"]},
+        {"Similarity": 10.0, "BoundingBox": other["BoundingBox"]},
+    ]
+    verdicts = [
+        decide(analysis(faces=faces, face_matches=matches), CONFIG) for faces in ([student, other], [other, student])
+    ]
+    assert verdicts[0] == verdicts[1]
+    assert codes(verdicts[0]) == ["MULTIPLE_FACES"]  # the more confident face is the main one: it matches, looks ahead
+    assert verdicts[0].face["BoundingBox"] == student["BoundingBox"]
+
+
+def test_equally_confident_labels_at_the_max_labels_cut_are_kept_by_name():
+    labels = [{"Name": "Chair", "Confidence": 80.0}, {"Name": "Book", "Confidence": 80.0}]
+    config = PolicyConfig(max_labels=1)
+    for order in (labels, labels[::-1]):
+        verdict = decide(analysis(labels={"checked": True, "labels": order, "person_count": 1}), config)
+        assert [label["Name"] for label in verdict.labels] == ["Book"]
+        assert codes(verdict) == ["FORBIDDEN_OBJECT"]
+
+
+# --- Properties over any Rekognition-shaped analysis (Hypothesis) ----------------------------------
+
+# A few round values beside any value: equal areas and equal confidences (ties) must come up.
+ratios = st.one_of(st.sampled_from([0.0, 0.1, 0.2, 0.5]), st.floats(min_value=0.0, max_value=1.0, allow_nan=False))
+percent = st.one_of(st.sampled_from([0.0, 75.0, 90.0, 99.0]), st.floats(min_value=0.0, max_value=100.0))
+angles = st.floats(min_value=-180.0, max_value=180.0, allow_nan=False)
+any_face = st.builds(
+    face,
+    yaw=angles,
+    pitch=st.floats(min_value=-90.0, max_value=90.0, allow_nan=False),
+    confidence=percent,
+    brightness=percent,
+    sharpness=percent,
+    box=st.tuples(ratios, ratios, ratios, ratios),
+)
+
+
+@st.composite
+def analysed_faces(draw):
+    """Faces with CompareFaces' answer for each (its Similarity and BoundingBox), as the steps give them."""
+    faces = draw(st.lists(any_face, max_size=4))
+    matches = [{"Similarity": draw(percent), "BoundingBox": dict(one["BoundingBox"])} for one in faces]
+    return faces, matches
+
+
+label_names = st.sampled_from(["Person", "Cell Phone", "Mobile Phone", "Book", "Laptop", "Chair", "Headphones"])
+any_label = st.fixed_dictionaries({"Name": label_names, "Confidence": percent})
+any_analysis = st.fixed_dictionaries(
+    {
+        "faces": st.just([]),  # replaced by analysis_with_faces
+        "image_quality": st.fixed_dictionaries({"Brightness": percent, "Sharpness": percent}),
+        "reference": st.sampled_from(
+            [{"status": "ok", "face_count": 1}, {"status": "missing"}, {"status": "invalid", "face_count": 2}]
+        ),
+        "similarity": st.one_of(st.none(), percent),
+        "labels": st.one_of(
+            st.fixed_dictionaries(
+                {
+                    "checked": st.just(True),
+                    "labels": st.lists(any_label, max_size=12),
+                    "person_count": st.integers(min_value=0, max_value=4),
+                }
+            ),
+            st.fixed_dictionaries(
+                {
+                    "checked": st.just(False),
+                    "labels": st.just([]),
+                    "person_count": st.integers(min_value=0, max_value=4),
+                }
+            ),
+        ),
+    }
+)
+
+
+@st.composite
+def analyses(draw):
+    data = draw(any_analysis)
+    data["faces"], data["face_matches"] = draw(analysed_faces())
+    return data
+
+
+@settings(max_examples=300, deadline=None)
+@given(analyses())
+def test_any_analysis_gets_a_verdict_that_explains_itself(data):
+    verdict = decide(data, CONFIG)
+    assert verdict.status == (ALERT if verdict.reasons else OK)
+    order = [SEVERITY.index(reason.code) for reason in verdict.reasons]
+    assert order == sorted(order)  # `reason` is the most serious
+    assert verdict.reason == (verdict.reasons[0].code if verdict.reasons else "")
+    assert all(reason.message for reason in verdict.reasons)
+    if not data["labels"]["checked"]:
+        assert "FORBIDDEN_OBJECT" not in codes(verdict)  # never "no phone" from an analyzer that cannot see one
+        assert any("not checked" in note for note in verdict.notes)
+
+
+@settings(max_examples=300, deadline=None)
+@given(analyses(), st.randoms(use_true_random=False))
+def test_the_verdict_does_not_depend_on_the_order_of_faces_or_labels(data, random):
+    """Rekognition's order is not a promise: faces and labels shuffled give the same verdict."""
+    config = PolicyConfig(max_labels=3)  # fewer than the labels, so which ones are kept matters
+    shuffled = {**data, "faces": random.sample(data["faces"], len(data["faces"]))}
+    shuffled["face_matches"] = random.sample(data["face_matches"], len(data["face_matches"]))
+    labels = data["labels"]["labels"]
+    shuffled["labels"] = {**data["labels"], "labels": random.sample(labels, len(labels))}
+    assert decide(shuffled, config) == decide(data, config)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(min_value=1, max_value=10), st.integers(min_value=0, max_value=30))
+def test_exactly_one_capture_escalates_once_the_count_reaches_the_threshold(threshold, alerts):
+    statuses = [escalate(ALERT, number, threshold) for number in range(1, alerts + 1)]
+    assert statuses.count(ALERT_FINAL) == (1 if alerts >= threshold else 0)
+    assert statuses.count(ALERT) == alerts - statuses.count(ALERT_FINAL)

@@ -16,7 +16,7 @@ from .analysis.base import FaceAnalyzer
 from .config import Settings
 from .images import MAX_SOURCE_BYTES, ImageRejected, PreparedImage, image_quality, prepare_image
 from .locate import capture_gone
-from .policy import confident_faces, face_area
+from .policy import by_prominence, confident_faces
 from .storage import Storage
 
 # A step's output travels in the execution's state, which Step Functions caps at 256 KB; going over
@@ -93,7 +93,7 @@ def detect_capture_faces(
         return {"face_count": 0, "faces": [], "rejection": exc.as_dict()}
     except FileNotFoundError:
         return {"face_count": 0, "faces": [], "rejection": capture_gone(capture)}
-    faces = sorted(analyzer.detect_faces(image), key=face_area, reverse=True)[:MAX_FACES]
+    faces = by_prominence(analyzer.detect_faces(image))[:MAX_FACES]
     face_count = len(confident_faces(faces, min_face_confidence))
     return {
         "face_count": face_count,

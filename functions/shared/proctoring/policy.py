@@ -21,7 +21,8 @@ ERROR = "ERROR"
 # Part of every verdict's idempotency key, with the thresholds: raise it when a rule changes what
 # it decides, so that captures processed again after an upgrade are judged by the new rules rather
 # than answered from stored verdicts. 2: FACE_MISMATCH judges the main face; faint faces are not faces.
-RULES_VERSION = 2
+# 3: ties (faces of one size, labels of one confidence) are broken the same way in any input order.
+RULES_VERSION = 3
 
 # Most serious first. An impostor outranks company, company outranks objects, and so on.
 SEVERITY = (
@@ -107,11 +108,22 @@ def face_area(face: dict[str, Any]) -> float:
     return float(box.get("Width", 0)) * float(box.get("Height", 0))
 
 
+def _canonical(item: dict[str, Any]) -> str:
+    """The last tie-break of a sort: the same items in any input order end in the same order."""
+    return json.dumps(item, sort_keys=True, default=str)
+
+
 def filter_labels(labels: list[dict[str, Any]], config: PolicyConfig) -> list[dict[str, Any]]:
-    """Labels at or above MinConfidence, the MaxLabels most confident ones."""
+    """Labels at or above MinConfidence, the MaxLabels most confident ones (equally confident ones
+    by name: which are kept must not depend on the order the analyzer listed them in)."""
     kept = [label for label in labels if float(label.get("Confidence", 0)) >= config.min_confidence]
-    kept.sort(key=lambda label: float(label.get("Confidence", 0)), reverse=True)
+    kept.sort(key=lambda label: (-float(label.get("Confidence", 0)), str(label.get("Name", "")), _canonical(label)))
     return kept[: config.max_labels]
+
+
+def by_prominence(faces: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Largest face first (the student's), then the more confident; any order in, one order out."""
+    return sorted(faces, key=lambda face: (-face_area(face), -float(face.get("Confidence", 0)), _canonical(face)))
 
 
 def confident_faces(faces: list[dict[str, Any]] | None, min_confidence: float) -> list[dict[str, Any]]:
@@ -142,7 +154,11 @@ def main_face_similarity(analysis: dict[str, Any], main_face: dict[str, Any] | N
     matches = analysis.get("face_matches") or []
     if main_face is not None and matches:
         box = main_face.get("BoundingBox") or {}
-        score, match = max(((overlap(box, m.get("BoundingBox") or {}), m) for m in matches), key=lambda pair: pair[0])
+        # Ties (one box answered twice) go to the higher similarity, whatever the answers' order.
+        score, match = max(
+            ((overlap(box, m.get("BoundingBox") or {}), m) for m in matches),
+            key=lambda pair: (pair[0], float(pair[1].get("Similarity", 0)), _canonical(pair[1])),
+        )
         if score >= 0.5:
             return float(match["Similarity"])
     similarity = analysis.get("similarity")
@@ -172,8 +188,7 @@ def decide(analysis: dict[str, Any], config: PolicyConfig) -> Verdict:
 
     reasons: list[Reason] = []
     notes: list[str] = []
-    faces = confident_faces(analysis.get("faces"), config.face_min_confidence)
-    faces.sort(key=face_area, reverse=True)
+    faces = by_prominence(confident_faces(analysis.get("faces"), config.face_min_confidence))
     main_face = faces[0] if faces else None
 
     if not faces:

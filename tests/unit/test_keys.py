@@ -4,6 +4,8 @@ import unicodedata
 from urllib.parse import unquote
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from proctoring.keys import (
     MAX_KEY_BYTES,
@@ -166,3 +168,39 @@ def test_idempotency_key_identifies_one_object_version():
     assert base != idempotency_key("b", "images/e/u/f.jpg", "v1", "other")
     assert base != idempotency_key("other", "images/e/u/f.jpg", "v1", "etag")
     assert len(base) == 64
+
+
+def test_a_short_invalid_key_cannot_take_a_long_ones_result():
+    """A long key's result name is its start and a digest: a short key spelling exactly that must
+    not land on the same document (and overwrite it)."""
+    long_key = "images/" + "a" * 300 + ".jpg"
+    name = rejected_result_key(long_key).removeprefix("results/_invalid/").removesuffix(".json")
+    assert "~" in name
+    assert rejected_result_key(f"images/{name}") != rejected_result_key(long_key)
+
+
+# --- Properties over any key (Hypothesis) ----------------------------------------------------------
+
+# Characters keys are made of, the troublesome ones over-represented: separators, dots, escapes.
+key_characters = st.one_of(st.sampled_from("/.%+~ _-aé"), st.characters(codec="utf-8"))
+# Short keys, and long ones whose result name is cut and given a digest.
+key_text = st.one_of(st.text(key_characters, max_size=40), st.text(key_characters, min_size=150, max_size=400))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(key_text.map(lambda rest: "images/" + rest), key_text))
+def test_any_key_gets_one_result_key_that_stays_under_results(key):
+    identity = capture_identity("bucket", key, etag="e", version_id=None)
+    result_key = identity["result_key"]
+    assert result_key.startswith("results/") and result_key.endswith(".json")
+    segments = result_key.removeprefix("results/").split("/")
+    assert not {"", ".", ".."} & set(segments)  # a local results folder is never left, nor a folder made empty
+    assert len(result_key.encode("utf-8")) <= MAX_KEY_BYTES
+    assert ("rejection" in identity) == (segments[0] == "_invalid" and len(segments) == 2)
+
+
+@settings(max_examples=500, deadline=None)
+@given(key_text, key_text)
+def test_different_invalid_keys_never_share_a_result(first, second):
+    assume(first != second)
+    assert rejected_result_key(f"images/{first}") != rejected_result_key(f"images/{second}")

@@ -106,10 +106,11 @@ def key_candidates(raw_key: str) -> list[str]:
 def rejected_result_key(raw_key: str, results_prefix: str = "results/", images_prefix: str = "images/") -> str:
     """Where the result of a key outside the convention goes: one flat, escaped file name.
 
-    Escaping every ``/`` keeps ``..`` and empty segments from ever forming a path.
+    Escaping every ``/`` keeps ``..`` and empty segments from ever forming a path. ``~`` is escaped
+    too: it marks where a long name was cut before its digest, so no short key can spell a long one's.
     """
     rest = raw_key[len(images_prefix) :] if raw_key.startswith(images_prefix) else raw_key
-    name = quote(rest, safe="") or "_empty"
+    name = quote(rest, safe="").replace("~", "%7E") or "_empty"
     if len(name) > 200:
         digest = hashlib.sha256(raw_key.encode()).hexdigest()[:16]
         name = f"{name[:180]}~{digest}"

@@ -18,6 +18,17 @@ from typing import Any
 
 from proctoring.notify import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 
+MAX_BODY_BYTES = 1024 * 1024  # a result document is a few kB
+
+
+def json_object(body: bytes) -> dict[str, Any] | None:
+    """The body as a JSON object, or None when it is not one."""
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return None
+    return payload if isinstance(payload, dict) else None
+
 
 @dataclass
 class Delivery:
@@ -48,7 +59,13 @@ class WebhookReceiver:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", "0"))
+                try:
+                    length = int(self.headers.get("Content-Length", "0"))
+                except ValueError:
+                    length = -1
+                if not 0 <= length <= MAX_BODY_BYTES:
+                    self._answer(400 if length < 0 else 413)
+                    return
                 body = self.rfile.read(length)
                 if receiver.delay:
                     time.sleep(receiver.delay)
@@ -64,17 +81,21 @@ class WebhookReceiver:
                 if status == 200 and not valid:
                     status = 401
                     if receiver.on_rejected:
-                        try:
-                            payload = json.loads(body)
-                        except ValueError:
-                            payload = {}
+                        payload = json_object(body) or {}
                         receiver.on_rejected(Delivery(payload, dict(self.headers.items()), False, status))
                 if status == 200:
-                    delivery = Delivery(json.loads(body), dict(self.headers.items()), valid, status)
-                    with receiver._lock:
-                        receiver.deliveries.append(delivery)
-                    if receiver.on_delivery:
-                        receiver.on_delivery(delivery)
+                    payload = json_object(body)
+                    if payload is None:  # signed, but not the JSON object the pipeline sends
+                        status = 400
+                    else:
+                        delivery = Delivery(payload, dict(self.headers.items()), valid, status)
+                        with receiver._lock:
+                            receiver.deliveries.append(delivery)
+                        if receiver.on_delivery:
+                            receiver.on_delivery(delivery)
+                self._answer(status)
+
+            def _answer(self, status: int) -> None:
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import re
 import subprocess
@@ -304,3 +305,28 @@ def test_dev_webhook_receiver_names_a_capture_outside_the_convention_by_its_obje
     first = capsys.readouterr().out.splitlines()[0]
     assert "s3://bucket/images/stray.jpg" in first and "INVALID_KEY" in first and "BAD SIGNATURE" in first
     assert "None" not in first
+
+
+def test_the_local_receiver_refuses_malformed_requests_and_keeps_serving():
+    """Signed bodies that are not a JSON object, and bad lengths, get a 4xx, not a traceback."""
+    seen = []
+    with WebhookReceiver(secret="k", on_delivery=seen.append, on_rejected=seen.append) as receiver:
+
+        def post(body: bytes, signed_with: str = "k") -> int:
+            timestamp = str(int(time.time()))
+            signed = {TIMESTAMP_HEADER: timestamp, SIGNATURE_HEADER: sign(signed_with, timestamp, body)}
+            return requests.post(receiver.url, data=body, headers=signed, timeout=5).status_code
+
+        assert post(b"not json") == 400
+        assert post(b"[1, 2]") == 400
+        assert post(b"[1, 2]", signed_with="wrong") == 401  # shown as refused, with what could be read of it
+        for length, status in (("2000000", 413), ("two", 400)):  # what requests would never send: by hand
+            connection = http.client.HTTPConnection("127.0.0.1", receiver.port, timeout=5)
+            connection.putrequest("POST", "/hook")
+            connection.putheader("Content-Length", length)
+            connection.endheaders(b"{}")
+            assert connection.getresponse().status == status
+            connection.close()
+        assert post(b'{"status": "OK"}') == 200  # still serving
+    assert [delivery.payload for delivery in receiver.deliveries] == [{"status": "OK"}]
+    assert [(delivery.payload, delivery.answered) for delivery in seen] == [({}, 401), ({"status": "OK"}, 200)]

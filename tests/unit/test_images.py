@@ -2,9 +2,12 @@ from __future__ import annotations
 
 import io
 import struct
+import warnings
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import Image, ImageFilter
 
 from proctoring.images import (
@@ -161,3 +164,56 @@ def test_quality_tells_dark_and_blurred_from_good():
     assert dark_q["Brightness"] < 15 < good_q["Brightness"]
     assert blurred_q["Sharpness"] < good_q["Sharpness"] / 2
     assert 0 <= blurred_q["Sharpness"] <= 100
+
+
+def _seed_images() -> list[bytes]:
+    """Small real files of every accepted kind, to damage: JPEG (with EXIF rotation, CMYK) and PNG
+    (RGBA, palette, 16-bit)."""
+    pixels = Image.fromarray((np.random.default_rng(1).random((96, 120, 3)) * 255).astype("uint8"))
+    rotated = Image.Exif()
+    rotated[0x0112] = 6
+    return [
+        encode(pixels, "JPEG"),
+        encode(pixels, "JPEG", exif=rotated.tobytes()),
+        encode(pixels.convert("CMYK"), "JPEG"),
+        encode(pixels, "PNG"),
+        encode(pixels.convert("RGBA"), "PNG"),
+        encode(pixels.convert("P"), "PNG"),
+        encode(pixels.convert("I;16"), "PNG"),
+    ]
+
+
+SEEDS = _seed_images()
+edit_kinds = st.sampled_from(["set", "cut", "insert", "truncate"])
+damage = st.lists(
+    st.tuples(edit_kinds, st.floats(0, 1), st.binary(min_size=1, max_size=16)),
+    min_size=1,
+    max_size=6,
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(range(len(SEEDS))), damage)
+def test_any_damaged_file_is_prepared_or_refused_with_a_code(seed, edits):
+    """Bytes flipped, cut, inserted or lost anywhere: an upright RGB image at least 80 px a side, or
+    ImageRejected with its code, never another exception (which would fail the step instead)."""
+    data = bytearray(SEEDS[seed])
+    for edit, where, chunk in edits:
+        at = int(where * (len(data) - 1)) if data else 0
+        if edit == "set":
+            data[at : at + len(chunk)] = chunk
+        elif edit == "cut":
+            del data[at : at + len(chunk) * 4]
+        elif edit == "insert":
+            data[at:at] = chunk
+        else:
+            del data[at:]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Pillow warns of the corrupt EXIF blocks this makes
+        try:
+            prepared = prepare_image(bytes(data), "fuzz")
+        except ImageRejected as error:
+            assert error.code in {"IMAGE_EMPTY", "IMAGE_CORRUPT", "IMAGE_UNREADABLE", "IMAGE_TOO_SMALL",
+                                  "IMAGE_FORMAT_UNSUPPORTED", "IMAGE_TOO_LARGE"}  # fmt: skip
+            return
+    assert prepared.image.mode == "RGB" and min(prepared.image.size) >= 80

@@ -614,14 +614,19 @@ def print_summary(report: RunReport, *, name_missing_references: bool = True) ->
     table = Table(title="Proctoring results", show_lines=False)
     table.add_column("exam")
     table.add_column("student")
-    for column in ("captures", *STATUSES):
-        table.add_column(column, justify="right")
+    # Captures without a verdict get their own columns, when there are any, so that every row adds up.
+    unjudged = {"MISSING": "missing", "NOT_MATCHED": "unmatched"}
+    present = {outcome.status for outcome in report.outcomes}
+    columns = {"captures": "captures", **{status: status for status in STATUSES}}
+    columns.update({status: title for status, title in unjudged.items() if status in present})
+    for title in columns.values():
+        table.add_column(title, justify="right")
     totals: Counter = Counter()
     for (exam, student), counts in report.by_student().items():
         totals.update(counts)
-        table.add_row(exam, student, *(str(counts.get(column, 0)) for column in ("captures", *STATUSES)))
+        table.add_row(exam, student, *(str(counts.get(column, 0)) for column in columns))
     table.add_section()
-    table.add_row("total", "", *(str(totals.get(column, 0)) for column in ("captures", *STATUSES)))
+    table.add_row("total", "", *(str(totals.get(column, 0)) for column in columns))
     console = Console()
     console.print(table)
     rate, count = report.rate, len(report.outcomes)

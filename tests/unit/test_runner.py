@@ -261,6 +261,37 @@ def test_the_summary_names_the_first_twenty_of_each_problem_and_counts_the_rest(
     assert "FAILED" not in out
 
 
+def _table_rows(out: str) -> dict[str, list[str]]:
+    """The summary table's cells, by the row's first cell (the header row under "exam")."""
+    rows = {}
+    for line in out.splitlines():
+        cells = [cell.strip() for cell in line.strip("│┃").replace("┃", "│").split("│")]
+        if len(cells) > 2 and cells[0]:
+            rows[cells[0]] = cells
+    return rows
+
+
+def test_every_row_of_the_summary_adds_up(tmp_path, capsys, monkeypatch):
+    """Captures without a verdict (no document, or not matched by the upload rule) get their own
+    columns, shown only when there are some, so that each row's statuses add up to its captures."""
+    monkeypatch.setenv("COLUMNS", "200")
+    outcomes = [
+        CaptureOutcome("images/e/u/a.jpg", "OK", "SUCCEEDED"),
+        CaptureOutcome("images/e/u/b.jpg", "MISSING", "NOT_RUN", "rename it"),
+        CaptureOutcome("images/e/u/c.txt", "NOT_MATCHED", "NOT_MATCHED"),
+        CaptureOutcome("images/e/u/d.jpg", "ALERT", "SUCCEEDED"),
+    ]
+    print_summary(RunReport(root=tmp_path, outcomes=outcomes))
+    rows = _table_rows(capsys.readouterr().out)
+    assert rows["exam"][2:] == ["captures", "OK", "ALERT", "ALERT_FINAL", "ERROR", "missing", "unmatched"]
+    assert rows["e"][2:] == ["4", "1", "1", "0", "0", "1", "1"]
+    assert rows["total"][2:] == rows["e"][2:]
+
+    print_summary(RunReport(root=tmp_path, outcomes=[outcomes[0], outcomes[3]]))
+    rows = _table_rows(capsys.readouterr().out)
+    assert rows["exam"][2:] == ["captures", "OK", "ALERT", "ALERT_FINAL", "ERROR"]  # none without a verdict
+
+
 def test_students_run_at_once_keep_each_students_order(tmp_path, monkeypatch):
     """--in-flight runs several students in one worker; each student's alerts still count 1, 2, 3...
     in file-name order, and the third is the one escalated."""

@@ -16,11 +16,16 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
+from hypothesis import settings
 from PIL import Image, ImageDraw
 
 from dev.engine import LambdaContext, LocalStepFunctions, environment, load_handler_module, reset_backends
 from dev.events import object_created_event
 from tests.fakes import RecordedRekognition
+
+# Property tests explore new examples on every local run; CI (HYPOTHESIS_PROFILE=ci) runs the same
+# examples every time, so its verdict does not depend on the draw.
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 ROOT = Path(__file__).resolve().parent.parent
 FACES = ROOT.parent / "shared" / "faces"

@@ -192,6 +192,7 @@ def step_environment(
     env = {
         "ANALYZER": analyzer,
         "STORAGE": "local",
+        "CAPTURE_BUCKET": LOCAL_BUCKET,
         "LOCAL_ROOT": str(root.resolve()),
         "ALERT_HISTORY": "sqlite",
         "IDEMPOTENCY_STORE": "sqlite",

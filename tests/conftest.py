@@ -242,6 +242,7 @@ def make_aws_pipeline() -> Iterator[Callable[..., AwsPipeline]]:
         values = {
             **QUIET,
             "STORAGE": "s3",
+            "CAPTURE_BUCKET": BUCKET,
             "ANALYZER": "rekognition",
             "ALERT_HISTORY": "dynamodb",
             "ALERT_TABLE": alert_table,

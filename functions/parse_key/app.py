@@ -10,8 +10,7 @@ from aws_lambda_powertools.utilities.data_classes import S3EventBridgeNotificati
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from proctoring.config import get_settings
-from proctoring.errors import InvalidEvent
-from proctoring.locate import locate_capture
+from proctoring.locate import locate_capture, uploaded_object
 from proctoring.storage import get_storage
 
 logger = Logger()
@@ -24,21 +23,16 @@ metrics = Metrics()
 @metrics.log_metrics
 @event_source(data_class=S3EventBridgeNotificationEvent)
 def lambda_handler(event: S3EventBridgeNotificationEvent, context: LambdaContext) -> dict[str, Any]:
-    try:
-        bucket, obj = event.detail.bucket.name, event.detail.object
-        raw_key = obj["key"]  # raw: the typed `.key` already URL-decodes, which loses a literal "+"
-    except (KeyError, TypeError) as exc:
-        raise InvalidEvent(
-            "the input is not an S3 Object Created event: it needs detail.bucket.name and detail.object.key"
-        ) from exc
+    settings = get_settings()
+    bucket, obj = uploaded_object(event.raw_event.get("detail"), settings.capture_bucket)
     capture = locate_capture(
         get_storage(),
         bucket,
-        raw_key,
+        obj["key"],  # raw: the typed event's `.key` already URL-decodes, which loses a literal "+"
         etag=obj.get("etag"),
         version_id=obj.get("version-id"),
         size=obj.get("size"),
-        settings=get_settings(),
+        settings=settings,
     )
     # Against PersistResult's ResultsWritten: did every upload get its document?
     metrics.add_metric(name="CapturesReceived", unit=MetricUnit.Count, value=1)

@@ -263,6 +263,27 @@ def test_failing_for_good_writes_error_document_and_fails_execution(pipeline):
     assert "ThrottlingException" in document["error"]["message"]
 
 
+@pytest.mark.parametrize(
+    "detail",
+    [
+        {"bucket": {"name": BUCKET}},  # no object
+        {"object": {"key": CAPTURE}},  # no bucket
+        {"bucket": {"name": 5}, "object": {"key": ["x"]}},
+        {"bucket": {"name": "someone-elses-bucket"}, "object": {"key": CAPTURE}},
+    ],
+)
+def test_an_execution_started_by_hand_with_no_upload_event_fails_saying_so(pipeline, detail):
+    """No upload, so no document to write (and no bucket to write it to): the execution fails
+    with InvalidEvent, and ParseKey's error in the history says what is wrong."""
+    execution = pipeline.sfn.run({"detail-type": "Object Created", "source": "aws.s3", "detail": detail})
+
+    assert execution.status == "FAILED"
+    assert (execution.error, execution.entered_states()[-2:]) == ("InvalidEvent", ["ParseKey", "NotAnUploadEvent"])
+    assert "events/s3_object_created.json" in execution.cause
+    assert execution.task_failures() == ["InvalidEvent"]  # not retried: the same input fails the same way
+    assert pipeline.result_keys() == []
+
+
 def test_unexpected_exception_in_a_step_is_caught(pipeline, monkeypatch):
     from dev.engine import load_handler_module
     from tests.conftest import ROOT

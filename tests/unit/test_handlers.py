@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from dev.engine import LambdaContext, environment
+from dev.engine import LambdaContext, environment, reset_backends
 from dev.events import object_created_event
 from dev.webhook import WebhookReceiver
 from proctoring.analysis import set_analyzer
@@ -118,12 +118,24 @@ def test_parse_key_reports_a_capture_deleted_before_processing(local_env):
         {"bucket": {"name": BUCKET}},
         {"bucket": {"name": BUCKET}, "object": {}},
         {"bucket": None, "object": {"key": "k"}},
+        {"bucket": {"name": 5}, "object": {"key": ["k"]}},
+        {"bucket": {"name": BUCKET}, "object": {"key": ""}},
+        {"bucket": {"name": ""}, "object": {"key": "k"}},
+        None,
     ],
 )
 def test_parse_key_refuses_an_input_that_is_no_upload_event_by_name(local_env, detail):
     """An execution started by hand with the wrong input: a named error, not a KeyError."""
     event = {**object_created_event(BUCKET, "images/e/u/c.jpg", size=10, etag="abc"), "detail": detail}
     with pytest.raises(InvalidEvent, match=r"needs detail\.bucket\.name and detail\.object\.key"):
+        handler("parse_key")(event, context())
+
+
+def test_parse_key_refuses_an_event_about_another_bucket(local_env, monkeypatch):
+    monkeypatch.setenv("CAPTURE_BUCKET", "proctoring-captures")
+    reset_backends()
+    event = object_created_event("someone-elses-bucket", "images/e/u/c.jpg", size=10, etag="abc")
+    with pytest.raises(InvalidEvent, match="bucket 'someone-elses-bucket'; this pipeline serves 'proctoring-captures'"):
         handler("parse_key")(event, context())
 
 

@@ -73,6 +73,9 @@ class Settings:
     # Reason codes whose alerts do not count toward ALERT_FINAL (say REFERENCE_MISSING, when
     # references may arrive after the exam started); an alert counts if any other reason holds.
     escalation_excludes: tuple[str, ...] = ()
+    # The bucket the pipeline serves (the stack's, or the existing one): an execution started by
+    # hand with another bucket's event is refused. Empty: any (local runs, where a folder is the bucket).
+    capture_bucket: str = ""
     # Backends
     analyzer: str = "rekognition"
     storage: str = "s3"
@@ -170,6 +173,7 @@ class Settings:
             forbidden_labels=labels,
             alert_final_threshold=_int(environ, "ALERT_FINAL_THRESHOLD", cls.alert_final_threshold),
             escalation_excludes=excludes,
+            capture_bucket=_env(environ, "CAPTURE_BUCKET", cls.capture_bucket),
             analyzer=_env(environ, "ANALYZER", cls.analyzer).lower(),
             storage=_env(environ, "STORAGE", cls.storage).lower(),
             local_root=_env(environ, "LOCAL_ROOT", cls.local_root),

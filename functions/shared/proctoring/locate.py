@@ -8,8 +8,27 @@ from __future__ import annotations
 from typing import Any
 
 from .config import Settings
+from .errors import InvalidEvent
 from .keys import capture_identity, key_candidates, parse_capture_key
 from .storage import Storage
+
+
+def uploaded_object(detail: Any, capture_bucket: str = "") -> tuple[str, dict[str, Any]]:
+    """The bucket name and the object of an S3 "Object Created" event's ``detail``.
+
+    EventBridge only ever delivers well-formed events for the pipeline's own bucket; anything else
+    is an execution started by hand with the wrong input, refused with what is wrong with it.
+    """
+    detail = detail if isinstance(detail, dict) else {}
+    bucket = detail.get("bucket").get("name") if isinstance(detail.get("bucket"), dict) else None
+    obj = detail.get("object") if isinstance(detail.get("object"), dict) else {}
+    if not (isinstance(bucket, str) and bucket and isinstance(obj.get("key"), str) and obj["key"]):
+        raise InvalidEvent(
+            "the input is not an S3 Object Created event: it needs detail.bucket.name and detail.object.key"
+        )
+    if capture_bucket and bucket != capture_bucket:
+        raise InvalidEvent(f"the event is about bucket {bucket!r}; this pipeline serves {capture_bucket!r}")
+    return bucket, obj
 
 
 def locate_capture(

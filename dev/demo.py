@@ -62,6 +62,8 @@ def build_demo(root: Path) -> dict[str, dict[str, Any]]:
     from PIL import Image, ImageEnhance, ImageOps
 
     root = Path(root)
+    if root.exists() and not root.is_dir():
+        raise FileExistsError(f"{root} is a file, not a folder; choose a folder for the demo")
     if root.exists() and any(root.iterdir()):
         if not (root / MARKER).exists():
             raise FileExistsError(f"{root} exists and is not a demo folder; choose another folder")

@@ -48,17 +48,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from dev.checks import UsageError
     from dev.demo import build_demo, check_results
     from dev.runner import BUILT_LAYOUT, print_summary, run_folder
 
     root = Path(args.dir)
-    try:
-        expected = build_demo(root)
-    except FileExistsError:
-        raise
-    except OSError as exc:  # a folder that cannot be written (read-only, no room, no permission)
-        raise UsageError(f"cannot build the demo in {root}: {exc.strerror or exc}") from exc
+    expected = build_demo(root)
     print(f"demo exam written to {root} ({len(expected)} captures, expectations in {root / 'expected.json'})")
     report = run_folder(
         root, analyzer="local", workers=args.workers, progress=not args.no_progress, extra_env=BUILT_LAYOUT

@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from dev.checks import claim_build_folder
 from dev.runner import BUILT_LAYOUT, run_folder
 
 
@@ -153,6 +154,7 @@ def run_benchmark(
 ) -> int:
     width, height = (int(part) for part in size.lower().split("x"))
     root = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="proctoring-bench-"))
+    claim_build_folder(root, "bench")  # it deletes results and state between its runs
     workers = workers or os.cpu_count() or 1
     try:
         print(f"building {captures} captures of {width}x{height} in {root} ...", flush=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shlex
+import shutil
 import socket
 import tempfile
 from pathlib import Path
@@ -18,6 +19,26 @@ if TYPE_CHECKING:
 
 class UsageError(Exception):
     """A problem with the command line or the folder; reported without a traceback."""
+
+
+def claim_build_folder(root: Path, tool: str) -> None:
+    """Make ``root`` the folder ``python -m dev {tool}`` builds into: new, empty, or built by the
+    same tool before (then emptied). Anything else, a user's own exam folder above all, is refused,
+    because the tool writes its own files there and deletes results and state between its runs."""
+    marker = root / f".proctoring-{tool}"
+    if root.exists() and not root.is_dir():
+        raise FileExistsError(f"{root} is a file, not a folder; choose a folder for `python -m dev {tool}`")
+    if root.exists() and any(root.iterdir()):
+        if not marker.exists():
+            raise FileExistsError(
+                f"{root} exists and is not a {tool} folder (it has no {marker.name}); choose a new or empty folder"
+            )
+        shutil.rmtree(root)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        marker.write_text(f"Built by `python -m dev {tool}`; safe to delete.\n")
+    except OSError as exc:  # read-only, no room, no permission, a file on the way
+        raise UsageError(f"cannot build the {tool} folder {root}: {exc.strerror or exc}") from exc
 
 
 def check_run_folder(root: Path, command: str = "run", images_prefix: str = "images/") -> None:

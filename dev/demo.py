@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
+from dev.checks import claim_build_folder
 from proctoring.keys import parse_capture_key
 
-MARKER = ".proctoring-demo"
 EXAM = "demo_exam"
 
 
@@ -62,12 +61,7 @@ def build_demo(root: Path) -> dict[str, dict[str, Any]]:
     from PIL import Image, ImageEnhance, ImageOps
 
     root = Path(root)
-    if root.exists() and not root.is_dir():
-        raise FileExistsError(f"{root} is a file, not a folder; choose a folder for the demo")
-    if root.exists() and any(root.iterdir()):
-        if not (root / MARKER).exists():
-            raise FileExistsError(f"{root} exists and is not a demo folder; choose another folder")
-        shutil.rmtree(root)
+    claim_build_folder(root, "demo")
     astronaut, grace, desk = _sources()
     eileen_cam = _webcam(astronaut, (80, 0, 400, 240))
     grace_cam = _webcam(grace, (0, 40, 512, 424))
@@ -117,7 +111,6 @@ def build_demo(root: Path) -> dict[str, dict[str, Any]]:
         path = root / key
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
-    (root / MARKER).write_text("Built by `python -m dev demo`; safe to delete.\n")
     (root / "expected.json").write_text(json.dumps(expected, indent=2) + "\n")
     return expected
 

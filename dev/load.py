@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dev.checks import claim_build_folder
 from dev.runner import BUILT_LAYOUT, find_captures, result_key_for, run_folder
 from dev.webhook import WebhookReceiver
 
@@ -160,6 +161,7 @@ def run_load(captures: int = 1000, students: int = 50, workers: int | None = Non
     from dev.bench import build_captures
 
     root = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="proctoring-load-"))
+    claim_build_folder(root, "load")
     try:
         print(f"building {captures} captures of {students} students in {root} ...", flush=True)
         build_captures(root, captures, (640, 480), students=students)

@@ -32,3 +32,23 @@ def test_bench_prints_every_measure(tmp_path, capsys, monkeypatch):
     verdicts = re.search(r"verdicts: (\{.*\})", out)
     assert verdicts and sum(int(n) for n in re.findall(r"\d+", verdicts.group(1))) == 6
     assert len(list((tmp_path / "bench" / "results").rglob("*.json"))) == 6
+
+
+def test_bench_and_load_never_build_into_a_folder_of_the_users(tmp_path, capsys):
+    """Both delete results and state between their runs: --keep must name a new, empty, or
+    earlier bench/load folder, never an exam folder (nor a file)."""
+    from dev.__main__ import main
+
+    exam = tmp_path / "exam"
+    (exam / "results" / "e" / "u").mkdir(parents=True)
+    (exam / "results" / "e" / "u" / "c.json").write_text("{}")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("keep me")
+    for tool in ("bench", "load"):
+        assert main([tool, "-n", "1", "--keep", str(exam)]) == 2
+        assert f"{exam} exists and is not a {tool} folder (it has no .proctoring-{tool})" in capsys.readouterr().err
+        assert main([tool, "-n", "1", "--keep", str(notes)]) == 2
+        assert f"{notes} is a file, not a folder" in capsys.readouterr().err
+    assert (exam / "results" / "e" / "u" / "c.json").read_text() == "{}"
+    assert notes.read_text() == "keep me"
+    assert sorted(path.name for path in exam.iterdir()) == ["results"]  # nothing written either

@@ -34,10 +34,13 @@ def test_demo_pointed_at_a_file_is_a_usage_error_that_leaves_it_alone(tmp_path, 
     precious = tmp_path / "notes.txt"
     precious.write_text("keep me")
     assert main(["demo", str(precious)]) == 2
-    assert f"error: {precious} is a file, not a folder; choose a folder for the demo" in capsys.readouterr().err
+    assert (
+        f"error: {precious} is a file, not a folder; choose a folder for `python -m dev demo`"
+        in capsys.readouterr().err
+    )
     assert precious.read_text() == "keep me"
     assert main(["demo", str(precious / "demo")]) == 2  # under a file: no folder can be made there
-    assert f"error: cannot build the demo in {precious / 'demo'}: Not a directory" in capsys.readouterr().err
+    assert f"error: cannot build the demo folder {precious / 'demo'}: Not a directory" in capsys.readouterr().err
 
 
 def test_demo_refuses_to_overwrite_a_folder_that_is_not_a_demo(tmp_path):

@@ -512,6 +512,9 @@ def test_the_summary_says_when_the_reference_folder_itself_is_missing(exam, caps
     (exam / "reference").rmdir()
     print_summary(run_folder(exam, workers=1, progress=False, analyzer_factory=FACTORY))
     assert f"No reference photo in {exam / 'reference'} (there is no such folder) for" in capsys.readouterr().out
+    (exam / "reference").write_text("")  # a file where the folder should be
+    print_summary(run_folder(exam, workers=1, progress=False, analyzer_factory=FACTORY))
+    assert f"No reference photo in {exam / 'reference'} (a file, not a folder) for" in capsys.readouterr().out
 
 
 def test_the_summary_names_a_reference_in_a_format_references_may_not_have(exam, capsys):

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from moto import mock_aws
 
 from proctoring.alerts import DynamoDBAlertHistory, SqliteAlertHistory
@@ -146,3 +149,27 @@ def test_a_throttled_read_after_a_duplicate_is_storage_unavailable():
         stubber.add_client_error("get_item", service_error_code="ThrottlingException")
         with pytest.raises(StorageUnavailable, match="GetItem"):
             DynamoDBAlertHistory("alert-history", client=client).record_alert("exam", "ana", "c1")
+
+
+# Ids as a student's key segments may spell them: unicode, "#", spaces, but never "/".
+segment_ids = st.text(st.characters(codec="utf-8", exclude_characters="/"), min_size=1, max_size=8)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    students=st.lists(st.tuples(segment_ids, segment_ids), min_size=1, max_size=3, unique=True),
+    recorded=st.lists(st.tuples(st.integers(0, 2), st.integers(0, 5)), max_size=25),
+)
+def test_any_sequence_of_alerts_with_repeats_is_counted_as_the_model_says(history, students, recorded):
+    """Both stores against a plain model: each capture keeps the number it first got, numbers run
+    1, 2, 3... per student with no gap, and the count is the captures seen."""
+    run = uuid.uuid4().hex  # a fresh exam per example: the store outlives Hypothesis' examples
+    model: dict[tuple[str, str], dict[str, int]] = {}
+    for student_index, capture_index in recorded:
+        exam, user = students[student_index % len(students)]
+        exam, capture = f"{run}{exam}", f"capture-{capture_index}"
+        numbers = model.setdefault((exam, user), {})
+        expected = numbers.setdefault(capture, len(numbers) + 1)
+        assert history.record_alert(exam, user, capture) == expected
+    for exam, user in students:
+        assert history.alert_count(f"{run}{exam}", user) == len(model.get((f"{run}{exam}", user), {}))

@@ -2,6 +2,10 @@ from __future__ import annotations
 
 import json
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from proctoring.notify import payload_of
 from proctoring.policy import PolicyConfig, decide
 from proctoring.result import (
     analysis_input,
@@ -13,6 +17,7 @@ from proctoring.result import (
 )
 from tests.conftest import assert_valid
 from tests.fakes import face
+from tests.strategies import analyses
 
 CAPTURE = {
     "bucket": "b",
@@ -124,3 +129,15 @@ def test_notification_from_error_reads_attempts_and_status():
     odd = notification_from_error({"Error": "Lambda.ServiceException", "Cause": "Lambda unavailable"})
     assert odd["status"] == "failed" and odd["attempts"] is None
     assert "Lambda unavailable" in odd["last_error"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(analyses(), st.one_of(st.none(), st.integers(min_value=0, max_value=10_000)))
+def test_any_verdict_makes_a_document_and_a_payload_that_follow_the_schemas(analysis, alert_count):
+    """Whatever the analysis, the document and the webhook payload are what the published schemas
+    promise the proctoring system (a reason the schema does not know would break its parser)."""
+    document = document_for(analysis, alert_count=alert_count)
+    assert_valid(document)
+    assert_valid(payload_of(with_notification(document, {"status": "pending"})), "webhook")
+    codes = [reason["code"] for reason in document["reasons"]]
+    assert codes[:1] == ([document["reason"]] if document["reason"] else [])  # `reason` is the first, most serious

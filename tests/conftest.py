@@ -42,10 +42,29 @@ QUIET = {
     "AWS_SECRET_ACCESS_KEY": "testing",
     "POWERTOOLS_METRICS_NAMESPACE": "Proctoring",
 }
-# Every test runs with fake credentials and quiet Powertools, never against a real account.
-os.environ.update(QUIET)
-for _name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+
+
+def _settings_variables() -> set[str]:
+    """Every environment variable the settings read, as Settings.from_env asks for them."""
+    from proctoring.config import Settings
+
+    asked: set[str] = set()
+
+    class Recorder(dict):
+        def get(self, key: str, default: Any = None) -> Any:
+            asked.add(key)
+            return default
+
+    Settings.from_env(Recorder())
+    return asked
+
+
+# Every test runs with fake credentials and quiet Powertools, never against a real account, and
+# with the settings' defaults unless it sets one: a threshold or prefix exported in the shell (as
+# the README shows for local runs) must not change what the tests see.
+for _name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", *_settings_variables()):
     os.environ.pop(_name, None)
+os.environ.update(QUIET)
 
 
 def synthetic_jpeg(seed: int, size: tuple[int, int] = (640, 480), **save: Any) -> bytes:

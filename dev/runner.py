@@ -580,13 +580,9 @@ def missing_reference_lines(report: RunReport) -> list[str]:
     for path in folder.iterdir() if folder.is_dir() else []:
         if path.is_file():
             by_folded_stem[path.stem.casefold()].append(path)
-    where = (
-        folder
-        if folder.is_dir()
-        else f"{folder} (a file, not a folder)"
-        if folder.exists()
-        else f"{folder} (there is no such folder)"
-    )
+    where = f"{folder}"
+    if not folder.is_dir():
+        where += " (a file, not a folder)" if folder.exists() else " (there is no such folder)"
     lines = [f"No reference photo in {where} for {len(students)} student(s): {', '.join(students[:SHOWN])}"]
     if more := and_more(len(students)):
         lines[0] += f" {more}"

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from dev.checks import claim_build_folder
-from dev.runner import BUILT_LAYOUT, find_captures, result_key_for, run_folder
+from dev.runner import BUILT_LAYOUT, find_captures, run_folder, stored_result_path
 from dev.webhook import WebhookReceiver
 
 SECRET = "load-test-secret"  # noqa: S105 - a loopback receiver's key for this run only
@@ -103,8 +103,8 @@ def run_load_check(
             )
 
         first = run(progress)
-        written = {key: root / result_key_for(key) for key in keys}
-        snapshot = {key: path.read_bytes() for key, path in written.items() if path.is_file()}
+        written = {key: stored_result_path(root, key) for key in keys}
+        snapshot = {key: path.read_bytes() for key, path in written.items() if path is not None}
         documents = {key: json.loads(data) for key, data in snapshot.items()}
         delivered = len(receiver.deliveries)
         idempotency_keys = receiver.idempotency_keys()

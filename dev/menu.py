@@ -14,8 +14,8 @@ from dev.runner import (
     key_name_problem,
     print_summary,
     printable_key,
-    result_key_for,
     run_folder,
+    stored_result_path,
 )
 
 if TYPE_CHECKING:
@@ -88,8 +88,8 @@ def _show(root: Path, keys: list[str], settings: Settings) -> None:
     for key in keys:
         if key_name_problem(key):  # not run: the run's summary says why
             continue
-        result = root / result_key_for(key, settings)
-        if result.is_file():
+        result = stored_result_path(root, key, settings)
+        if result is not None:
             document = json.loads(result.read_text())
             print(f"  {key}: {document['status']} {document.get('reason', '')}")
             for detail in document.get("details", []):

@@ -229,8 +229,18 @@ def result_key_for(key: str, settings: Settings | None = None) -> str:
     return identity["result_key"]
 
 
+def stored_result_path(root: Path, key: str, settings: Settings | None = None) -> Path | None:
+    """The document the pipeline wrote for ``key``, or None: at :func:`result_key_for`, unless another
+    capture's document holds that name (see ``proctoring.result_store``)."""
+    from proctoring.result_store import find_result
+    from proctoring.storage import LocalStorage
+
+    found = find_result(LocalStorage(root), LOCAL_BUCKET, result_key_for(key, settings), f"s3://{LOCAL_BUCKET}/{key}")
+    return None if found is None else root / found[0]
+
+
 def shared_results(keys: list[str], settings: Settings | None = None) -> dict[str, list[str]]:
-    """Result documents that several captures would write (``c1`` and ``c1.jpg``): only one can stand."""
+    """Captures whose result documents the convention gives one name (``c1`` and ``c1.jpg``)."""
     by_result: dict[str, list[str]] = defaultdict(list)
     for key in keys:
         if not key_name_problem(key):  # the others are not run (see process_capture)
@@ -291,7 +301,8 @@ def process_capture(sfn: Any, rule: Any, root: Path, key: str, settings: Setting
             return CaptureOutcome(key, "MISSING", "NOT_RUN", problem)
         execution = sfn.run(event)
         sfn.forget(execution.arn)
-        if not document_path.is_file():
+        document_path = stored_result_path(root, key, settings)
+        if document_path is None:
             return CaptureOutcome(key, "MISSING", execution.status, execution.error or "")
         document = json.loads(document_path.read_text())
         reason = document.get("reason", "")
@@ -399,8 +410,8 @@ def run_folder(
         check_webhook_reachable(webhook)
     for result, sources in sorted(shared_results(keys, settings).items()):
         print(
-            f"warning: {' and '.join(sources)} share one result document, {result}; the last written stands "
-            "(rename one)",
+            f"note: {' and '.join(sources)} would share one result document, {result}; the first written keeps "
+            "that name, the others get their own beside it (the whole file name: c1.JPG.json)",
             file=sys.stderr,
         )
 

@@ -309,3 +309,20 @@ def unreachable_aws(unused_port: int) -> Iterator[Callable[[str], Any]]:
 
     yield client
     silent.close()
+
+
+@pytest.fixture(params=["local", "s3"])
+def any_storage(request, tmp_path):
+    """Each Storage implementation, with a way to read back what it stored: a folder, and S3 (moto)."""
+    from moto import mock_aws
+
+    from proctoring.storage import LocalStorage, S3Storage
+
+    if request.param == "local":
+        yield LocalStorage(tmp_path), lambda key: (tmp_path / key).read_bytes()
+    else:
+        with mock_aws():
+            client = boto3.client("s3", region_name="us-east-1")
+            client.create_bucket(Bucket="captures-b")
+            client.put_bucket_versioning(Bucket="captures-b", VersioningConfiguration={"Status": "Enabled"})
+            yield S3Storage(client=client), lambda key: client.get_object(Bucket="captures-b", Key=key)["Body"].read()

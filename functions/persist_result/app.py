@@ -9,6 +9,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from proctoring.result import notification_from_error, with_notification
+from proctoring.result_store import store_result
 from proctoring.storage import get_storage
 
 logger = Logger()
@@ -27,15 +28,15 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         metrics.add_metric(name="WebhookFailed", unit=MetricUnit.Count, value=1)
     elif "notification" in event:
         document = with_notification(document, event["notification"])
-    storage = get_storage()
-    if event.get("only_if_absent"):
-        # The early "pending" write only fills an empty place: a duplicate event or a redrive must
-        # not turn a document an earlier execution finished back into "pending".
-        uri = storage.create_json(event["bucket"], event["key"], document)
-        outcome = "PendingResultsWritten" if uri else "PendingResultsKept"
-    else:
-        uri = storage.write_json(event["bucket"], event["key"], document)
-        outcome = "ResultsWritten"  # the final document: one per capture, as ParseKey's CapturesReceived
+    # The early "pending" write only fills an empty place: a duplicate event or a redrive must not
+    # turn a document an earlier execution finished back into "pending".
+    pending = bool(event.get("only_if_absent"))
+    stored = store_result(get_storage(), event["bucket"], event["key"], document, only_if_absent=pending)
+    outcome = "ResultsWritten"  # the final document: one per capture, as ParseKey's CapturesReceived
+    if pending:
+        outcome = "PendingResultsWritten" if stored.written else "PendingResultsKept"
     metrics.add_metric(name=outcome, unit=MetricUnit.Count, value=1)
-    logger.info("result written" if uri else "a result is already there; kept", extra={"key": event["key"]})
-    return {"uri": uri, "status": document["status"], "written": uri is not None}
+    if stored.key != event["key"]:
+        logger.warning("another capture's result has this name; written beside it", extra={"key": stored.key})
+    logger.info("result written" if stored.written else "a result is already there; kept", extra={"key": stored.key})
+    return {"uri": stored.uri, "key": stored.key, "status": document["status"], "written": stored.written}

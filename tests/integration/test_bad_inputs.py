@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import BUCKET, synthetic_jpeg
+from dev.webhook import WebhookReceiver
+from tests.conftest import BUCKET, WEBHOOK_SECRET, assert_valid, synthetic_jpeg
 
 OK = {
     "detect_faces": "detect_faces_one",
@@ -165,6 +166,32 @@ def test_keys_with_spaces_plus_unicode_and_encoding(pipeline, exam, user, file):
     assert document["status"] == "OK"
     assert document["exam_id"] == exam
     assert document["capture"] == file
+
+
+def test_captures_the_convention_names_alike_each_get_a_document_and_one_delivery(make_aws_pipeline):
+    # c1.jpg, c1.JPG and c1 all name results/exam/user/c1.json by the convention.
+    files = ["c1.jpg", "c1.JPG", "c1"]
+    with WebhookReceiver(secret=WEBHOOK_SECRET) as receiver:
+        pipeline = make_aws_pipeline(webhook_url=receiver.url)
+        pipeline.reference("user", synthetic_jpeg(999))
+        events = [
+            pipeline.upload(f"images/exam/user/{file}", synthetic_jpeg(60 + n), **OK) for n, file in enumerate(files)
+        ]
+        executions = [pipeline.sfn.run(event) for event in events]
+        documents = {key: pipeline.result(key) for key in pipeline.result_keys()}
+        again = pipeline.sfn.run(events[1])  # a duplicate event: its own document, rewritten where it is
+
+    assert [execution.status for execution in [*executions, again]] == ["SUCCEEDED"] * 4
+    assert {key: document["capture"] for key, document in documents.items()} == {
+        "results/exam/user/c1.json": "c1.jpg",  # the first to be written keeps the convention's name
+        "results/exam/user/c1.JPG.json": "c1.JPG",
+        next(key for key in documents if key.startswith("results/exam/user/c1~")): "c1",
+    }
+    assert {key: pipeline.result(key) for key in pipeline.result_keys()} == documents
+    assert sorted(delivery.payload["capture"] for delivery in receiver.deliveries) == sorted(files)
+    assert all(document["notification"]["status"] == "delivered" for document in documents.values())
+    for document in documents.values():
+        assert_valid(document, "result")
 
 
 @pytest.mark.parametrize(

@@ -477,11 +477,29 @@ def test_captures_differing_only_in_extension_keep_their_own_documents(exam, cap
     assert "share one result document" not in capsys.readouterr().err
 
 
-def test_captures_that_would_share_a_document_are_named_before_the_run(exam, capsys):
-    (exam / "images/exam1/ana/c0").write_bytes((exam / "images/exam1/ana/c0.jpg").read_bytes())
-    run_folder(exam, only=["exam1/ana/c0*"], workers=1, progress=False, analyzer_factory=FACTORY)
+def test_captures_the_convention_gives_one_result_name_each_get_their_own_document(exam, capsys):
+    image = (exam / "images/exam1/ana/c0.jpg").read_bytes()
+    for name in ("c0", "c0.JPG"):
+        (exam / "images/exam1/ana" / name).write_bytes(image)
+    folder = exam / "results/exam1/ana"
+
+    report = run_folder(exam, only=["exam1/ana/c0*"], workers=1, progress=False, analyzer_factory=FACTORY)
+
     err = capsys.readouterr().err
-    assert "images/exam1/ana/c0 and images/exam1/ana/c0.jpg share one result document, results/exam1/ana/c0.json" in err
+    assert (
+        "images/exam1/ana/c0 and images/exam1/ana/c0.JPG and images/exam1/ana/c0.jpg would share one result "
+        "document, results/exam1/ana/c0.json" in err
+    )
+    owners = {path.name: json.loads(path.read_text())["capture"] for path in folder.glob("*.json")}
+    # In the order the student's captures run (by name): the first keeps the convention's name.
+    assert owners == {"c0.json": "c0", "c0.JPG.json": "c0.JPG", "c0.jpg.json": "c0.jpg"}
+    assert sorted(outcome.status for outcome in report.outcomes) == ["OK", "OK", "OK"]
+    before = {path.name: path.read_bytes() for path in folder.glob("*.json")}
+
+    run_folder(exam, only=["exam1/ana/c0*"], workers=1, progress=False, analyzer_factory=FACTORY)
+
+    # Run again, each capture finds its own document and rewrites it, identically, where it is.
+    assert {path.name: path.read_bytes() for path in folder.glob("*.json")} == before
 
 
 def test_a_student_folder_synced_from_a_mac_finds_the_reference_spelled_otherwise(tmp_path):

@@ -132,18 +132,6 @@ def test_permission_errors_are_not_retried_as_transient():
         storage.write_json("b", "results/x.json", {})
 
 
-@pytest.fixture(params=["local", "s3"])
-def any_storage(request, tmp_path):
-    if request.param == "local":
-        yield LocalStorage(tmp_path), lambda key: (tmp_path / key).read_bytes()
-    else:
-        with mock_aws():
-            client = boto3.client("s3", region_name="us-east-1")
-            client.create_bucket(Bucket="captures-b")
-            client.put_bucket_versioning(Bucket="captures-b", VersioningConfiguration={"Status": "Enabled"})
-            yield S3Storage(client=client), lambda key: client.get_object(Bucket="captures-b", Key=key)["Body"].read()
-
-
 def test_create_json_writes_only_where_nothing_is_yet(any_storage, tmp_path):
     storage, stored = any_storage
     uri = storage.create_json("captures-b", "results/e/u/c.json", {"notification": "pending"})

@@ -200,8 +200,10 @@ def test_s3_access_is_scoped_to_the_prefixes_each_step_needs(template):
         resources = json.dumps(statement["Resource"])
         if "s3:PutObject" in actions:
             assert name == "PersistResultFunction" and "${ResultsPrefix}" in resources
-        if "s3:GetObject" in actions:
+        if "s3:GetObject" in actions and name != "PersistResultFunction":
             assert name in reads_images and "${ResultsPrefix}" not in resources
+        if name == "PersistResultFunction":  # its own documents only: it tells whose is at a name
+            assert "${ResultsPrefix}" in resources and "${ImagesPrefix}" not in resources
 
 
 def test_only_notify_reads_the_webhook_secret_from_the_store_it_was_given(template):
@@ -395,7 +397,7 @@ def test_an_existing_buckets_kms_key_is_usable_through_s3_by_the_steps_that_need
         "DetectFacesFunction": "kms:Decrypt",
         "CompareToReferenceFunction": "kms:Decrypt",
         "DetectLabelsFunction": "kms:Decrypt",
-        "PersistResultFunction": "kms:GenerateDataKey",
+        "PersistResultFunction": ["kms:GenerateDataKey", "kms:Decrypt"],
     }
     assert template["Conditions"]["HasBucketKmsKey"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "BucketKmsKeyArn"}, ""]}]}
     rule = template["Rules"]["KmsKeyIsForAnExistingBucket"]

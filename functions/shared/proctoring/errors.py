@@ -42,3 +42,8 @@ class InvalidEvent(ProctoringError):
 
 class ConfigurationError(ProctoringError):
     """A setting is missing or invalid. Not retried."""
+
+
+class ResultNameTaken(ProctoringError):
+    """Other captures' documents hold every name this capture's result may take. Not retried:
+    only renaming a capture frees one (see ``proctoring.result_store``)."""

@@ -93,6 +93,25 @@ def parse_capture_key(key: str, images_prefix: str = "images/") -> CaptureKey:
     return CaptureKey(key=key, exam_id=exam_id, user_id=user_id, file_name=file_name)
 
 
+def result_key_candidates(result_key: str, s3_input: str) -> list[str]:
+    """Where a capture's document may stand, in the order captures claim them.
+
+    First ``result_key``, the convention's name. The convention is not one-to-one (``c1.jpg`` and
+    ``c1.JPG`` both name ``c1.json``, as do ``c1`` and ``c1.jpg``), so when another capture's
+    document holds that name, the capture's whole file name (``c1.JPG.json``), then that with a
+    digest of its URI, which no other capture shares. Each stays within S3's key limit.
+    """
+    folder = result_key[: result_key.rfind("/") + 1]
+    file_name = s3_input.rpartition("/")[2]
+    digest = hashlib.sha256(s3_input.encode("utf-8", "surrogateescape")).hexdigest()[:8]
+    candidates = [result_key]
+    for name in (f"{file_name}.json" if file_name else "", f"{file_name}~{digest}.json"):
+        key = folder + name
+        if name and key not in candidates and len(key.encode("utf-8", "surrogateescape")) <= MAX_KEY_BYTES:
+            candidates.append(key)
+    return candidates
+
+
 def key_candidates(raw_key: str) -> list[str]:
     """Keys to try for an event's key: URL-decoded first, then the key as it arrived.
 

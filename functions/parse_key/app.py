@@ -33,6 +33,7 @@ def lambda_handler(event: S3EventBridgeNotificationEvent, context: LambdaContext
         version_id=obj.get("version-id"),
         size=obj.get("size"),
         settings=settings,
+        sequencer=obj.get("sequencer"),
     )
     # Against PersistResult's ResultsWritten: did every upload get its document?
     metrics.add_metric(name="CapturesReceived", unit=MetricUnit.Count, value=1)

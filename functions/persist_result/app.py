@@ -35,8 +35,16 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     outcome = "ResultsWritten"  # the final document: one per capture, as ParseKey's CapturesReceived
     if pending:
         outcome = "PendingResultsWritten" if stored.written else "PendingResultsKept"
+    elif stored.superseded:  # a later upload of the key was judged first; its document stands
+        outcome = "ResultsSuperseded"
     metrics.add_metric(name=outcome, unit=MetricUnit.Count, value=1)
     if stored.key != event["key"]:
         logger.warning("another capture's result has this name; written beside it", extra={"key": stored.key})
     logger.info("result written" if stored.written else "a result is already there; kept", extra={"key": stored.key})
-    return {"uri": stored.uri, "key": stored.key, "status": document["status"], "written": stored.written}
+    return {
+        "uri": stored.uri,
+        "key": stored.key,
+        "status": document["status"],
+        "written": stored.written,
+        "superseded": stored.superseded,
+    }

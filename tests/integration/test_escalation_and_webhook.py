@@ -79,6 +79,28 @@ def test_a_new_version_of_the_same_key_is_a_new_capture(make_aws_pipeline):
     assert pipeline.result(result_key(0))["alert_count"] == 2
 
 
+def test_an_earlier_uploads_execution_finishing_last_leaves_the_later_uploads_document(make_aws_pipeline):
+    # The key is uploaded again while its first upload is still being processed, and the first
+    # upload's execution is the one to finish last.
+    with WebhookReceiver(secret=WEBHOOK_SECRET) as receiver:
+        pipeline = make_aws_pipeline(webhook_url=receiver.url)
+        pipeline.reference("ana", synthetic_jpeg(500))
+        first = pipeline.upload(key(0), synthetic_jpeg(0), **MISMATCH)
+        second = pipeline.upload(key(0), synthetic_jpeg(1), **OK)
+
+        executions = [pipeline.sfn.run(second), pipeline.sfn.run(first)]
+
+    assert [execution.status for execution in executions] == ["SUCCEEDED", "SUCCEEDED"]
+    document = pipeline.result(result_key(0))
+    assert document["status"] == "OK"
+    assert document["object_version"]["version_id"] == second["detail"]["object"]["version-id"]
+    assert document["object_version"]["sequencer"] == second["detail"]["object"]["sequencer"]
+    assert document["notification"]["status"] == "delivered"
+    # Each upload was judged and its verdict delivered once; only the stored document is the later one's.
+    assert sorted(delivery.payload["status"] for delivery in receiver.deliveries) == ["ALERT", "OK"]
+    assert executions[1].output["persisted"]["superseded"] is True
+
+
 def test_ten_alerting_captures_at_once_give_one_alert_final(make_aws_pipeline):
     pipeline = make_aws_pipeline()
     pipeline.reference("ana", synthetic_jpeg(500))

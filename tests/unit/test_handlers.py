@@ -400,6 +400,18 @@ def test_persist_never_writes_pending_over_a_finished_document(local_env, monkey
     assert json.loads((local_env / event["key"]).read_text())["notification"] == {"status": "delivered", "attempts": 1}
 
 
+def test_persist_keeps_a_later_uploads_document_and_counts_it_apart(local_env, monkeypatch, capsys):
+    event = json.loads((ROOT / "events" / "persist_result.json").read_text())
+    final = {**event, "notification": {"status": "delivered", "attempts": 1}, "only_if_absent": False}
+    later = json.loads(json.dumps(final))
+    later["document"]["object_version"] = {"version_id": "v2", "etag": "e2", "sequencer": "00617F08299329D200"}
+    handler("persist_result")(later, context())
+
+    assert set(emitted_metrics("persist_result", final, monkeypatch, capsys)) == {"ResultsSuperseded"}
+    assert handler("persist_result")(final, context())["superseded"] is True
+    assert json.loads((local_env / event["key"]).read_text())["object_version"]["version_id"] == "v2"
+
+
 def test_persist_records_a_failed_delivery(local_env, monkeypatch, capsys):
     event = json.loads((ROOT / "events" / "persist_result.json").read_text())
     del event["notification"]

@@ -15,6 +15,7 @@ from proctoring.keys import (
     key_candidates,
     parse_capture_key,
     rejected_result_key,
+    sequencer_order,
 )
 
 
@@ -204,3 +205,27 @@ def test_any_key_gets_one_result_key_that_stays_under_results(key):
 def test_different_invalid_keys_never_share_a_result(first, second):
     assume(first != second)
     assert rejected_result_key(f"images/{first}") != rejected_result_key(f"images/{second}")
+
+
+@pytest.mark.parametrize(
+    ("earlier", "later"),
+    [
+        ("00617F08299329D189", "00617F08299329D18A"),
+        ("9", "0A"),  # S3: left-pad the shorter with zeros, then compare
+        ("00FF", "100"),
+        ("0061", "00617F08299329D189"),
+    ],
+)
+def test_sequencers_order_uploads_as_s3_documents(earlier, later):
+    assert sequencer_order(earlier) < sequencer_order(later)
+
+
+@pytest.mark.parametrize("value", [None, "", "not-hex", "12 34", 42, "F" * 65])
+def test_a_missing_or_malformed_sequencer_has_no_order(value):
+    assert sequencer_order(value) is None
+
+
+def test_capture_identity_keeps_only_a_well_formed_sequencer():
+    kept = capture_identity("b", "images/e/u/c.jpg", etag="e", version_id=None, sequencer="00617F08299329D189")
+    dropped = capture_identity("b", "images/e/u/c.jpg", etag="e", version_id=None, sequencer="<script>")
+    assert (kept["sequencer"], dropped["sequencer"]) == ("00617F08299329D189", None)

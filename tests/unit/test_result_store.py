@@ -10,14 +10,20 @@ from hypothesis import strategies as st
 from proctoring.errors import ResultNameTaken, StorageUnavailable
 from proctoring.keys import MAX_KEY_BYTES, capture_identity, result_key_candidates
 from proctoring.result_store import find_result, owner_of, store_result
-from proctoring.storage import LocalStorage
+from proctoring.storage import LocalStorage, StoredObject
 
 BUCKET = "captures-b"
 PRIMARY = "results/e/u/c1.json"
 
 
-def document(file_name: str, **fields) -> dict:
-    return {"s3_input": f"s3://{BUCKET}/images/e/u/{file_name}", "capture": file_name, **fields}
+def document(file_name: str, sequencer: str | None = None, **fields) -> dict:
+    version = {"version_id": None, "etag": None, "sequencer": sequencer}
+    return {
+        "s3_input": f"s3://{BUCKET}/images/e/u/{file_name}",
+        "capture": file_name,
+        "object_version": version,
+        **fields,
+    }
 
 
 def test_candidates_start_with_the_conventions_name_then_the_whole_file_name():
@@ -179,3 +185,63 @@ def test_owner_of_reads_only_a_documents_s3_input():
     assert owner_of(b'{"s3_input": "s3://b/k"}') == "s3://b/k"
     assert owner_of(b'{"s3_input": 3}') is None
     assert owner_of(b"\xff\xfe") is None
+
+
+@pytest.mark.parametrize(
+    ("there", "arriving", "stands"),
+    [
+        ("0A", "09", "0A"),  # an older upload's execution finishing late: the later upload's stays
+        ("09", "0A", "0A"),  # the later upload replaces the earlier one's
+        ("0A", "0A", "0A-again"),  # the same upload again (a redrive): rewritten
+        (None, "09", "09"),  # an event without a sequencer (started by hand) cannot be ordered: written
+        ("0A", None, None),
+    ],
+)
+def test_a_later_uploads_document_is_not_replaced_by_an_earlier_ones(any_storage, there, arriving, stands):
+    storage, stored = any_storage
+    store_result(storage, BUCKET, PRIMARY, document("c1.jpg", there, status="ALERT", judged=there))
+    judged = f"{arriving}-again" if arriving == there else arriving
+
+    result = store_result(storage, BUCKET, PRIMARY, document("c1.jpg", arriving, status="OK", judged=judged))
+
+    assert json.loads(stored(PRIMARY))["judged"] == stands
+    assert result.superseded is (stands == there)
+    assert result.written is not result.superseded
+
+
+class RacingStorage(LocalStorage):
+    """Another execution writes ``racer`` at the name between this one's look and its write."""
+
+    def __init__(self, root, racer: dict) -> None:
+        super().__init__(root)
+        self.racer = racer
+
+    def fetch(self, bucket, key) -> StoredObject:
+        seen = super().fetch(bucket, key)
+        if self.racer:
+            self.write_json(bucket, key, self.racer)
+            self.racer = None
+        return seen
+
+
+def test_a_document_that_changes_between_the_look_and_the_write_is_looked_at_again(tmp_path):
+    storage = RacingStorage(tmp_path, racer=document("c1.jpg", "0B", judged="later upload"))
+    storage.write_json(BUCKET, PRIMARY, document("c1.jpg", "09", judged="first upload"))
+
+    result = store_result(storage, BUCKET, PRIMARY, document("c1.jpg", "0A", judged="middle upload"))
+
+    # Not written over what the racing execution left, which is about a later upload still.
+    assert result.superseded
+    assert json.loads((tmp_path / PRIMARY).read_text())["judged"] == "later upload"
+
+
+def test_replace_json_writes_only_over_what_was_fetched(any_storage):
+    storage, stored = any_storage
+    storage.write_json(BUCKET, PRIMARY, {"n": 1})
+    seen = storage.fetch(BUCKET, PRIMARY)
+    assert storage.replace_json(BUCKET, PRIMARY, {"n": 2}, seen.etag)
+    assert json.loads(stored(PRIMARY)) == {"n": 2}
+
+    assert storage.replace_json(BUCKET, PRIMARY, {"n": 3}, seen.etag) is None  # changed since
+    assert storage.replace_json(BUCKET, "results/e/u/gone.json", {"n": 3}, seen.etag) is None
+    assert json.loads(stored(PRIMARY)) == {"n": 2}

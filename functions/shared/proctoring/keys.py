@@ -136,6 +136,20 @@ def rejected_result_key(raw_key: str, results_prefix: str = "results/", images_p
     return f"{results_prefix}_invalid/{name}.json"
 
 
+def sequencer_order(sequencer: Any) -> int | None:
+    """An S3 event's ``sequencer`` as a number, or None when there is none (an event built by hand).
+
+    S3 documents its comparison as: left-pad the shorter with zeros, then compare the hex strings;
+    that is comparing their values. Only events for one key compare: the greater is the later upload.
+    """
+    if not isinstance(sequencer, str) or not sequencer or len(sequencer) > 64:
+        return None
+    try:
+        return int(sequencer, 16)
+    except ValueError:
+        return None
+
+
 def idempotency_key(bucket: str, key: str, version: str | None, etag: str | None) -> str:
     """Identity of one uploaded object version; the same upload always gives the same key."""
     identity = f"{bucket}/{key}#{version or ''}#{(etag or '').strip(chr(34))}"
@@ -148,12 +162,14 @@ def capture_identity(
     *,
     etag: str | None,
     version_id: str | None,
+    sequencer: str | None = None,
     images_prefix: str = "images/",
     results_prefix: str = "results/",
 ) -> dict[str, Any]:
     """Who and what a key is about, and where its result goes: the fields every path needs.
 
-    Keys outside the convention get their ``_invalid`` result key and a ``rejection``.
+    Keys outside the convention get their ``_invalid`` result key and a ``rejection``. The event's
+    ``sequencer`` orders uploads of one key; one that is not S3's hex form is dropped.
     """
     etag = (etag or "").strip('"') or None
     identity: dict[str, Any] = {
@@ -162,6 +178,7 @@ def capture_identity(
         "s3_input": f"s3://{bucket}/{key}",
         "etag": etag,
         "version_id": version_id,
+        "sequencer": sequencer if sequencer_order(sequencer) is not None else None,
         "idempotency_key": idempotency_key(bucket, key, version_id, etag),
         "exam_id": None,
         "user_id": None,

@@ -40,6 +40,7 @@ def locate_capture(
     version_id: str | None,
     size: int | None,
     settings: Settings,
+    sequencer: str | None = None,
 ) -> dict[str, Any]:
     """Resolve the event's key, parse it, and find the student's reference photo.
 
@@ -57,6 +58,7 @@ def locate_capture(
         key,
         etag=etag or (info.etag if info else None),
         version_id=version_id or (info.version_id if info else None),
+        sequencer=sequencer,
         images_prefix=settings.images_prefix,
         results_prefix=settings.results_prefix,
     )

@@ -20,6 +20,11 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def object_version(capture: dict[str, Any]) -> dict[str, Any]:
+    """Which upload of the key was judged. ``sequencer`` (the S3 event's) orders uploads of one key."""
+    return {"version_id": capture.get("version_id"), "etag": capture.get("etag"), "sequencer": capture.get("sequencer")}
+
+
 def analysis_input(state: dict[str, Any]) -> dict[str, Any]:
     """Gather what the policy needs from the state machine's accumulated state."""
     capture = state.get("capture") or {}
@@ -67,7 +72,7 @@ def build_document(
         "user_id": capture.get("user_id"),
         "capture": capture.get("file_name"),
         "s3_input": capture.get("s3_input"),
-        "object_version": {"version_id": capture.get("version_id"), "etag": capture.get("etag")},
+        "object_version": object_version(capture),
         "alert_count": alert_count,
         "analyzer": analyzer,
         "processed_at": processed_at,
@@ -112,6 +117,7 @@ def capture_from_event(event: dict[str, Any], images_prefix: str, results_prefix
         key_candidates(raw_key)[0] if raw_key else "",
         etag=obj.get("etag"),
         version_id=obj.get("version-id"),
+        sequencer=obj.get("sequencer"),
         images_prefix=images_prefix,
         results_prefix=results_prefix,
     )
@@ -140,7 +146,7 @@ def failure_document(
         "user_id": capture.get("user_id"),
         "capture": capture.get("file_name"),
         "s3_input": capture.get("s3_input"),
-        "object_version": {"version_id": capture.get("version_id"), "etag": capture.get("etag")},
+        "object_version": object_version(capture),
         "alert_count": None,
         "analyzer": analyzer,
         "processed_at": processed_at,

@@ -14,41 +14,70 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import ResultNameTaken, StorageUnavailable
-from .keys import result_key_candidates
+from .keys import result_key_candidates, sequencer_order
 from .storage import Storage
 
-# A document deleted between a refused create and the read that follows (or, on S3, another
-# conditional write to the name still in flight) sends the claim round again; this many times.
-_CLAIM_ATTEMPTS = 3
+# A document that changes between a look and a conditional write (deleted, replaced, or on S3
+# another conditional write to the name in flight) sends the claim round again; this many times.
+_ATTEMPTS = 4
 
 
 @dataclass(frozen=True)
 class StoredResult:
     key: str
-    uri: str | None  # None when ``only_if_absent`` kept the document already there
+    uri: str | None  # None when the document already there was kept
     written: bool
+    superseded: bool = False  # kept: it is about a later upload of the same key
+
+
+def _parsed(raw: bytes) -> dict[str, Any]:
+    try:
+        document = json.loads(raw)
+    except ValueError:
+        return {}
+    return document if isinstance(document, dict) else {}
 
 
 def owner_of(raw: bytes) -> str | None:
     """The capture (its ``s3_input``) a stored document is about; None for anything else there."""
-    try:
-        document = json.loads(raw)
-    except ValueError:
-        return None
-    owner = document.get("s3_input") if isinstance(document, dict) else None
+    owner = _parsed(raw).get("s3_input")
     return owner if isinstance(owner, str) else None
 
 
-def _claim(storage: Storage, bucket: str, key: str, document: dict[str, Any]) -> tuple[str | None, str | None]:
-    """(its URI, None) when ``document`` was created at ``key``; (None, the owner) when one was there."""
-    for _ in range(_CLAIM_ATTEMPTS):
+def is_later_upload(stored: dict[str, Any], document: dict[str, Any]) -> bool:
+    """Whether ``stored`` judged a later upload of the key than ``document`` did, by their events'
+    sequencers: an execution that finishes late must not put an older upload's verdict back."""
+    ours = sequencer_order((document.get("object_version") or {}).get("sequencer"))
+    theirs = sequencer_order((stored.get("object_version") or {}).get("sequencer"))
+    return ours is not None and theirs is not None and theirs > ours
+
+
+def _place(
+    storage: Storage, bucket: str, key: str, document: dict[str, Any], only_if_absent: bool
+) -> StoredResult | None:
+    """Write ``document`` at ``key`` if the name is free or holds the same capture's document;
+    None when another capture's document (or anything else) holds it.
+
+    Each write is conditional on what was last seen there, so a document that changed in between
+    (a later upload's execution finishing at that moment) is looked at again, not overwritten.
+    """
+    for _ in range(_ATTEMPTS):
         if uri := storage.create_json(bucket, key, document):
-            return uri, None
+            return StoredResult(key, uri, True)
         try:
-            return None, owner_of(storage.read(bucket, key))
+            there = storage.fetch(bucket, key)
         except FileNotFoundError:
             continue  # gone since the create was refused: claim it again
-    raise StorageUnavailable(f"{key} kept changing while the result for {document.get('s3_input')} was written")
+        stored = _parsed(there.body)
+        if stored.get("s3_input") != document["s3_input"]:
+            return None
+        if only_if_absent:
+            return StoredResult(key, None, False)
+        if is_later_upload(stored, document):
+            return StoredResult(key, None, False, superseded=True)
+        if uri := storage.replace_json(bucket, key, document, there.etag):
+            return StoredResult(key, uri, True)
+    raise StorageUnavailable(f"{key} kept changing while the result for {document['s3_input']} was written")
 
 
 def store_result(
@@ -56,7 +85,8 @@ def store_result(
 ) -> StoredResult:
     """Write ``document`` at the first of its capture's candidate names that is free or its own.
 
-    ``only_if_absent`` keeps a document of the same capture already there instead of replacing it.
+    ``only_if_absent`` keeps a document of the same capture already there instead of replacing it;
+    so does a document about a later upload of the same key (see :func:`is_later_upload`).
     Raises :class:`ResultNameTaken` when other captures' documents hold every candidate.
     """
     source = document.get("s3_input")
@@ -64,13 +94,8 @@ def store_result(
         return StoredResult(result_key, storage.write_json(bucket, result_key, document), True)
     candidates = result_key_candidates(result_key, source)
     for key in candidates:
-        uri, owner = _claim(storage, bucket, key, document)
-        if uri:
-            return StoredResult(key, uri, True)
-        if owner == source:
-            if only_if_absent:
-                return StoredResult(key, None, False)
-            return StoredResult(key, storage.write_json(bucket, key, document), True)
+        if placed := _place(storage, bucket, key, document, only_if_absent):
+            return placed
     raise ResultNameTaken(f"other captures' documents hold every name the result for {source} may take: {candidates}")
 
 

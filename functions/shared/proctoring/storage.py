@@ -9,6 +9,7 @@ import json
 import os
 import posixpath
 import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PureWindowsPath
@@ -28,6 +29,12 @@ _TRANSIENT_S3_CODES = {
     "503",
     "500",
 }
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    body: bytes
+    etag: str | None  # what :meth:`Storage.replace_json` compares against
 
 
 @dataclass(frozen=True)
@@ -51,6 +58,13 @@ class Storage(Protocol):
     def create_json(self, bucket: str, key: str, document: dict[str, Any]) -> str | None:
         """Write ``document`` only if nothing is at ``key`` yet, atomically; its URI, or None if
         something was there."""
+
+    def fetch(self, bucket: str, key: str) -> StoredObject:
+        """The object's bytes with its ETag. Raises FileNotFoundError when it does not exist."""
+
+    def replace_json(self, bucket: str, key: str, document: dict[str, Any], etag: str | None) -> str | None:
+        """Write ``document`` only if the object at ``key`` is still the one :meth:`fetch` gave with
+        ``etag``, atomically; its URI, or None if it changed (or went) meanwhile."""
 
 
 def encode_document(document: dict[str, Any]) -> bytes:
@@ -95,13 +109,20 @@ class S3Storage:
         )
 
     def read(self, bucket: str, key: str, version_id: str | None = None) -> bytes:
+        return self._get(bucket, key, version_id).body
+
+    def fetch(self, bucket: str, key: str) -> StoredObject:
+        return self._get(bucket, key, None)
+
+    def _get(self, bucket: str, key: str, version_id: str | None) -> StoredObject:
         from botocore.exceptions import ClientError
 
         kwargs: dict[str, Any] = {"Bucket": bucket, "Key": key}
         if version_id and version_id != "null":
             kwargs["VersionId"] = version_id
         try:
-            return self._client.get_object(**kwargs)["Body"].read()
+            response = self._client.get_object(**kwargs)
+            return StoredObject(response["Body"].read(), (response.get("ETag") or "").strip('"') or None)
         except ClientError as exc:
             if str(exc.response.get("Error", {}).get("Code", "")) in {"NoSuchKey", "404", "NoSuchVersion"}:
                 version = f" (version {version_id})" if "VersionId" in kwargs else ""
@@ -124,14 +145,21 @@ class S3Storage:
             raise self._translate(exc, "PutObject") from exc
 
     def create_json(self, bucket: str, key: str, document: dict[str, Any]) -> str | None:
+        return self._conditional_put(bucket, key, document, IfNoneMatch="*")  # refused when the key exists
+
+    def replace_json(self, bucket: str, key: str, document: dict[str, Any], etag: str | None) -> str | None:
+        return self._conditional_put(bucket, key, document, IfMatch=f'"{etag}"')
+
+    def _conditional_put(self, bucket: str, key: str, document: dict[str, Any], **condition: str) -> str | None:
         from botocore.exceptions import ClientError
 
         try:
-            return self._put_json(bucket, key, document, IfNoneMatch="*")  # refused when the key exists
+            return self._put_json(bucket, key, document, **condition)
         except ClientError as exc:
             code = str(exc.response.get("Error", {}).get("Code", ""))
-            # 412: the key exists. 409: another conditional write to it is in flight, so it will.
-            if code in {"PreconditionFailed", "412", "ConditionalRequestConflict", "409"}:
+            # 412: the condition does not hold. 409: another conditional write to the key is in
+            # flight, so it will not either. 404: an If-Match on a key that went meanwhile.
+            if code in {"PreconditionFailed", "412", "ConditionalRequestConflict", "409", "NoSuchKey", "404"}:
                 return None
             raise self._translate(exc, "PutObject") from exc
         except Exception as exc:
@@ -156,10 +184,13 @@ class LocalStorage:
     """A folder standing in for the bucket: key ``a/b.jpg`` is ``root/a/b.jpg``.
 
     ETags are MD5 of the content, as S3 gives for single-part uploads; there are no versions.
+    :meth:`replace_json` compares and replaces under a lock of this process: atomic among its
+    threads, as the local runner needs (it never gives one student's captures to two processes).
     """
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root).resolve()
+        self._replacing = threading.Lock()
 
     def _path(self, key: str) -> Path:
         return _resolve_inside(self.root, key)
@@ -207,6 +238,21 @@ class LocalStorage:
                 return None
         return str(path)
 
+    def fetch(self, bucket: str, key: str) -> StoredObject:
+        body = self.read(bucket, key)
+        return StoredObject(body, _md5_of(body))
+
+    def replace_json(self, bucket: str, key: str, document: dict[str, Any], etag: str | None) -> str | None:
+        with self._staged(key, document) as (path, tmp), self._replacing:
+            try:
+                current = _md5_of(path.read_bytes())
+            except FileNotFoundError:
+                return None
+            if current != etag:
+                return None
+            os.replace(tmp, path)
+        return str(path)
+
 
 def file_etag(path: Path) -> str:
     """MD5 of the file, as S3 gives for single-part uploads; cached while size and mtime hold."""
@@ -222,6 +268,10 @@ def file_etag(path: Path) -> str:
 
 
 _etags: dict[tuple[str, int, int], str] = {}
+
+
+def _md5_of(body: bytes) -> str:
+    return hashlib.md5(body, usedforsecurity=False).hexdigest()
 
 
 def _md5(path: Path) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
 
 from proctoring.alerts import SqliteAlertHistory
@@ -21,9 +23,9 @@ def history(tmp_path):
     return SqliteAlertHistory(tmp_path / "state.sqlite3")
 
 
-def analysed(name: str, *, faces: int = 1, has_reference: bool = True) -> dict:
+def analysed(name: str, *, faces: int = 1, has_reference: bool = True, user: str = "ana") -> dict:
     """The state DecideVerdict receives; without a reference the state machine skips the comparison."""
-    capture = capture_identity("bucket", f"images/exam/ana/{name}.jpg", etag=f"etag-{name}", version_id=None)
+    capture = capture_identity("bucket", f"images/exam/{user}/{name}.jpg", etag=f"etag-{name}", version_id=None)
     capture["reference_key"] = "reference/ana.jpg" if has_reference else None
     analysis = {"labels": {"checked": True, "labels": [], "person_count": faces}}
     if has_reference and faces:
@@ -49,6 +51,18 @@ def test_alerts_are_counted_once_each_and_the_third_escalates(history):
     again = judge_capture(analysed("c2", faces=0), SETTINGS, POLICY, history)["document"]
     assert (again["status"], again["alert_count"]) == ("ALERT", 2)
     assert history.alert_count("exam", "ana") == 3
+
+
+def test_a_student_id_spelled_composed_or_decomposed_is_one_students_count(history):
+    decomposed, composed = unicodedata.normalize("NFD", "josé"), unicodedata.normalize("NFC", "josé")
+    documents = [
+        judge_capture(analysed(f"c{i}", faces=0, user=user), SETTINGS, POLICY, history)["document"]
+        for i, user in enumerate([decomposed, composed, decomposed])
+    ]
+    assert [(d["status"], d["alert_count"]) for d in documents] == [("ALERT", 1), ("ALERT", 2), ("ALERT_FINAL", 3)]
+    assert [d["user_id"] for d in documents] == [decomposed, composed, decomposed]  # as each key spells it
+    ok = judge_capture(analysed("c9", user=composed), SETTINGS, POLICY, history)["document"]
+    assert (ok["status"], ok["alert_count"]) == ("OK", 3)
 
 
 def test_an_alert_whose_reasons_are_all_excluded_is_shown_but_not_counted(history):

@@ -8,6 +8,7 @@ from typing import Any
 
 from .alerts import AlertHistory
 from .config import Settings
+from .keys import alert_subject
 from .policy import ALERT, OK, PolicyConfig, counts_toward_escalation, decide, escalate
 from .result import analysis_input, build_document, utc_now
 
@@ -22,10 +23,11 @@ def judge_capture(
     verdict = decide(analysis, policy)
     status, alert_count = verdict.status, None
     if counts_toward_escalation(verdict, policy):
-        alert_count = history.record_alert(capture["exam_id"], capture["user_id"], capture["idempotency_key"])
+        exam_id, user_id = alert_subject(capture["exam_id"], capture["user_id"])
+        alert_count = history.record_alert(exam_id, user_id, capture["idempotency_key"])
         status = escalate(status, alert_count, settings.alert_final_threshold)
     elif status in {OK, ALERT}:  # an OK, or an alert whose reasons are all excluded from escalation
-        alert_count = history.alert_count(capture["exam_id"], capture["user_id"])
+        alert_count = history.alert_count(*alert_subject(capture["exam_id"], capture["user_id"]))
     document = build_document(
         capture,
         verdict,

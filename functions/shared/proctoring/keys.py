@@ -136,6 +136,13 @@ def rejected_result_key(raw_key: str, results_prefix: str = "results/", images_p
     return f"{results_prefix}_invalid/{name}.json"
 
 
+def alert_subject(exam_id: str, user_id: str) -> tuple[str, str]:
+    """The exam and student an alert counts for: the ids in Unicode's composed form (NFC), so that
+    ``josé`` spelled decomposed (a folder synced from a Mac) and composed is one student, as it is
+    for the reference photo (:meth:`CaptureKey.reference_keys`)."""
+    return unicodedata.normalize("NFC", exam_id), unicodedata.normalize("NFC", user_id)
+
+
 def sequencer_order(sequencer: Any) -> int | None:
     """An S3 event's ``sequencer`` as a number, or None when there is none (an event built by hand).
 

@@ -40,9 +40,24 @@ def test_a_name_whose_whole_file_name_is_the_conventions_goes_straight_to_its_di
     assert candidates[0] == PRIMARY and candidates[1].startswith("results/e/u/c1~")
 
 
+def test_a_long_names_fallbacks_fit_a_file_systems_names():
+    name = "é" * 120 + ".JPG"  # 244 bytes: its whole name with .json would be 249, with a digest more
+    candidates = result_key_candidates("results/e/u/" + "é" * 120 + ".json", f"s3://{BUCKET}/images/e/u/{name}")
+    assert len(candidates) == 3
+    assert all(len(key.rpartition("/")[2].encode()) <= 255 for key in candidates)
+    longer = "é" * 124 + ".JPG"  # 252 bytes: its whole name with .json would not fit; its digest name does
+    candidates = result_key_candidates("results/e/u/" + "é" * 124 + ".json", f"s3://{BUCKET}/images/e/u/{longer}")
+    assert len(candidates) == 2
+    assert len(candidates[1].rpartition("/")[2].encode()) <= 255 and "~" in candidates[1]
+
+
 def test_candidates_over_s3s_key_limit_are_left_out():
-    name = "c" * 1000 + ".jpg"
-    identity = capture_identity(BUCKET, f"images/e/u/{name}", etag=None, version_id=None)
+    # A results prefix near S3's limit leaves room for the convention's name alone.
+    prefix = "r" * 200 + "/" + "s" * 200 + "/" + "t" * 210 + "/"
+    identity = capture_identity(
+        BUCKET, f"images/{'e' * 200}/{'u' * 200}/c1.JPG", etag=None, version_id=None, results_prefix=prefix
+    )
+    assert len(identity["result_key"].encode()) > MAX_KEY_BYTES - len("c1.JPG.json") + len("c1.json")
     assert result_key_candidates(identity["result_key"], identity["s3_input"]) == [identity["result_key"]]
 
 

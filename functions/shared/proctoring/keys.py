@@ -99,15 +99,18 @@ def result_key_candidates(result_key: str, s3_input: str) -> list[str]:
     First ``result_key``, the convention's name. The convention is not one-to-one (``c1.jpg`` and
     ``c1.JPG`` both name ``c1.json``, as do ``c1`` and ``c1.jpg``), so when another capture's
     document holds that name, the capture's whole file name (``c1.JPG.json``), then that with a
-    digest of its URI, which no other capture shares. Each stays within S3's key limit.
+    digest of its URI, which no other capture shares. Each stays within S3's key limit and a file
+    system's 255-byte names (a long name is cut before its digest), so a folder holds them too.
     """
     folder = result_key[: result_key.rfind("/") + 1]
     file_name = s3_input.rpartition("/")[2]
     digest = hashlib.sha256(s3_input.encode("utf-8", "surrogateescape")).hexdigest()[:8]
+    stem = file_name.encode("utf-8", "surrogateescape")[:200].decode("utf-8", "ignore")
     candidates = [result_key]
-    for name in (f"{file_name}.json" if file_name else "", f"{file_name}~{digest}.json"):
+    for name in (f"{file_name}.json" if file_name else "", f"{stem}~{digest}.json"):
         key = folder + name
-        if name and key not in candidates and len(key.encode("utf-8", "surrogateescape")) <= MAX_KEY_BYTES:
+        fits = len(name.encode("utf-8", "surrogateescape")) <= MAX_SEGMENT_LENGTH
+        if name and fits and key not in candidates and len(key.encode("utf-8", "surrogateescape")) <= MAX_KEY_BYTES:
             candidates.append(key)
     return candidates
 

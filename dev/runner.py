@@ -40,6 +40,7 @@ from dev.checks import (
     check_writable,
     rekognition_region,
 )
+from proctoring.keys import alert_subject
 
 if TYPE_CHECKING:
     from proctoring.config import Settings
@@ -109,9 +110,10 @@ class RunReport:
 
 
 def student_of(key: str, images_prefix: str) -> tuple[str, str] | None:
-    """(exam, student) of a capture key laid out as the convention says, else None."""
+    """(exam, student) of a capture key laid out as the convention says, else None; as the alert
+    count knows them, so ``josé`` composed and decomposed is one row and one worker's queue."""
     parts = key.removeprefix(images_prefix).split("/")
-    return (parts[0], parts[1]) if key.startswith(images_prefix) and len(parts) == 3 else None
+    return alert_subject(parts[0], parts[1]) if key.startswith(images_prefix) and len(parts) == 3 else None
 
 
 def _files_under(folder: Path) -> list[Path]:

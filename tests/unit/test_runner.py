@@ -513,6 +513,24 @@ def test_a_student_folder_synced_from_a_mac_finds_the_reference_spelled_otherwis
     assert document["analysis"]["reference"] == "ok"
 
 
+def test_a_student_folder_spelled_both_ways_is_one_student_in_the_count_and_the_summary(tmp_path):
+    # Two machines synced one student's captures, one composed and one decomposed; no reference
+    # yet, so each capture is a counted REFERENCE_MISSING alert.
+    decomposed, composed = unicodedata.normalize("NFD", "josé"), unicodedata.normalize("NFC", "josé")
+    build_exam(tmp_path, users=(decomposed,), captures=2)
+    build_exam(tmp_path, users=(composed,), captures=1, name="z{index}.jpg")
+    for reference in (tmp_path / "reference").iterdir():
+        reference.unlink()
+
+    report = run_folder(tmp_path, workers=2, progress=False, analyzer_factory=FACTORY)
+
+    assert list(report.by_student()) == [("exam1", composed)]
+    assert report.by_student()[("exam1", composed)]["captures"] == 3
+    counts = sorted(json.loads(path.read_text())["alert_count"] for path in (tmp_path / "results").rglob("*.json"))
+    assert counts == [1, 2, 3]
+    assert Counter(outcome.status for outcome in report.outcomes) == {"ALERT": 2, "ALERT_FINAL": 1}
+
+
 def test_the_summary_names_students_without_a_reference_and_near_misses(exam, capsys):
     (exam / "reference/ana.jpg").rename(exam / "reference/Ana.jpg")
     (exam / "reference/ben.jpg").unlink()

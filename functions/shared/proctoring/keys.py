@@ -104,15 +104,19 @@ def result_key_candidates(result_key: str, s3_input: str) -> list[str]:
     """
     folder = result_key[: result_key.rfind("/") + 1]
     file_name = s3_input.rpartition("/")[2]
-    digest = hashlib.sha256(s3_input.encode("utf-8", "surrogateescape")).hexdigest()[:8]
-    stem = file_name.encode("utf-8", "surrogateescape")[:200].decode("utf-8", "ignore")
+    digest = hashlib.sha256(_utf8(s3_input)).hexdigest()[:8]
+    stem = _utf8(file_name)[:200].decode("utf-8", "ignore")
     candidates = [result_key]
     for name in (f"{file_name}.json" if file_name else "", f"{stem}~{digest}.json"):
         key = folder + name
-        fits = len(name.encode("utf-8", "surrogateescape")) <= MAX_SEGMENT_LENGTH
-        if name and fits and key not in candidates and len(key.encode("utf-8", "surrogateescape")) <= MAX_KEY_BYTES:
+        fits = len(_utf8(name)) <= MAX_SEGMENT_LENGTH and len(_utf8(key)) <= MAX_KEY_BYTES
+        if name and fits and key not in candidates:
             candidates.append(key)
     return candidates
+
+
+def _utf8(text: str) -> bytes:
+    return text.encode("utf-8", "surrogateescape")
 
 
 def key_candidates(raw_key: str) -> list[str]:

@@ -166,6 +166,9 @@ class S3Storage:
             raise self._translate(exc, "PutObject") from exc
 
 
+_REPLACING = threading.Lock()  # LocalStorage.replace_json's compare-and-replace, for every instance
+
+
 @functools.lru_cache(maxsize=4096)
 def _resolve_inside(root: Path, key: str) -> Path:
     """``root/key``, refused when the key itself leads out of ``root`` (``..``, an absolute path).
@@ -190,7 +193,6 @@ class LocalStorage:
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root).resolve()
-        self._replacing = threading.Lock()
 
     def _path(self, key: str) -> Path:
         return _resolve_inside(self.root, key)
@@ -243,7 +245,7 @@ class LocalStorage:
         return StoredObject(body, _md5_of(body))
 
     def replace_json(self, bucket: str, key: str, document: dict[str, Any], etag: str | None) -> str | None:
-        with self._staged(key, document) as (path, tmp), self._replacing:
+        with self._staged(key, document) as (path, tmp), _REPLACING:
             try:
                 current = _md5_of(path.read_bytes())
             except FileNotFoundError:

@@ -43,7 +43,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     logger.append_keys(exam_id=capture.get("exam_id"), user_id=capture.get("user_id"))
     policy = PolicyConfig.from_settings(settings)
     judgement = {"event": event, "analyzer": settings.analyzer, "policy": policy.fingerprint()}
-    return judge(judgement=judgement, settings=settings, policy=policy)
+    # This event's place among the key's uploads, not the stored verdict's: an upload whose bytes
+    # match an earlier one's is judged as that one was, yet is the later upload (PersistResult).
+    return {**judge(judgement=judgement, settings=settings, policy=policy), "sequencer": capture.get("sequencer")}
 
 
 @idempotent_function(data_keyword_argument="judgement", persistence_store=persistence_layer, config=once_per_judgement)

@@ -31,7 +31,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     # The early "pending" write only fills an empty place: a duplicate event or a redrive must not
     # turn a document an earlier execution finished back into "pending".
     pending = bool(event.get("only_if_absent"))
-    stored = store_result(get_storage(), event["bucket"], event["key"], document, only_if_absent=pending)
+    stored = store_result(
+        get_storage(), event["bucket"], event["key"], document, only_if_absent=pending, sequencer=event.get("sequencer")
+    )
     outcome = "ResultsWritten"  # the final document: one per capture, as ParseKey's CapturesReceived
     if pending:
         outcome = "PendingResultsWritten" if stored.written else "PendingResultsKept"

@@ -36,4 +36,5 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         "idempotency_key": capture["idempotency_key"],
         "failed": True,
         "document": document,
+        "sequencer": capture.get("sequencer"),
     }

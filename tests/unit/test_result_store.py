@@ -224,6 +224,17 @@ def test_a_later_uploads_document_is_not_replaced_by_an_earlier_ones(any_storage
     assert result.written is not result.superseded
 
 
+def test_the_executions_own_sequencer_orders_a_replayed_verdict(any_storage):
+    # A replayed verdict carries the sequencer of the upload first judged with those bytes; the
+    # execution's own event says which upload it is.
+    storage, stored = any_storage
+    store_result(storage, BUCKET, PRIMARY, document("c1.jpg", "0B", judged="second upload"))
+
+    result = store_result(storage, BUCKET, PRIMARY, document("c1.jpg", "0A", judged="third upload"), sequencer="0C")
+
+    assert result.written and json.loads(stored(PRIMARY))["judged"] == "third upload"
+
+
 class RacingStorage(LocalStorage):
     """Another execution writes ``racer`` at the name between this one's look and its write."""
 

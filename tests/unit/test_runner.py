@@ -513,6 +513,21 @@ def test_a_student_folder_synced_from_a_mac_finds_the_reference_spelled_otherwis
     assert document["analysis"]["reference"] == "ok"
 
 
+def test_a_capture_put_back_as_it_was_is_the_later_upload_and_its_verdict_stands(exam):
+    # Swapping a capture for another picture and back: the third run replays the first run's
+    # verdict (the same bytes), and it is the one the document must hold.
+    capture = exam / "images/exam1/ana/c0.jpg"
+    document = exam / "results/exam1/ana/c0.json"
+    original, other = capture.read_bytes(), synthetic_jpeg(77)
+    etags = []
+    for data in (original, other, original):
+        capture.write_bytes(data)
+        run_folder(exam, only=["exam1/ana/c0.jpg"], workers=1, progress=False, analyzer_factory=FACTORY)
+        etags.append(json.loads(document.read_text())["object_version"]["etag"])
+
+    assert etags[0] == etags[2] != etags[1]
+
+
 def test_a_student_folder_spelled_both_ways_is_one_student_in_the_count_and_the_summary(tmp_path):
     # Two machines synced one student's captures, one composed and one decomposed; no reference
     # yet, so each capture is a counted REFERENCE_MISSING alert.

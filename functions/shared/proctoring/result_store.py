@@ -44,16 +44,16 @@ def owner_of(raw: bytes) -> str | None:
     return owner if isinstance(owner, str) else None
 
 
-def is_later_upload(stored: dict[str, Any], document: dict[str, Any]) -> bool:
-    """Whether ``stored`` judged a later upload of the key than ``document`` did, by their events'
-    sequencers: an execution that finishes late must not put an older upload's verdict back."""
-    ours = sequencer_order((document.get("object_version") or {}).get("sequencer"))
+def is_later_upload(stored: dict[str, Any], sequencer: str | None) -> bool:
+    """Whether ``stored`` judged a later upload of the key than the one whose event had
+    ``sequencer``: an execution that finishes late must not put an older upload's verdict back."""
+    ours = sequencer_order(sequencer)
     theirs = sequencer_order((stored.get("object_version") or {}).get("sequencer"))
     return ours is not None and theirs is not None and theirs > ours
 
 
 def _place(
-    storage: Storage, bucket: str, key: str, document: dict[str, Any], only_if_absent: bool
+    storage: Storage, bucket: str, key: str, document: dict[str, Any], only_if_absent: bool, sequencer: str | None
 ) -> StoredResult | None:
     """Write ``document`` at ``key`` if the name is free or holds the same capture's document;
     None when another capture's document (or anything else) holds it.
@@ -73,7 +73,7 @@ def _place(
             return None
         if only_if_absent:
             return StoredResult(key, None, False)
-        if is_later_upload(stored, document):
+        if is_later_upload(stored, sequencer):
             return StoredResult(key, None, False, superseded=True)
         if uri := storage.replace_json(bucket, key, document, there.etag):
             return StoredResult(key, uri, True)
@@ -81,20 +81,29 @@ def _place(
 
 
 def store_result(
-    storage: Storage, bucket: str, result_key: str, document: dict[str, Any], *, only_if_absent: bool = False
+    storage: Storage,
+    bucket: str,
+    result_key: str,
+    document: dict[str, Any],
+    *,
+    only_if_absent: bool = False,
+    sequencer: str | None = None,
 ) -> StoredResult:
     """Write ``document`` at the first of its capture's candidate names that is free or its own.
 
     ``only_if_absent`` keeps a document of the same capture already there instead of replacing it;
-    so does a document about a later upload of the same key (see :func:`is_later_upload`).
+    so does a document about a later upload of the same key than the one whose event had
+    ``sequencer`` (the document's own when not given; see :func:`is_later_upload`).
     Raises :class:`ResultNameTaken` when other captures' documents hold every candidate.
     """
     source = document.get("s3_input")
     if not isinstance(source, str):  # not a capture's document: no one to tell apart
         return StoredResult(result_key, storage.write_json(bucket, result_key, document), True)
+    if sequencer is None:
+        sequencer = (document.get("object_version") or {}).get("sequencer")
     candidates = result_key_candidates(result_key, source)
     for key in candidates:
-        if placed := _place(storage, bucket, key, document, only_if_absent):
+        if placed := _place(storage, bucket, key, document, only_if_absent, sequencer):
             return placed
     raise ResultNameTaken(f"other captures' documents hold every name the result for {source} may take: {candidates}")
 

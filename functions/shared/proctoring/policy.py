@@ -277,9 +277,9 @@ def decide(analysis: dict[str, Any], config: PolicyConfig) -> Verdict:
     quality = (main_face or {}).get("Quality") or analysis.get("image_quality") or {}
     if quality:
         brightness, sharpness = float(quality.get("Brightness", 100)), float(quality.get("Sharpness", 100))
-        if brightness < config.min_brightness or sharpness < config.min_sharpness:
-            dark, blurred = brightness < config.min_brightness, sharpness < config.min_sharpness
-            problem = "too dark and too blurred" if dark and blurred else "too dark" if dark else "too blurred"
+        dark, blurred = brightness < config.min_brightness, sharpness < config.min_sharpness
+        if dark or blurred:
+            problem = " and ".join(word for word, holds in (("too dark", dark), ("too blurred", blurred)) if holds)
             reasons.append(
                 Reason(
                     "LOW_QUALITY",

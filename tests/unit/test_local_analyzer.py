@@ -9,6 +9,7 @@ from PIL import Image, ImageOps
 
 from proctoring.analysis.local import LocalAnalyzer, similarity_from_distance
 from proctoring.images import prepare_image
+from proctoring.policy import PolicyConfig, decide
 
 
 @pytest.fixture(scope="module")
@@ -230,3 +231,21 @@ def test_mirroring_a_turned_face_flips_yaw_and_roll(analyzer, faces_dir, name):
 def test_yaw_is_negative_when_the_face_turns_to_the_image_left(analyzer, faces_dir):
     # obama2.jpg: Obama at a podium, his nose pointing to the left of the picture.
     assert analyzer.detect_faces(photo(faces_dir / "obama2.jpg"))[0]["Pose"]["Yaw"] < -20
+
+
+@pytest.mark.faces
+def test_the_student_beside_someone_is_named_in_the_verdict(analyzer, faces_dir):
+    # two_people.jpg against Obama's reference: Biden's box is a little the larger, so he is the face
+    # judged (a mismatch); the verdict also says that the other face, Obama's, matches.
+    capture = photo(faces_dir / "two_people.jpg")
+    comparison = analyzer.compare_faces(photo(faces_dir / "obama.jpg"), capture)
+    analysis = {
+        "faces": analyzer.detect_faces(capture),
+        "reference": {"status": "ok", "face_count": 1},
+        **comparison,
+        "labels": analyzer.detect_labels(capture, 10, 75),
+    }
+    verdict = decide(analysis, PolicyConfig())
+    assert [reason.code for reason in verdict.reasons] == ["FACE_MISMATCH", "MULTIPLE_FACES", "EXTRA_PERSON"]
+    evidence = verdict.reasons[0].evidence
+    assert evidence["similarity"] < 90 <= evidence["other_face_similarity"]

@@ -78,6 +78,32 @@ def test_a_photo_of_the_student_held_up_beside_another_face_does_not_pass():
     assert codes(verdict) == ["FACE_MISMATCH"]
     assert verdict.reasons[0].evidence["similarity"] == 12.5
     assert verdict.similarity == 12.5
+    # The proctor is told the student's face is in the picture, though not the face judged.
+    assert verdict.reasons[0].evidence["other_face_similarity"] == 99.4
+    assert verdict.reasons[0].message == (
+        "The face does not match the reference (similarity 12.5, threshold 90); "
+        "another face in the picture does (similarity 99.4)."
+    )
+
+
+def test_the_student_beside_someone_else_of_the_same_size_is_named_in_the_mismatch():
+    # Two people side by side, the other one's box a little larger: MULTIPLE_FACES, and the mismatch
+    # of the main face says that the other face is the student's.
+    other_box, student_box = (0.6, 0.1, 0.16, 0.26), (0.2, 0.1, 0.15, 0.26)
+    faces = [face(box=student_box), face(box=other_box)]
+    matches = [matched(97.2, student_box), matched(31.0, other_box)]
+    verdict = decide(analysis(faces=faces, similarity=97.2, face_matches=matches), CONFIG)
+    assert codes(verdict) == ["FACE_MISMATCH", "MULTIPLE_FACES"]
+    assert verdict.reasons[0].evidence == {"similarity": 31.0, "threshold": 90.0, "other_face_similarity": 97.2}
+    assert "another face in the picture does (similarity 97.2)" in verdict.reasons[0].message
+
+
+def test_a_mismatch_with_no_other_face_matching_says_nothing_more():
+    faces = [face(), face(box=PHOTO_BOX)]
+    matches = [matched(40.0, PHOTO_BOX), matched(20.0, STUDENT_BOX)]
+    verdict = decide(analysis(faces=faces, similarity=40.0, face_matches=matches), CONFIG)
+    assert verdict.reasons[0].evidence == {"similarity": 20.0, "threshold": 90.0}
+    assert verdict.reasons[0].message == "The face does not match the reference (similarity 20.0, threshold 90)."
 
 
 def test_the_main_faces_match_passes_whatever_the_others_score():

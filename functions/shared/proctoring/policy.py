@@ -22,7 +22,8 @@ ERROR = "ERROR"
 # it decides, so that captures processed again after an upgrade are judged by the new rules rather
 # than answered from stored verdicts. 2: FACE_MISMATCH judges the main face; faint faces are not faces.
 # 3: ties (faces of one size, labels of one confidence) are broken the same way in any input order.
-RULES_VERSION = 3
+# 4: FACE_MISMATCH says when another face in the picture matches the reference.
+RULES_VERSION = 4
 
 # Most serious first. An impostor outranks company, company outranks objects, and so on.
 SEVERITY = (
@@ -227,13 +228,15 @@ def decide(analysis: dict[str, Any], config: PolicyConfig) -> Verdict:
         similarity = main_face_similarity(analysis, main_face)
         if similarity is None or float(similarity) < config.similarity_threshold:
             shown = "no face matched it" if similarity is None else f"similarity {float(similarity):.1f}"
-            reasons.append(
-                Reason(
-                    "FACE_MISMATCH",
-                    f"The face does not match the reference ({shown}, threshold {config.similarity_threshold:g}).",
-                    {"similarity": similarity, "threshold": config.similarity_threshold},
-                )
-            )
+            evidence = {"similarity": similarity, "threshold": config.similarity_threshold}
+            message = f"The face does not match the reference ({shown}, threshold {config.similarity_threshold:g})"
+            # The student beside someone of the same size, or their photo held up: the verdict still
+            # judges the main face, but the proctor is told the student's face is in the picture.
+            best = analysis.get("similarity")
+            if best is not None and float(best) >= config.similarity_threshold:
+                evidence["other_face_similarity"] = float(best)
+                message += f"; another face in the picture does (similarity {float(best):.1f})"
+            reasons.append(Reason("FACE_MISMATCH", f"{message}.", evidence))
 
     label_result = analysis.get("labels") or {}
     labels = filter_labels(list(label_result.get("labels") or []), config)

@@ -1,4 +1,4 @@
-"""Local tools: ``python -m dev {run,demo,menu,bench,load,burst,webhook}``. See the README."""
+"""Local tools: ``python -m dev {run,demo,menu,bench,load,burst,webhook,reconcile}``. See the README."""
 
 from __future__ import annotations
 
@@ -95,14 +95,28 @@ def cmd_burst(args: argparse.Namespace) -> int:
     return run_burst(args.uploads, args.tps, over=args.over, runs=args.runs)
 
 
-def non_negative_seconds(text: str) -> float:
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    from dev.reconcile import run
+
+    return run(args.target, settle_minutes=args.settle, start=args.start, as_json=args.json)
+
+
+def _non_negative(text: str, unit: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"expected a number of {unit}, got {text!r}") from None
+    if not 0 <= value < float("inf"):
         raise argparse.ArgumentTypeError(f"must be 0 or more, got {text!r}")
     return value
+
+
+def non_negative_seconds(text: str) -> float:
+    return _non_negative(text, "seconds")
+
+
+def non_negative_minutes(text: str) -> float:
+    return _non_negative(text, "minutes")
 
 
 def cmd_webhook(args: argparse.Namespace) -> int:
@@ -223,6 +237,25 @@ def parser() -> argparse.ArgumentParser:
         "run and menu sign with by default)",
     )
     webhook.set_defaults(handler=cmd_webhook)
+
+    reconcile = commands.add_parser(
+        "reconcile", help="check that every capture has its one finished document (a run folder or s3://BUCKET)"
+    )
+    reconcile.add_argument("target", metavar="DIR|s3://BUCKET", help="a run folder, or the deployed bucket")
+    reconcile.add_argument(
+        "--settle",
+        type=non_negative_minutes,
+        default=None,
+        metavar="MINUTES",
+        help="uploads younger than this are in progress, not problems (default: 15 for a bucket, 0 for a folder)",
+    )
+    reconcile.add_argument(
+        "--start",
+        metavar="STATE_MACHINE_ARN",
+        help="start one execution per missing, stale, stuck or failed capture (s3://BUCKET only)",
+    )
+    reconcile.add_argument("--json", action="store_true", help="every capture's state as JSON on stdout")
+    reconcile.set_defaults(handler=cmd_reconcile)
     return main
 
 

@@ -1,0 +1,273 @@
+"""``python -m dev reconcile (DIR | s3://BUCKET)``: does every capture have its one finished document?
+
+The pipeline's promise is one result document per upload under the images prefix. This checks it
+after the fact, on a run folder or on the deployed bucket (with the user's credentials), capture by
+capture, and names what breaks it:
+
+* ``missing``: no document (the upload event was lost, or sits in the dead-letter queue);
+* ``stale``: the document judged other bytes than the capture has now (it was uploaded again, and
+  that upload's execution has not finished or never ran);
+* ``stuck``: the document still says ``notification: pending`` long after any execution could
+  still be running (the state machine's 4-hour timeout): the delivery never finished;
+* ``failed``: an ``ERROR`` document whose cause was the pipeline, not the input (``PROCESSING_FAILED``:
+  a step failed after its retries), which processing again can mend.
+
+Uploads younger than ``--settle`` minutes are counted as in progress, not as problems. With
+``--start STATE_MACHINE_ARN`` (S3 only) one execution is started for each problem capture, from
+the same minimal event the README's re-judging loop uses; processing again is safe (see Redrive).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from dev.checks import UsageError, check_run_folder
+
+# The state machine's TimeoutSeconds: past it, no execution about a capture is still running.
+EXECUTION_TIMEOUT = timedelta(hours=4)
+# What processing again can mend: the pipeline failed, not the input.
+RETRYABLE_ERRORS = frozenset({"PROCESSING_FAILED"})
+PROBLEMS = ("missing", "stale", "stuck", "failed")
+# Documents read at once (and the S3 client's connection pool).
+READERS = 16
+
+
+@dataclass(frozen=True)
+class ListedCapture:
+    """One object under the images prefix, as a listing gives it."""
+
+    key: str
+    etag: str | None
+    modified: datetime
+
+
+@dataclass(frozen=True)
+class CaptureCheck:
+    key: str
+    state: str  # "done", "in_progress", or one of PROBLEMS
+    status: str | None = None  # the document's status, when there is one
+    result_key: str | None = None
+    detail: str = ""
+
+
+def check_capture(
+    storage: Any, bucket: str, capture: ListedCapture, settings: Any, *, now: datetime, settle: timedelta
+) -> CaptureCheck:
+    """Where ``capture`` stands: its document found as PersistResult placed it, and compared with
+    the capture's current bytes (by ETag) and the time."""
+    from proctoring.keys import capture_identity
+    from proctoring.result_store import find_result
+
+    identity = capture_identity(
+        bucket,
+        capture.key,
+        etag=capture.etag,
+        version_id=None,
+        images_prefix=settings.images_prefix,
+        results_prefix=settings.results_prefix,
+    )
+    recent = now - capture.modified < settle
+    found = find_result(storage, bucket, identity["result_key"], identity["s3_input"])
+    if found is None:
+        if recent:
+            return CaptureCheck(capture.key, "in_progress", detail="uploaded moments ago, no document yet")
+        return CaptureCheck(capture.key, "missing", detail=f"no document at {identity['result_key']}")
+    result_key, document = found
+    status = document.get("status")
+    judged = (document.get("object_version") or {}).get("etag")
+    if capture.etag and judged and judged.strip('"') != capture.etag.strip('"'):
+        state = "in_progress" if recent else "stale"
+        return CaptureCheck(capture.key, state, status, result_key, "the document judged an earlier upload of this key")
+    notification = document.get("notification") or {}
+    if notification.get("status") == "pending":
+        written = _parse_time(document.get("processed_at"))
+        if written is not None and now - written < EXECUTION_TIMEOUT:
+            return CaptureCheck(capture.key, "in_progress", status, result_key, "webhook delivery under way")
+        return CaptureCheck(
+            capture.key,
+            "stuck",
+            status,
+            result_key,
+            f"notification still pending since {document.get('processed_at')}: the delivery never finished",
+        )
+    if status == "ERROR" and document.get("reason") in RETRYABLE_ERRORS:
+        error = document.get("error") or {}
+        return CaptureCheck(capture.key, "failed", status, result_key, f"{error.get('name')}: {error.get('message')}")
+    return CaptureCheck(capture.key, "done", status, result_key)
+
+
+def _parse_time(text: Any) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def folder_captures(root: Path, images_prefix: str) -> Iterator[ListedCapture]:
+    """The captures of a run folder, as the local runner finds them."""
+    from dev.runner import find_captures, key_name_problem
+    from proctoring.storage import file_etag
+
+    for key in find_captures(root, images_prefix=images_prefix):
+        if key_name_problem(key):
+            continue  # not a name S3 could hold; the runner names these and never runs them
+        path = root / key
+        yield ListedCapture(key, file_etag(path), datetime.fromtimestamp(path.stat().st_mtime, UTC))
+
+
+def bucket_captures(client: Any, bucket: str, images_prefix: str) -> Iterator[ListedCapture]:
+    """Every object under the images prefix, as S3 lists it (ETags as HeadObject gives them)."""
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=images_prefix):
+        for item in page.get("Contents", []):
+            yield ListedCapture(item["Key"], (item.get("ETag") or "").strip('"') or None, item["LastModified"])
+
+
+def reconcile(
+    storage: Any,
+    bucket: str,
+    captures: Iterable[ListedCapture],
+    settings: Any,
+    *,
+    now: datetime | None = None,
+    settle: timedelta = timedelta(0),
+    threads: int = READERS,
+) -> list[CaptureCheck]:
+    """Every capture's check, in listing order; ``threads`` documents are read at once (each read
+    is a round trip to S3)."""
+    now = now or datetime.now(UTC)
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        return list(
+            pool.map(
+                lambda capture: check_capture(storage, bucket, capture, settings, now=now, settle=settle), captures
+            )
+        )
+
+
+def upload_event(bucket: str, key: str) -> dict[str, Any]:
+    """The minimal "Object Created" event: ParseKey reads size, ETag and version from the bucket."""
+    detail = {"bucket": {"name": bucket}, "object": {"key": key}}
+    return {"detail-type": "Object Created", "source": "aws.s3", "detail": detail}
+
+
+def start_executions(client: Any, state_machine_arn: str, bucket: str, checks: list[CaptureCheck]) -> int:
+    """One execution per problem capture; how many were started.
+
+    Each is named ``reconcile-{time}-{digest of the key}``: found in the console by where it came
+    from, and new on every run (a name is refused for 90 days once used).
+    """
+    started = 0
+    moment = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    for check in checks:
+        if check.state in PROBLEMS:
+            digest = hashlib.sha256(check.key.encode("utf-8")).hexdigest()[:16]
+            client.start_execution(
+                stateMachineArn=state_machine_arn,
+                name=f"reconcile-{moment}-{digest}",
+                input=json.dumps(upload_event(bucket, check.key)),
+            )
+            started += 1
+    return started
+
+
+def summary_rows(checks: list[CaptureCheck], images_prefix: str) -> dict[str, Counter]:
+    """Per exam: captures, the documents' statuses, in progress and each problem."""
+    rows: dict[str, Counter] = defaultdict(Counter)
+    for check in checks:
+        parts = check.key.removeprefix(images_prefix).split("/")
+        exam = parts[0] if len(parts) == 3 else "(invalid key)"
+        rows[exam]["captures"] += 1
+        if check.status and check.state != "stale":
+            rows[exam][check.status] += 1
+        rows[exam][check.state] += 1
+    return dict(sorted(rows.items()))
+
+
+def print_report(checks: list[CaptureCheck], images_prefix: str, where: str, *, shown: int = 20) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    # The verdicts themselves are the runner's table; this one is about the documents being there.
+    columns = ("captures", "done", "in_progress", *PROBLEMS)
+    table = Table(title=f"Result documents in {where}")
+    table.add_column("exam")
+    for column in columns:
+        table.add_column(column.replace("_", " "), justify="right")
+    rows = summary_rows(checks, images_prefix)
+    for exam, counts in rows.items():
+        table.add_row(exam, *(str(counts[column]) for column in columns))
+    totals = sum(rows.values(), Counter())
+    table.add_section()
+    table.add_row("total", *(str(totals[column]) for column in columns))
+    Console().print(table)
+    for problem in PROBLEMS:
+        found = [check for check in checks if check.state == problem]
+        if found:
+            print(f"{problem} ({len(found)}):")
+            for check in found[:shown]:
+                print(f"  {check.key}: {check.detail}")
+            if len(found) > shown:
+                print(f"  ... and {len(found) - shown} more (--json lists them all)")
+
+
+def run(target: str, *, settle_minutes: float | None, start: str | None, as_json: bool) -> int:
+    from proctoring.config import Settings
+    from proctoring.storage import LocalStorage, S3Storage
+
+    settings = Settings.from_env()
+    images_prefix = settings.images_prefix
+    if target.startswith("s3://"):
+        bucket = target.removeprefix("s3://").strip("/")
+        if not bucket or "/" in bucket:
+            raise UsageError(
+                f"expected s3://BUCKET, got {target!r} (the prefixes come from IMAGES_PREFIX and RESULTS_PREFIX)"
+            )
+        import boto3
+        from botocore.config import Config
+
+        s3 = boto3.client("s3", config=Config(max_pool_connections=READERS))
+        storage: Any = S3Storage(s3)
+        listing = bucket_captures(s3, bucket, images_prefix)
+        settle = timedelta(minutes=15 if settle_minutes is None else settle_minutes)
+    else:
+        if start:
+            raise UsageError("--start needs s3://BUCKET; for a run folder, run `python -m dev run DIR` again")
+        from dev.runner import LOCAL_BUCKET
+
+        root = Path(target)
+        check_run_folder(root, "reconcile", images_prefix)
+        bucket, storage = LOCAL_BUCKET, LocalStorage(root)
+        listing = folder_captures(root, images_prefix)
+        settle = timedelta(minutes=settle_minutes or 0)
+    checks = reconcile(storage, bucket, listing, settings, settle=settle)
+    problems = [check for check in checks if check.state in PROBLEMS]
+    if as_json:
+        json.dump(
+            {"target": target, "summary": summary_rows(checks, images_prefix), "captures": [asdict(c) for c in checks]},
+            sys.stdout,
+            indent=2,
+        )
+        print()
+    else:
+        print_report(checks, images_prefix, target)
+    if start and problems:
+        import boto3
+
+        started = start_executions(boto3.client("stepfunctions"), start, bucket, problems)
+        print(f"started {started} execution(s) on {start}", file=sys.stderr)
+    elif problems and not target.startswith("s3://"):
+        print(
+            f"{len(problems)} capture(s) need processing again: `python -m dev run {target}` does it "
+            "(captures already judged are answered from their stored verdicts, not counted or sent again)",
+            file=sys.stderr,
+        )
+    return 1 if problems else 0

@@ -278,6 +278,11 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The output was piped into a reader that stopped early (`| head`): not an error. Python's
+        # documented remedy: point stdout at devnull, so flushing it at exit raises nothing more.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # as a shell reports a writer ended by SIGPIPE
 
 
 if __name__ == "__main__":

@@ -172,3 +172,22 @@ def test_a_negative_settle_is_refused(tmp_path, capsys):
         main(["reconcile", str(tmp_path), "--settle", "-1"])
     assert exited.value.code == 2
     assert "must be 0 or more" in capsys.readouterr().err
+
+
+def test_output_piped_into_a_reader_that_stops_early_ends_quietly(tmp_path):
+    # `python -m dev reconcile DIR --json | head -1`: the reader closes the pipe after one line,
+    # while the writer is still blocked on a full pipe (700 captures' states are over its 64 KB).
+    import subprocess
+    import sys
+
+    student = tmp_path / "images" / "exam1" / "ana"
+    student.mkdir(parents=True)
+    for index in range(700):
+        (student / f"capture_{index:04d}.jpg").write_bytes(b"not judged yet")
+    command = [sys.executable, "-m", "dev", "reconcile", str(tmp_path), "--json"]
+    with subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
+        assert process.stdout.readline() == b"{\n"
+        process.stdout.close()
+        stderr = process.stderr.read().decode()
+    assert process.returncode == 141
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr

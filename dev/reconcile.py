@@ -181,10 +181,12 @@ def start_executions(client: Any, state_machine_arn: str, bucket: str, checks: l
 
 def summary_rows(checks: list[CaptureCheck], images_prefix: str) -> dict[str, Counter]:
     """Per exam: captures, the documents' statuses, in progress and each problem."""
+    from dev.runner import student_of
+
     rows: dict[str, Counter] = defaultdict(Counter)
     for check in checks:
-        parts = check.key.removeprefix(images_prefix).split("/")
-        exam = parts[0] if len(parts) == 3 else "(invalid key)"
+        student = student_of(check.key, images_prefix)
+        exam = student[0] if student else "(invalid key)"
         rows[exam]["captures"] += 1
         if check.status and check.state != "stale":
             rows[exam][check.status] += 1
@@ -264,7 +266,9 @@ def run(target: str, *, settle_minutes: float | None, start: str | None, as_json
 
         started = start_executions(boto3.client("stepfunctions"), start, bucket, problems)
         print(f"started {started} execution(s) on {start}", file=sys.stderr)
-    elif problems and not target.startswith("s3://"):
+    elif problems and target.startswith("s3://"):
+        print(f"{len(problems)} capture(s) need processing again: --start STATE_MACHINE_ARN does it", file=sys.stderr)
+    elif problems:
         print(
             f"{len(problems)} capture(s) need processing again: `python -m dev run {target}` does it "
             "(captures already judged are answered from their stored verdicts, not counted or sent again)",

@@ -46,7 +46,9 @@ def test_uploads_without_their_document_are_found_and_started(pipeline, capsys):
     pipeline.upload("images/exam1/ana/c0.jpg", synthetic_jpeg(3), **ANSWERS)
 
     assert main(["reconcile", f"s3://{BUCKET}", "--settle", "0"]) == 1
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out
+    assert "2 capture(s) need processing again: --start STATE_MACHINE_ARN does it" in captured.err
     assert "missing (1):\n  images/exam1/ana/c1.jpg: no document at results/exam1/ana/c1.json" in out
     assert "stale (1):\n  images/exam1/ana/c0.jpg: the document judged an earlier upload of this key" in out
     # Within the default settling time both are taken for executions still on their way.

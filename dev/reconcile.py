@@ -19,6 +19,7 @@ the same minimal event the README's re-judging loop uses; processing again is sa
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import sys
@@ -221,6 +222,21 @@ def print_report(checks: list[CaptureCheck], images_prefix: str, where: str, *, 
                 print(f"  ... and {len(found) - shown} more (--json lists them all)")
 
 
+@contextlib.contextmanager
+def aws_refusals(what: str) -> Iterator[None]:
+    """AWS's refusals (no credentials, no such bucket or state machine, access denied) told as
+    what they are, rather than as a traceback."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        yield
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        raise UsageError(f"{what}: AWS answered {error.get('Code')}: {error.get('Message')}") from exc
+    except BotoCoreError as exc:
+        raise UsageError(f"{what}: {exc}") from exc
+
+
 def run(target: str, *, settle_minutes: float | None, start: str | None, as_json: bool) -> int:
     from proctoring.config import Settings
     from proctoring.storage import LocalStorage, S3Storage
@@ -250,7 +266,8 @@ def run(target: str, *, settle_minutes: float | None, start: str | None, as_json
         bucket, storage = LOCAL_BUCKET, LocalStorage(root)
         listing = folder_captures(root, images_prefix)
         settle = timedelta(minutes=settle_minutes or 0)
-    checks = reconcile(storage, bucket, listing, settings, settle=settle)
+    with aws_refusals(target):
+        checks = reconcile(storage, bucket, listing, settings, settle=settle)
     problems = [check for check in checks if check.state in PROBLEMS]
     if as_json:
         json.dump(
@@ -264,7 +281,8 @@ def run(target: str, *, settle_minutes: float | None, start: str | None, as_json
     if start and problems:
         import boto3
 
-        started = start_executions(boto3.client("stepfunctions"), start, bucket, problems)
+        with aws_refusals(start):
+            started = start_executions(boto3.client("stepfunctions"), start, bucket, problems)
         print(f"started {started} execution(s) on {start}", file=sys.stderr)
     elif problems and target.startswith("s3://"):
         print(f"{len(problems)} capture(s) need processing again: --start STATE_MACHINE_ARN does it", file=sys.stderr)

@@ -63,3 +63,15 @@ def test_uploads_without_their_document_are_found_and_started(pipeline, capsys):
     assert pipeline.result("results/exam1/ana/c1.json")["status"] == "OK"
     current = pipeline.s3.head_object(Bucket=BUCKET, Key="images/exam1/ana/c0.jpg")["ETag"].strip('"')
     assert pipeline.result("results/exam1/ana/c0.json")["object_version"]["etag"] == current
+
+
+def test_a_bucket_that_is_not_there_is_a_usage_error(pipeline, capsys):
+    assert main(["reconcile", "s3://no-such-bucket-here"]) == 2
+    assert "error: s3://no-such-bucket-here: AWS answered NoSuchBucket:" in capsys.readouterr().err
+
+
+def test_a_state_machine_that_is_not_there_is_a_usage_error(pipeline, capsys):
+    pipeline.upload("images/exam1/ana/c1.jpg", synthetic_jpeg(2), **ANSWERS)
+    arn = pipeline.sfn.state_machine_arn + "-gone"
+    assert main(["reconcile", f"s3://{BUCKET}", "--settle", "0", "--start", arn]) == 2
+    assert f"error: {arn}: AWS answered StateMachineDoesNotExist:" in capsys.readouterr().err

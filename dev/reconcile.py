@@ -228,8 +228,12 @@ def aws_refusals(what: str) -> Iterator[None]:
     what they are, rather than as a traceback."""
     from botocore.exceptions import BotoCoreError, ClientError
 
+    from proctoring.errors import StorageUnavailable
+
     try:
         yield
+    except StorageUnavailable as exc:  # S3 throttled or failing past the SDK's own retries
+        raise UsageError(f"{what}: {exc}; run the check again later") from exc
     except ClientError as exc:
         error = exc.response.get("Error", {})
         raise UsageError(f"{what}: AWS answered {error.get('Code')}: {error.get('Message')}") from exc

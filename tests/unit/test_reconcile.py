@@ -191,3 +191,12 @@ def test_output_piped_into_a_reader_that_stops_early_ends_quietly(tmp_path):
         stderr = process.stderr.read().decode()
     assert process.returncode == 141
     assert "Traceback" not in stderr and "BrokenPipeError" not in stderr
+
+
+def test_a_bucket_nobody_answers_for_is_a_usage_error(unreachable_aws, monkeypatch, capsys):
+    import boto3
+
+    refused = unreachable_aws("s3")  # built before boto3.client is replaced by what returns it
+    monkeypatch.setattr(boto3, "client", lambda service, **options: refused)
+    assert main(["reconcile", "s3://captures"]) == 2
+    assert "error: s3://captures: Could not connect to the endpoint URL" in capsys.readouterr().err

@@ -9,6 +9,8 @@ capture, and names what breaks it:
   that upload's execution has not finished or never ran);
 * ``stuck``: the document still says ``notification: pending`` long after any execution could
   still be running (the state machine's 4-hour timeout): the delivery never finished;
+* ``undelivered``: the webhook never accepted the document (``notification: failed``, after the
+  state machine's retries or on a 4xx); processing again delivers it once the receiver is back;
 * ``failed``: an ``ERROR`` document whose cause was the pipeline, not the input (``PROCESSING_FAILED``:
   a step failed after its retries), which processing again can mend.
 
@@ -37,7 +39,7 @@ from dev.checks import UsageError, check_run_folder
 EXECUTION_TIMEOUT = timedelta(hours=4)
 # What processing again can mend: the pipeline failed, not the input.
 RETRYABLE_ERRORS = frozenset({"PROCESSING_FAILED"})
-PROBLEMS = ("missing", "stale", "stuck", "failed")
+PROBLEMS = ("missing", "stale", "stuck", "undelivered", "failed")
 # Documents read at once (and the S3 client's connection pool).
 READERS = 16
 
@@ -99,6 +101,11 @@ def check_capture(
             status,
             result_key,
             f"notification still pending since {document.get('processed_at')}: the delivery never finished",
+        )
+    if notification.get("status") == "failed":
+        detail = f"the webhook never accepted it after {notification.get('attempts')} attempt(s): "
+        return CaptureCheck(
+            capture.key, "undelivered", status, result_key, detail + str(notification.get("last_error"))
         )
     if status == "ERROR" and document.get("reason") in RETRYABLE_ERRORS:
         error = document.get("error") or {}
@@ -200,12 +207,14 @@ def print_report(checks: list[CaptureCheck], images_prefix: str, where: str, *, 
     from rich.table import Table
 
     # The verdicts themselves are the runner's table; this one is about the documents being there.
-    columns = ("captures", "done", "in_progress", *PROBLEMS)
+    # A problem gets its column where some capture has it, so that the table fits a terminal.
+    rows = summary_rows(checks, images_prefix)
+    found = {state for counts in rows.values() for state in counts}
+    columns = ("captures", "done", "in_progress", *(problem for problem in PROBLEMS if problem in found))
     table = Table(title=f"Result documents in {where}")
     table.add_column("exam")
     for column in columns:
         table.add_column(column.replace("_", " "), justify="right")
-    rows = summary_rows(checks, images_prefix)
     for exam, counts in rows.items():
         table.add_row(exam, *(str(counts[column]) for column in columns))
     totals = sum(rows.values(), Counter())
@@ -213,13 +222,13 @@ def print_report(checks: list[CaptureCheck], images_prefix: str, where: str, *, 
     table.add_row("total", *(str(totals[column]) for column in columns))
     Console().print(table)
     for problem in PROBLEMS:
-        found = [check for check in checks if check.state == problem]
-        if found:
-            print(f"{problem} ({len(found)}):")
-            for check in found[:shown]:
+        having = [check for check in checks if check.state == problem]
+        if having:
+            print(f"{problem} ({len(having)}):")
+            for check in having[:shown]:
                 print(f"  {check.key}: {check.detail}")
-            if len(found) > shown:
-                print(f"  ... and {len(found) - shown} more (--json lists them all)")
+            if len(having) > shown:
+                print(f"  ... and {len(having) - shown} more (--json lists them all)")
 
 
 @contextlib.contextmanager

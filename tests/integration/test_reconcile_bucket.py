@@ -9,7 +9,8 @@ import boto3
 import pytest
 
 from dev.__main__ import main
-from tests.conftest import BUCKET, synthetic_jpeg
+from dev.webhook import WebhookReceiver
+from tests.conftest import BUCKET, WEBHOOK_SECRET, synthetic_jpeg
 
 ANSWERS = {
     "detect_faces": "detect_faces_one",
@@ -63,6 +64,31 @@ def test_uploads_without_their_document_are_found_and_started(pipeline, capsys):
     assert pipeline.result("results/exam1/ana/c1.json")["status"] == "OK"
     current = pipeline.s3.head_object(Bucket=BUCKET, Key="images/exam1/ana/c0.jpg")["ETag"].strip('"')
     assert pipeline.result("results/exam1/ana/c0.json")["object_version"]["etag"] == current
+
+
+def test_a_document_the_webhook_refused_is_delivered_by_a_started_execution(make_aws_pipeline, capsys):
+    # The receiver refuses the first delivery (a 4xx is not retried), then is fixed.
+    with WebhookReceiver(secret=WEBHOOK_SECRET, responses=[422]) as receiver:
+        pipeline = make_aws_pipeline(webhook_url=receiver.url)
+        pipeline.reference("ana", synthetic_jpeg(1000))
+        assert pipeline.sfn.run(pipeline.upload("images/exam1/ana/c0.jpg", synthetic_jpeg(1), **ANSWERS)).status == (
+            "SUCCEEDED"
+        )
+        assert pipeline.result("results/exam1/ana/c0.json")["notification"]["status"] == "failed"
+
+        assert main(["reconcile", f"s3://{BUCKET}", "--settle", "0"]) == 1
+        assert (
+            "undelivered (1):\n  images/exam1/ana/c0.jpg: the webhook never accepted it after 1 attempt(s): "
+            "WebhookRejected: HTTP 422"
+        ) in capsys.readouterr().out
+        assert main(["reconcile", f"s3://{BUCKET}", "--settle", "0", "--start", pipeline.sfn.state_machine_arn]) == 1
+        assert [item["status"] for item in started_by_reconcile(pipeline.sfn, 1)] == ["SUCCEEDED"]
+
+    assert (receiver.requests, len(receiver.deliveries)) == (2, 1)
+    assert receiver.deliveries[0].signature_valid
+    notification = pipeline.result("results/exam1/ana/c0.json")["notification"]
+    assert (notification["status"], notification["attempts"], notification["http_status"]) == ("delivered", 1, 200)
+    assert main(["reconcile", f"s3://{BUCKET}", "--settle", "0"]) == 0
 
 
 def test_a_bucket_that_is_not_there_is_a_usage_error(pipeline, capsys):

@@ -44,7 +44,9 @@ def test_a_folder_the_runner_finished_is_all_done(judged, capsys):
     assert set(states(judged).values()) == {"done"}
     assert len(states(judged)) == 4
     assert main(["reconcile", str(judged)]) == 0
-    assert "│ exam1 │        4 │    4 │" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "┃ exam  ┃ captures ┃ done ┃ in progress ┃\n" in out
+    assert "│ exam1 │        4 │    4 │           0 │\n" in out
 
 
 def test_each_broken_promise_is_found_and_a_second_run_mends_them(judged, capsys):
@@ -64,6 +66,9 @@ def test_each_broken_promise_is_found_and_a_second_run_mends_them(judged, capsys
     }
     assert main(["reconcile", str(judged)]) == 1
     captured = capsys.readouterr()
+    # A column for each problem some capture has, and none for the others.
+    assert "│ exam1 │        4 │    0 │           0 │       1 │     1 │     1 │      1 │" in captured.out
+    assert "undelivered" not in captured.out
     assert "missing (1):\n  images/exam1/ana/c0.jpg: no document at results/exam1/ana/c0.json" in captured.out
     assert "stale (1):\n  images/exam1/ana/c1.jpg: the document judged an earlier upload of this key" in captured.out
     assert "failed (1):\n  images/exam1/ben/c1.jpg: States.TaskFailed: the analyzer broke" in captured.out

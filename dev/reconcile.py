@@ -31,9 +31,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dev.checks import UsageError, check_run_folder
+
+if TYPE_CHECKING:
+    from proctoring.config import Settings
+    from proctoring.storage import Storage
 
 # The state machine's TimeoutSeconds: past it, no execution about a capture is still running.
 EXECUTION_TIMEOUT = timedelta(hours=4)
@@ -63,7 +67,7 @@ class CaptureCheck:
 
 
 def check_capture(
-    storage: Any, bucket: str, capture: ListedCapture, settings: Any, *, now: datetime, settle: timedelta
+    storage: Storage, bucket: str, capture: ListedCapture, settings: Settings, *, now: datetime, settle: timedelta
 ) -> CaptureCheck:
     """Where ``capture`` stands: its document found as PersistResult placed it, and compared with
     the capture's current bytes (by ETag) and the time."""
@@ -141,10 +145,10 @@ def bucket_captures(client: Any, bucket: str, images_prefix: str) -> Iterator[Li
 
 
 def reconcile(
-    storage: Any,
+    storage: Storage,
     bucket: str,
     captures: Iterable[ListedCapture],
-    settings: Any,
+    settings: Settings,
     *,
     now: datetime | None = None,
     settle: timedelta = timedelta(0),
@@ -266,7 +270,7 @@ def run(target: str, *, settle_minutes: float | None, start: str | None, as_json
         from botocore.config import Config
 
         s3 = boto3.client("s3", config=Config(max_pool_connections=READERS))
-        storage: Any = S3Storage(s3)
+        storage: Storage = S3Storage(s3)
         listing = bucket_captures(s3, bucket, images_prefix)
         settle = timedelta(minutes=15 if settle_minutes is None else settle_minutes)
     else:

@@ -90,8 +90,9 @@ def check_capture(
         return CaptureCheck(capture.key, "missing", detail=f"no document at {identity['result_key']}")
     result_key, document = found
     status = document.get("status")
+    # Both as capture_identity writes them, quotes stripped.
     judged = (document.get("object_version") or {}).get("etag")
-    if capture.etag and judged and judged.strip('"') != capture.etag.strip('"'):
+    if identity["etag"] and judged and judged != identity["etag"]:
         state = "in_progress" if recent else "stale"
         return CaptureCheck(capture.key, state, status, result_key, "the document judged an earlier upload of this key")
     notification = document.get("notification") or {}
@@ -260,7 +261,8 @@ def run(target: str, *, settle_minutes: float | None, start: str | None, as_json
 
     settings = Settings.from_env()
     images_prefix = settings.images_prefix
-    if target.startswith("s3://"):
+    on_s3 = target.startswith("s3://")
+    if on_s3:
         bucket = target.removeprefix("s3://").strip("/")
         if not bucket or "/" in bucket:
             raise UsageError(
@@ -301,7 +303,7 @@ def run(target: str, *, settle_minutes: float | None, start: str | None, as_json
         with aws_refusals(start):
             started = start_executions(boto3.client("stepfunctions"), start, bucket, problems)
         print(f"started {started} execution(s) on {start}", file=sys.stderr)
-    elif problems and target.startswith("s3://"):
+    elif problems and on_s3:
         print(f"{len(problems)} capture(s) need processing again: --start STATE_MACHINE_ARN does it", file=sys.stderr)
     elif problems:
         print(

@@ -31,6 +31,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         workers=args.workers,
         progress=not args.no_progress,
         in_flight=args.in_flight,
+        analyses="refresh" if args.reanalyse else "reuse",
     )
     print_summary(report)
     if not report.complete:
@@ -189,6 +190,12 @@ def parser() -> argparse.ArgumentParser:
         metavar="N",
         help="students each worker runs at once (default: 1 with the local analyzer, which keeps a core busy; "
         "4 with rekognition, whose calls mostly wait on the network)",
+    )
+    run.add_argument(
+        "--reanalyse",
+        action="store_true",
+        help="analyse every capture again; by default a capture whose image, reference and analysis settings "
+        "are unchanged since an earlier run reuses that run's analyses (the verdicts are always decided afresh)",
     )
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.set_defaults(handler=cmd_run)

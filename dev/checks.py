@@ -101,19 +101,24 @@ def check_writable(root: Path, settings: Settings) -> None:
     check_state_file(Path(local_state_file(settings)))
 
 
-def check_state_file(path: Path) -> None:
-    """A damaged state file (a disk that filled up, a sync tool's half copy) would fail every
-    capture's verdict with the same database error: say so once, with what to do."""
+def sqlite_problems(path: Path) -> list[str]:
+    """What SQLite finds wrong with the file at ``path``: nothing when it is sound or absent."""
     import sqlite3
 
     if not path.exists():
-        return
+        return []
     try:
         with contextlib.closing(sqlite3.connect(path, timeout=30)) as db:
             problems = [row[0] for row in db.execute("PRAGMA quick_check")]
     except sqlite3.Error as exc:
         problems = [str(exc)]
-    if problems != ["ok"]:
+    return [] if problems == ["ok"] else problems
+
+
+def check_state_file(path: Path) -> None:
+    """A damaged state file (a disk that filled up, a sync tool's half copy) would fail every
+    capture's verdict with the same database error: say so once, with what to do."""
+    if problems := sqlite_problems(path):
         raise UsageError(
             f"the run's state file {path} is damaged ({'; '.join(problems[:3])}); move it away to start "
             "afresh: every capture is then judged again and its alerts counted anew"

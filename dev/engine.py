@@ -31,6 +31,7 @@ from typing import Any
 from aws_lambda_powertools.tracing.base import BaseProvider, BaseSegment
 
 from . import template as tpl
+from .analysis_cache import CACHED_STEPS, AnalysisCache
 from .ids import fast_uuid4
 
 REGION = "us-east-1"
@@ -243,8 +244,12 @@ class LocalStepFunctions:
         retry_sleep: Callable[[float], None] | None = None,
         mock: bool = True,
         passthrough_services: tuple[str, ...] = (),
+        analysis_cache: AnalysisCache | None = None,
     ) -> None:
+        """``analysis_cache``: answer the image steps from an earlier run's answers where it has them
+        (``dev.analysis_cache``); every other step always runs."""
         self.webhook_enabled = webhook_enabled
+        self.analysis_cache = analysis_cache
         self.retry_sleep = retry_sleep
         self.retry_sleeps: list[float] = []
         self._mock = mock
@@ -252,6 +257,7 @@ class LocalStepFunctions:
         self._stack: list[Any] = []
         self.steps = tpl.step_functions()
         self._by_arn: dict[str, tuple[ModuleType, str, int, int]] = {}
+        self._cached_step: dict[str, str] = {}  # ARN -> step (code folder name) of the image steps
         self.state_machine_arn = ""
         self.client: Any = None
         self.invocations: list[str] = []
@@ -345,6 +351,8 @@ class LocalStepFunctions:
             substitutions[placeholder] = arn
             module = load_handler_module(step["code_dir"])
             self._by_arn[arn] = (module, step["resource"], step["timeout"], step["memory"])
+            if Path(step["code_dir"]).name in CACHED_STEPS:
+                self._cached_step[arn] = Path(step["code_dir"]).name
         definition = tpl.DEFINITION.read_text()
         for placeholder, value in substitutions.items():
             definition = definition.replace("${" + placeholder + "}", value)
@@ -379,7 +387,13 @@ class LocalStepFunctions:
         raw = parameters.get("Payload")
         payload = json.loads(raw) if isinstance(raw, (bytes, str)) else raw
         started = time.perf_counter()
-        result, errored = invoke_handler(module, name, payload, timeout, memory)
+        cache, step = self.analysis_cache, self._cached_step.get(parameters["FunctionName"])
+        result = cache.get(step, payload) if cache and step else None
+        errored = False
+        if result is None:
+            result, errored = invoke_handler(module, name, payload, timeout, memory)
+            if cache and step and not errored:
+                cache.put(step, payload, result)
         elapsed = time.perf_counter() - started
         with self._invocations_lock:
             self.step_seconds[name] = self.step_seconds.get(name, 0.0) + elapsed

@@ -76,6 +76,7 @@ class RunReport:
     outcomes: list[CaptureOutcome] = field(default_factory=list)
     seconds: float = 0.0
     step_seconds: dict[str, float] = field(default_factory=dict)
+    analyses_reused: int = 0  # captures whose analyses came from an earlier run (dev.analysis_cache)
     workers: int = 1
     results_prefix: str = "results"
     images_prefix: str = "images/"
@@ -363,10 +364,20 @@ def _worker(config: dict[str, Any], tasks: Any, results: Any, stop: Any) -> None
     Image.preinit()
     root = Path(config["env"]["LOCAL_ROOT"])
     passthrough = ("rekognition",) if config["env"]["ANALYZER"] == "rekognition" else ()
+    settings = get_settings()  # the environment above: the prefixes ParseKey will use
+    cache = None
+    if config["analyses"] != "off":
+        from dev.analysis_cache import FILE_NAME, AnalysisCache, analysis_fingerprint
+        from proctoring.config import local_state_file
+
+        cache = AnalysisCache(
+            Path(local_state_file(settings)).parent / FILE_NAME,
+            analysis_fingerprint(settings, get_analyzer()),
+            reuse=config["analyses"] == "reuse",
+        )
     with LocalStepFunctions(
-        webhook_enabled=bool(config["env"]["WEBHOOK_URL"]), passthrough_services=passthrough
+        webhook_enabled=bool(config["env"]["WEBHOOK_URL"]), passthrough_services=passthrough, analysis_cache=cache
     ) as sfn:
-        settings = get_settings()  # the environment above: the prefixes ParseKey will use
         rule = UploadRule(LOCAL_BUCKET, {"ImagesPrefix": settings.images_prefix.strip("/")})
 
         def report(key: str) -> None:
@@ -379,6 +390,8 @@ def _worker(config: dict[str, Any], tasks: Any, results: Any, stop: Any) -> None
             thread.start()
         for thread in threads:
             thread.join()
+        # Every capture analysed passes DetectFaces first: its reuses count the captures.
+        results.put(("reused", cache.reused.get("detect_faces", 0) if cache else 0))
         results.put(("steps", dict(sfn.step_seconds)))
 
 
@@ -394,12 +407,18 @@ def run_folder(
     extra_env: dict[str, str] | None = None,
     analyzer_factory: str | None = None,
     in_flight: int | None = None,
+    analyses: str = "reuse",
 ) -> RunReport:
     """Run every capture under ``root/images`` (or those ``only`` picks) through the state machine.
 
     ``in_flight`` is how many students each worker runs at once: by default one with the local
     analyzer, which keeps its core busy, and several with Rekognition, whose calls mostly wait.
+    ``analyses``: ``reuse`` answers the image steps from earlier runs' answers where the input,
+    settings and code are the same (``dev.analysis_cache``), ``refresh`` analyses everything again
+    and stores the new answers, ``off`` neither reads nor stores them (the benchmark).
     """
+    if analyses not in ("reuse", "refresh", "off"):
+        raise ValueError(f"analyses must be reuse, refresh or off, not {analyses!r}")
     in_flight = in_flight or (REKOGNITION_IN_FLIGHT if analyzer == "rekognition" else 1)
     root = Path(root)
     settings = check_settings(step_environment(root, analyzer, webhook, secret, extra_env))
@@ -426,6 +445,12 @@ def run_folder(
     region = rekognition_region() if analyzer == "rekognition" and not analyzer_factory else None
     env = step_environment(root, analyzer, webhook, secret, extra_env, region=region)
     check_writable(root, settings)
+    if analyses != "off":
+        from dev.analysis_cache import FILE_NAME, discard_if_damaged
+        from proctoring.config import local_state_file
+
+        if note := discard_if_damaged(Path(local_state_file(settings)).parent / FILE_NAME):
+            print(f"note: {note}", file=sys.stderr)
     if region:
         check_rekognition_access(region)
         print(f"analyzer: Amazon Rekognition in {region} (captures are sent there)", file=sys.stderr)
@@ -440,6 +465,7 @@ def run_folder(
         "env": env,
         "analyzer_factory": analyzer_factory,
         "in_flight": in_flight,
+        "analyses": analyses,
     }
     channels = (tasks, results, stop)
     processes = [context.Process(target=_worker, args=(config, *channels), daemon=True) for _ in range(workers)]
@@ -486,6 +512,8 @@ def run_folder(
                 report.outcomes.append(payload)
                 last_result = time.perf_counter()
                 bar.update(1)
+            elif kind == "reused":
+                report.analyses_reused += payload
             elif kind == "steps":
                 finished += 1
                 for name, seconds in payload.items():
@@ -650,6 +678,11 @@ def print_summary(report: RunReport, *, name_missing_references: bool = True) ->
         f"{count} capture{'s' if count != 1 else ''} in {report.seconds:.1f} s ({rate:.2f} images/s, "
         f"{report.workers} worker{'s' if report.workers > 1 else ''})"
     )
+    if report.analyses_reused:
+        console.print(
+            f"{report.analyses_reused} capture(s) unchanged since an earlier run reused its analyses "
+            "(--reanalyse to analyse them again)"
+        )
 
     def name_some(lines: list[str], what: str) -> None:
         for line in lines[:SHOWN]:

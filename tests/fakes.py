@@ -7,6 +7,7 @@ import base64
 import copy
 import hashlib
 import json
+import os
 import threading
 from pathlib import Path
 from typing import Any, ClassVar
@@ -168,6 +169,31 @@ def one_face_analyzer() -> CannedAnalyzer:
 def alert_by_name_analyzer() -> CannedAnalyzer:
     """Factory for load tests: captures whose file name contains "_alert" show no face."""
     return CannedAnalyzer({"_alert": [], "": [face()]}, similarity=99.0)
+
+
+def counting_analyzer() -> CannedAnalyzer:
+    """Factory for the runner's workers: one frontal matching face everywhere, and every call
+    written as ``<method> <image identity>`` to the file ``$ANALYZER_CALLS`` (the workers are
+    other processes, so the test reads what they did there)."""
+
+    class Counting(CannedAnalyzer):
+        def _log(self, method: str, image: Any) -> None:
+            with open(os.environ["ANALYZER_CALLS"], "a") as log:
+                log.write(f"{method} {image.identity}\n")
+
+        def detect_faces(self, image: Any) -> list[dict[str, Any]]:
+            self._log("detect_faces", image)
+            return super().detect_faces(image)
+
+        def compare_faces(self, reference: Any, capture: Any) -> dict[str, Any]:
+            self._log("compare_faces", capture)
+            return super().compare_faces(reference, capture)
+
+        def detect_labels(self, image: Any, max_labels: int, min_confidence: float) -> dict[str, Any]:
+            self._log("detect_labels", image)
+            return super().detect_labels(image, max_labels, min_confidence)
+
+    return Counting({"": [face()]}, similarity=99.0)
 
 
 def broken_compare_analyzer() -> CannedAnalyzer:

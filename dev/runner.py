@@ -120,6 +120,30 @@ def student_of(key: str, images_prefix: str) -> tuple[str, str] | None:
 def _files_under(folder: Path) -> list[Path]:
     """Every file under ``folder``, hidden ones (``.DS_Store``) left out. Linked folders are
     followed (captures kept on another disk), each real folder once, so a link loop ends."""
+    return [path for path in _entries_under(folder) if path.is_file()]
+
+
+def not_files_under(folder: Path) -> list[tuple[Path, str]]:
+    """Entries under ``folder`` that are neither folders nor files, each with what it is: no
+    upload can come of them, so the runner names them rather than pass them over in silence."""
+    found = []
+    for path in _entries_under(folder):
+        if path.is_file():
+            continue
+        if path.is_symlink() and not path.exists():
+            found.append((path, f"a link to {os.readlink(path)}, which does not exist"))
+        elif path.is_fifo():
+            found.append((path, "a named pipe"))
+        elif path.is_socket():
+            found.append((path, "a socket"))
+        else:
+            found.append((path, "not a regular file"))
+    return found
+
+
+def _entries_under(folder: Path) -> list[Path]:
+    """What ``os.walk`` lists as non-folders under ``folder``, hidden ones left out, linked
+    folders followed once each."""
     seen: set[tuple[int, int]] = set()
     files = []
     for directory, subdirectories, names in os.walk(folder, followlinks=True):
@@ -130,7 +154,7 @@ def _files_under(folder: Path) -> list[Path]:
         seen.add((stat.st_dev, stat.st_ino))
         subdirectories[:] = [name for name in subdirectories if not name.startswith(".")]
         files.extend(Path(directory) / name for name in names if not name.startswith("."))
-    return [path for path in files if path.is_file()]
+    return files
 
 
 def _relative_to(path: Path, root: Path) -> str:
@@ -424,6 +448,12 @@ def run_folder(
     settings = check_settings(step_environment(root, analyzer, webhook, secret, extra_env))
     check_run_folder(root, images_prefix=settings.images_prefix)
     keys = find_captures(root, only, settings.images_prefix)
+    if not only:
+        skipped = not_files_under(root / settings.images_prefix)
+        for path, what in skipped[:SHOWN]:
+            print(f"note: skipped {printable_key(str(path))}: {what}", file=sys.stderr)
+        if more := and_more(len(skipped), "entries that are not files"):
+            print(f"note: skipped {more}", file=sys.stderr)
     if not keys:
         raise UsageError(f"no images found under {root / settings.images_prefix}")
     if webhook:

@@ -446,6 +446,20 @@ def test_find_captures_follows_linked_folders_once_and_skips_hidden_ones(exam, t
     assert find_captures(exam, [str(exam / "images/exam2/ana/c9.jpg")]) == ["images/exam2/ana/c9.jpg"]
 
 
+def test_entries_that_are_not_files_are_named_not_passed_over(exam, capsys):
+    ana = exam / "images" / "exam1" / "ana"
+    (ana / "c2.jpg").symlink_to(exam / "moved-away.jpg")
+    os.mkfifo(ana / "c3.jpg")
+    report = run_folder(exam, workers=1, progress=False, analyzer_factory=FACTORY)
+    assert report.complete and len(report.outcomes) == 5  # the real captures, each with its document
+    err = capsys.readouterr().err
+    assert f"note: skipped {ana / 'c2.jpg'}: a link to {exam / 'moved-away.jpg'}, which does not exist" in err
+    assert f"note: skipped {ana / 'c3.jpg'}: a named pipe" in err
+    # --only picks captures by name: the notes are for a whole run.
+    run_folder(exam, only=["exam1/ben"], workers=1, progress=False, analyzer_factory=FACTORY)
+    assert "skipped" not in capsys.readouterr().err
+
+
 def test_run_writes_one_document_per_capture_mirroring_the_keys(exam):
     report = run_folder(exam, workers=2, progress=False, analyzer_factory=FACTORY)
     assert report.complete

@@ -17,15 +17,19 @@ the next run). Local only: on AWS every execution analyses its capture.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import inspect
 import json
+import sqlite3
+import threading
 import time
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from proctoring.errors import StorageUnavailable
 from proctoring.sqlite_file import SqliteFile
 
 if TYPE_CHECKING:
@@ -152,6 +156,7 @@ class AnalysisCache:
             conn.execute("DELETE FROM analyses WHERE fingerprint != ?", (fingerprint,))
         self.reuse = reuse
         self.reused: dict[str, int] = {}
+        self._count_lock = threading.Lock()  # several executions in flight share the counters
 
     def _id(self, step: str, payload: dict[str, Any]) -> str:
         step_input = dict(payload)
@@ -165,17 +170,24 @@ class AnalysisCache:
         """The stored answer to this input, or None (always None with ``reuse`` off)."""
         if not self.reuse:
             return None
-        with self._db.connection() as conn:
-            row = conn.execute("SELECT answer FROM analyses WHERE id = ?", (self._id(step, payload),)).fetchone()
+        try:
+            with self._db.connection() as conn:
+                row = conn.execute("SELECT answer FROM analyses WHERE id = ?", (self._id(step, payload),)).fetchone()
+        except (sqlite3.Error, StorageUnavailable):
+            # A store that cannot answer (the disk, another process's lock past the timeout) only
+            # costs the analysis; it must never fail the step, which is not its to fail.
+            return None
         if row is None:
             return None
-        self.reused[step] = self.reused.get(step, 0) + 1
+        with self._count_lock:
+            self.reused[step] = self.reused.get(step, 0) + 1
         return json.loads(row[0])
 
     def put(self, step: str, payload: dict[str, Any], answer: Any) -> None:
         if not reusable(step, answer):
             return
-        with self._db.connection() as conn:
+        # As in get: a store that cannot take it only means the next run analyses it again.
+        with contextlib.suppress(sqlite3.Error, StorageUnavailable), self._db.connection() as conn:
             conn.execute(
                 "INSERT OR REPLACE INTO analyses (id, fingerprint, step, answer, stored_at) VALUES (?, ?, ?, ?, ?)",
                 (

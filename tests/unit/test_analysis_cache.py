@@ -4,6 +4,7 @@ decided by the state machine."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections import Counter
 from pathlib import Path
 
@@ -187,6 +188,16 @@ def test_reuse_off_still_stores(tmp_path):
     refreshing.put("detect_labels", {"capture": CAPTURE}, {"checked": False, "labels": []})
     assert refreshing.get("detect_labels", {"capture": CAPTURE}) is None
     assert AnalysisCache(tmp_path / FILE_NAME, "fp").get("detect_labels", {"capture": CAPTURE}) is not None
+
+
+def test_a_store_that_cannot_answer_costs_the_analysis_not_the_step(tmp_path):
+    cache = AnalysisCache(tmp_path / FILE_NAME, "fp")
+    cache.put("detect_faces", {"capture": CAPTURE}, {"face_count": 1})
+    with sqlite3.connect(tmp_path / FILE_NAME) as other:
+        other.execute("DROP TABLE analyses")  # what a store gone bad mid-run looks like to a query
+    assert cache.get("detect_faces", {"capture": CAPTURE}) is None
+    cache.put("detect_faces", {"capture": CAPTURE}, {"face_count": 1})  # does not raise
+    assert cache.reused == {}
 
 
 def test_opening_with_another_fingerprint_drops_the_old_answers(tmp_path):

@@ -139,15 +139,37 @@ def discard_if_damaged(path: Path) -> str:
     return f"{path} was damaged ({'; '.join(problems[:3])}) and was removed: every capture is analysed again"
 
 
+def _open(path: str | Path) -> SqliteFile:
+    db = SqliteFile(
+        path,
+        "CREATE TABLE IF NOT EXISTS analyses (id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL,"
+        " capture_key TEXT NOT NULL, step TEXT NOT NULL, answer TEXT NOT NULL, stored_at INTEGER NOT NULL)",
+    )
+    with db.connection() as conn:
+        conn.execute("CREATE INDEX IF NOT EXISTS analyses_by_capture ON analyses (capture_key)")
+    return db
+
+
+def forget_other_captures(path: Path, keys: list[str]) -> int:
+    """Drop the answers about captures that are no longer in the folder (``keys`` are those that
+    are): a student's deleted captures leave no face boxes behind. How many were dropped."""
+    if not path.exists():
+        return 0
+    db = _open(path)
+    with db.transaction() as conn:
+        conn.execute("CREATE TEMP TABLE IF NOT EXISTS present (key TEXT PRIMARY KEY)")
+        conn.execute("DELETE FROM present")
+        conn.executemany("INSERT OR IGNORE INTO present VALUES (?)", ((key,) for key in keys))
+        dropped = conn.execute("DELETE FROM analyses WHERE capture_key NOT IN (SELECT key FROM present)").rowcount
+        conn.execute("DROP TABLE present")
+    return dropped
+
+
 class AnalysisCache:
     """The stored answers of one run folder, shared by the runner's worker processes."""
 
     def __init__(self, path: str | Path, fingerprint: str, *, reuse: bool = True) -> None:
-        self._db = SqliteFile(
-            path,
-            "CREATE TABLE IF NOT EXISTS analyses (id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL,"
-            " step TEXT NOT NULL, answer TEXT NOT NULL, stored_at INTEGER NOT NULL)",
-        )
+        self._db = _open(path)
         self.path = self._db.path
         self.fingerprint = fingerprint
         # Answers computed with other settings, code or libraries will never be asked for again
@@ -189,10 +211,12 @@ class AnalysisCache:
         # As in get: a store that cannot take it only means the next run analyses it again.
         with contextlib.suppress(sqlite3.Error, StorageUnavailable), self._db.connection() as conn:
             conn.execute(
-                "INSERT OR REPLACE INTO analyses (id, fingerprint, step, answer, stored_at) VALUES (?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO analyses (id, fingerprint, capture_key, step, answer, stored_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
                 (
                     self._id(step, payload),
                     self.fingerprint,
+                    (payload.get("capture") or {}).get("key", ""),
                     step,
                     json.dumps(answer, separators=(",", ":")),
                     int(time.time()),

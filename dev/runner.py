@@ -476,11 +476,14 @@ def run_folder(
     env = step_environment(root, analyzer, webhook, secret, extra_env, region=region)
     check_writable(root, settings)
     if analyses != "off":
-        from dev.analysis_cache import FILE_NAME, discard_if_damaged
+        from dev.analysis_cache import FILE_NAME, discard_if_damaged, forget_other_captures
         from proctoring.config import local_state_file
 
-        if note := discard_if_damaged(Path(local_state_file(settings)).parent / FILE_NAME):
+        store = Path(local_state_file(settings)).parent / FILE_NAME
+        if note := discard_if_damaged(store):
             print(f"note: {note}", file=sys.stderr)
+        if not only:  # a whole run knows every capture there is
+            forget_other_captures(store, keys)
     if region:
         check_rekognition_access(region)
         print(f"analyzer: Amazon Rekognition in {region} (captures are sent there)", file=sys.stderr)

@@ -142,6 +142,21 @@ def test_the_command_line_reports_reuse_and_reanalyse_turns_it_off(judged, monke
     assert "reused its analyses" not in capsys.readouterr().out
 
 
+def stored_captures(root: Path) -> set[str]:
+    with sqlite3.connect(root / ".proctoring" / FILE_NAME) as db:
+        return {key for (key,) in db.execute("SELECT capture_key FROM analyses")}
+
+
+def test_a_deleted_capture_leaves_no_analysis_behind_after_a_whole_run(judged):
+    root, calls = judged
+    assert "images/exam1/ben/c1.jpg" in stored_captures(root)
+    (root / "images" / "exam1" / "ben" / "c1.jpg").unlink()
+    run(root, calls, only=["exam1/ana"])  # a partial run cannot tell a deleted capture from one left out
+    assert "images/exam1/ben/c1.jpg" in stored_captures(root)
+    run(root, calls)
+    assert stored_captures(root) == {"images/exam1/ana/c0.jpg", "images/exam1/ana/c1.jpg", "images/exam1/ben/c0.jpg"}
+
+
 def test_a_damaged_store_is_removed_and_everything_analysed_again(judged, capsys):
     root, calls = judged
     store = root / ".proctoring" / FILE_NAME

@@ -126,17 +126,29 @@ def reusable(step: str, answer: Any) -> bool:
     return reference.get("status") != "missing"
 
 
-def discard_if_damaged(path: Path) -> str:
-    """Remove a damaged store (a disk that filled up, a sync tool's half copy), and say why; it
-    only holds answers the analyzer gives again. "" when it is sound or absent."""
+COLUMNS = ("id", "fingerprint", "capture_key", "step", "answer", "stored_at")
+
+
+def discard_if_unusable(path: Path) -> str:
+    """Remove a store that is damaged (a disk that filled up, a sync tool's half copy) or laid out
+    otherwise than this code expects (written by another version of it), and say why: it only
+    holds answers the analyzer gives again. "" when it is sound or absent."""
     from .checks import sqlite_problems
 
     problems = sqlite_problems(path)
-    if not problems:
+    if problems:
+        why = f"was damaged ({'; '.join(problems[:3])})"
+    elif path.exists():
+        with contextlib.closing(sqlite3.connect(path, timeout=30)) as db:
+            columns = tuple(row[1] for row in db.execute("PRAGMA table_info(analyses)"))
+        if not columns or columns == COLUMNS:
+            return ""
+        why = "was written by another version of this tool"
+    else:
         return ""
     for companion in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
         companion.unlink(missing_ok=True)
-    return f"{path} was damaged ({'; '.join(problems[:3])}) and was removed: every capture is analysed again"
+    return f"{path} {why} and was removed: every capture is analysed again"
 
 
 def _open(path: str | Path) -> SqliteFile:

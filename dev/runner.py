@@ -476,11 +476,11 @@ def run_folder(
     env = step_environment(root, analyzer, webhook, secret, extra_env, region=region)
     check_writable(root, settings)
     if analyses != "off":
-        from dev.analysis_cache import FILE_NAME, discard_if_damaged, forget_other_captures
+        from dev.analysis_cache import FILE_NAME, discard_if_unusable, forget_other_captures
         from proctoring.config import local_state_file
 
         store = Path(local_state_file(settings)).parent / FILE_NAME
-        if note := discard_if_damaged(store):
+        if note := discard_if_unusable(store):
             print(f"note: {note}", file=sys.stderr)
         if not only:  # a whole run knows every capture there is
             forget_other_captures(store, keys)

@@ -169,6 +169,18 @@ def test_a_damaged_store_is_removed_and_everything_analysed_again(judged, capsys
     assert run(root, calls).analyses_reused == 4  # and a sound one is in its place
 
 
+def test_a_store_laid_out_otherwise_is_replaced(judged, capsys):
+    root, calls = judged
+    store = root / ".proctoring" / FILE_NAME
+    store.unlink()
+    with sqlite3.connect(store) as db:
+        db.execute("CREATE TABLE analyses (id TEXT PRIMARY KEY, step TEXT, answer TEXT)")
+    report = run(root, calls)
+    assert report.complete and report.analyses_reused == 0
+    assert f"note: {store} was written by another version of this tool and was removed" in capsys.readouterr().err
+    assert run(root, calls).analyses_reused == 4
+
+
 # -- the store itself -----------------------------------------------------------------------------
 
 

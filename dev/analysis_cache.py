@@ -9,8 +9,9 @@ verdict is decided, counted, written and sent by the state machine as before, so
 threshold still gives fresh verdicts.
 
 An answer is reused only for the same step input (the capture's key and ETag, which locally is
-the MD5 of its bytes, and for the comparison its reference's), the same analysis settings (analyzer, MinConfidence,
-MaxLabels, the face confidence floor) and the same analysis code and libraries. What is not
+the MD5 of its bytes, and for the comparison its reference's), the same analysis settings
+(analyzer, MinConfidence, MaxLabels, the face confidence floor) and the same analysis code and
+libraries. What is not
 stored: errors (retried next time), and answers about a file that was not there (it may be by
 the next run). Local only: on AWS every execution analyses its capture.
 """
@@ -115,7 +116,7 @@ def analysis_fingerprint(settings: Settings, analyzer: FaceAnalyzer) -> str:
     return digest.hexdigest()
 
 
-def reusable(step: str, answer: Any) -> bool:
+def reusable(answer: Any) -> bool:
     """Whether an answer may be stored: not about a file that was missing when the step ran."""
     if not isinstance(answer, dict):
         return False
@@ -218,7 +219,7 @@ class AnalysisCache:
         return json.loads(row[0])
 
     def put(self, step: str, payload: dict[str, Any], answer: Any) -> None:
-        if not reusable(step, answer):
+        if not reusable(answer):
             return
         # As in get: a store that cannot take it only means the next run analyses it again.
         with contextlib.suppress(sqlite3.Error, StorageUnavailable), self._db.connection() as conn:

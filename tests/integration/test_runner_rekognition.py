@@ -40,3 +40,23 @@ def test_a_local_run_with_rekognition_calls_the_service_and_rides_out_a_throttle
     assert calls["DetectLabels"] == 6 + 1  # one throttled, then answered
     # Captures and references each looked at once: a reference's faces are kept per worker.
     assert calls["DetectFaces"] == 6 + 2
+
+
+def test_a_second_run_over_the_same_folder_calls_rekognition_for_nothing_but_the_check(exam, monkeypatch, capsys):
+    with RekognitionEndpoint() as rekognition:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_REKOGNITION", rekognition.url)
+        command = ["run", str(exam), "--analyzer", "rekognition", "--workers", "1", "--no-progress"]
+        assert main(command) == 0
+        first = [path.read_text() for path in sorted(exam.glob("results/**/*.json"))]
+        calls_before = len(rekognition.calls)
+        assert main(command) == 0
+        second = Counter(rekognition.calls[calls_before:])
+        assert main([*command, "--reanalyse"]) == 0
+        third = Counter(rekognition.calls[calls_before + sum(second.values()) :])
+
+    assert second == {"ListCollections": 1}  # the analyses are reused: nothing paid for twice
+    assert [path.read_text() for path in sorted(exam.glob("results/**/*.json"))] == first
+    assert "6 capture(s) unchanged since an earlier run reused its analyses" in " ".join(
+        capsys.readouterr().out.split()
+    )
+    assert third["CompareFaces"] == 6 and third["DetectLabels"] == 6  # --reanalyse asks again

@@ -21,7 +21,6 @@ the same minimal event the README's re-judging loop uses; processing again is sa
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import sys
@@ -33,7 +32,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dev.checks import UsageError, check_run_folder
+from dev.checks import UsageError
+from dev.targets import READERS, aws_refusals, open_target
 
 if TYPE_CHECKING:
     from proctoring.config import Settings
@@ -44,8 +44,6 @@ EXECUTION_TIMEOUT = timedelta(hours=4)
 # What processing again can mend: the pipeline failed, not the input.
 RETRYABLE_ERRORS = frozenset({"PROCESSING_FAILED"})
 PROBLEMS = ("missing", "stale", "stuck", "undelivered", "failed")
-# Documents read at once (and the S3 client's connection pool).
-READERS = 16
 
 
 @dataclass(frozen=True)
@@ -236,57 +234,23 @@ def print_report(checks: list[CaptureCheck], images_prefix: str, where: str, *, 
                 print(f"  ... and {len(having) - shown} more (--json lists them all)")
 
 
-@contextlib.contextmanager
-def aws_refusals(what: str) -> Iterator[None]:
-    """AWS's refusals (no credentials, no such bucket or state machine, access denied) told as
-    what they are, rather than as a traceback."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    from proctoring.errors import StorageUnavailable
-
-    try:
-        yield
-    except StorageUnavailable as exc:  # S3 throttled or failing past the SDK's own retries
-        raise UsageError(f"{what}: {exc}; run the check again later") from exc
-    except ClientError as exc:
-        error = exc.response.get("Error", {})
-        raise UsageError(f"{what}: AWS answered {error.get('Code')}: {error.get('Message')}") from exc
-    except BotoCoreError as exc:
-        raise UsageError(f"{what}: {exc}") from exc
-
-
 def run(target: str, *, settle_minutes: float | None, start: str | None, as_json: bool) -> int:
     from proctoring.config import Settings
-    from proctoring.storage import LocalStorage, S3Storage
 
     settings = Settings.from_env()
     images_prefix = settings.images_prefix
-    on_s3 = target.startswith("s3://")
-    if on_s3:
-        bucket = target.removeprefix("s3://").strip("/")
-        if not bucket or "/" in bucket:
-            raise UsageError(
-                f"expected s3://BUCKET, got {target!r} (the prefixes come from IMAGES_PREFIX and RESULTS_PREFIX)"
-            )
-        import boto3
-        from botocore.config import Config
-
-        s3 = boto3.client("s3", config=Config(max_pool_connections=READERS))
-        storage: Storage = S3Storage(s3)
-        listing = bucket_captures(s3, bucket, images_prefix)
+    if start and not target.startswith("s3://"):
+        raise UsageError("--start needs s3://BUCKET; for a run folder, run `python -m dev run DIR` again")
+    opened = open_target(target, "reconcile", images_prefix)
+    on_s3, bucket = opened.on_s3, opened.bucket
+    if opened.root is None:
+        listing = bucket_captures(opened.s3, bucket, images_prefix)
         settle = timedelta(minutes=15 if settle_minutes is None else settle_minutes)
     else:
-        if start:
-            raise UsageError("--start needs s3://BUCKET; for a run folder, run `python -m dev run DIR` again")
-        from dev.runner import LOCAL_BUCKET
-
-        root = Path(target)
-        check_run_folder(root, "reconcile", images_prefix)
-        bucket, storage = LOCAL_BUCKET, LocalStorage(root)
-        listing = folder_captures(root, images_prefix)
+        listing = folder_captures(opened.root, images_prefix)
         settle = timedelta(minutes=settle_minutes or 0)
     with aws_refusals(target):
-        checks = reconcile(storage, bucket, listing, settings, settle=settle)
+        checks = reconcile(opened.storage, bucket, listing, settings, settle=settle)
     problems = [check for check in checks if check.state in PROBLEMS]
     if as_json:
         json.dump(

@@ -1,4 +1,4 @@
-"""Local tools: ``python -m dev {run,demo,menu,bench,load,burst,webhook,reconcile}``. See the README."""
+"""Local tools: ``python -m dev {run,demo,menu,bench,load,burst,webhook,reconcile,review}``. See the README."""
 
 from __future__ import annotations
 
@@ -100,6 +100,12 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     from dev.reconcile import run
 
     return run(args.target, settle_minutes=args.settle, start=args.start, as_json=args.json)
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    from dev.review import run
+
+    return run(args.target, csv_path=args.csv, statuses=args.status, exam=args.exam)
 
 
 def _non_negative(text: str, unit: str) -> float:
@@ -263,6 +269,24 @@ def parser() -> argparse.ArgumentParser:
     )
     reconcile.add_argument("--json", action="store_true", help="every capture's state as JSON on stdout")
     reconcile.set_defaults(handler=cmd_reconcile)
+
+    from dev.review import STATUSES
+
+    review = commands.add_parser(
+        "review",
+        help="list the captures a proctor has to look at, or every verdict as CSV (a run folder or s3://BUCKET)",
+    )
+    review.add_argument("target", metavar="DIR|s3://BUCKET", help="a run folder, or the deployed bucket")
+    review.add_argument("--exam", metavar="EXAM", help="only this exam's documents")
+    review.add_argument(
+        "--status",
+        action="append",
+        choices=STATUSES,
+        help="only documents with this status; repeatable (default: ALERT_FINAL, ALERT and ERROR on the "
+        "terminal, every status in --csv)",
+    )
+    review.add_argument("--csv", metavar="FILE", help="write the documents as CSV rows to FILE ('-': standard output)")
+    review.set_defaults(handler=cmd_review)
     return main
 
 

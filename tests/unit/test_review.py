@@ -1,0 +1,142 @@
+"""python -m dev review: the captures a proctor has to look at, and every verdict as CSV, read from
+documents the real local pipeline wrote (and from the same documents in a bucket)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from dev.__main__ import main
+from dev.review import CSV_COLUMNS, csv_cell
+from dev.runner import run_folder
+from tests.conftest import build_exam, synthetic_jpeg
+
+FACTORY = "tests.fakes:alert_by_name_analyzer"  # a capture whose name holds "_alert" shows no face
+
+
+@pytest.fixture(scope="module")
+def judged(tmp_path_factory):
+    """ana: one OK capture and three without a face (ALERT, ALERT, ALERT_FINAL); ben: OK and a
+    corrupt file (ERROR); exam2/cy: one capture whose name a spreadsheet would take for a formula."""
+    root = tmp_path_factory.mktemp("review")
+    build_exam(root, users=("ana", "ben"), captures=1)
+    ana = root / "images" / "exam1" / "ana"
+    for index in (1, 2, 3):
+        (ana / f"c{index}_alert.jpg").write_bytes(synthetic_jpeg(index))
+    (root / "images" / "exam1" / "ben" / "c9.jpg").write_bytes(synthetic_jpeg(9)[:300])
+    (root / "images" / "exam2" / "cy").mkdir(parents=True)
+    (root / "images" / "exam2" / "cy" / "=1+1_alert.jpg").write_bytes(synthetic_jpeg(5))
+    (root / "reference" / "cy.jpg").write_bytes(synthetic_jpeg(100))
+    report = run_folder(root, workers=1, progress=False, analyzer_factory=FACTORY)
+    assert report.complete
+    return root
+
+
+@pytest.fixture(autouse=True)
+def wide_terminal(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # rich wraps to the terminal: one row per line here
+
+
+def read_csv(text: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def test_the_review_lists_what_needs_a_look_student_by_student(judged, capsys):
+    assert main(["review", str(judged)]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"7 result document(s) in {judged}: 2 OK, 1 ALERT_FINAL, 3 ALERT, 1 ERROR" in out
+    assert "c3_alert.jpg │ ALERT_FINAL │ 3 │ No face was found in the capture." in out
+    assert "c9.jpg │ ERROR" in out and "could not be decoded" in out
+    assert "c0.jpg" not in out  # the OK captures are not listed
+    assert out.index("c1_alert.jpg") < out.index("c2_alert.jpg") < out.index("c3_alert.jpg") < out.index("c9.jpg")
+
+
+def test_status_and_exam_narrow_the_list(judged, capsys):
+    assert main(["review", str(judged), "--status", "ALERT_FINAL", "--exam", "exam1"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "To look at in exam1: ALERT_FINAL" in out
+    assert "c3_alert.jpg" in out and "c1_alert.jpg" not in out and "c9.jpg" not in out
+    assert main(["review", str(judged), "--exam", "exam9"]) == 2
+    assert "no result document of exam 'exam9'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as refused:  # argparse's own refusal
+        main(["review", str(judged), "--status", "MAYBE"])
+    assert refused.value.code == 2
+    assert "invalid choice: 'MAYBE'" in capsys.readouterr().err
+
+
+def test_the_csv_has_one_row_per_document_as_the_documents_say(judged, tmp_path, capsys):
+    out = tmp_path / "verdicts.csv"
+    assert main(["review", str(judged), "--csv", str(out)]) == 0
+    assert "7 row(s) written to" in capsys.readouterr().err
+    assert out.read_bytes().startswith(b"\xef\xbb\xbf")  # the BOM spreadsheets read UTF-8 by
+    rows = read_csv(out.read_text(encoding="utf-8-sig"))
+    assert list(rows[0]) == list(CSV_COLUMNS)
+    documents = {path.relative_to(judged).as_posix(): json.loads(path.read_text()) for path in judged.rglob("*.json")}
+    documents = {key: document for key, document in documents.items() if key.startswith("results/")}
+    assert {row["result"] for row in rows} == set(documents)
+    for row in rows:
+        document = documents[row["result"]]
+        assert row["status"] == document["status"]
+        assert row["reasons"] == ";".join(reason["code"] for reason in document["reasons"])
+        assert row["alert_count"] == ("" if document["alert_count"] is None else str(document["alert_count"]))
+        assert row["s3_input"] == document["s3_input"]
+    final = next(row for row in rows if row["status"] == "ALERT_FINAL")
+    assert (final["user_id"], final["capture"], final["reason"], final["faces"]) == (
+        "ana",
+        "c3_alert.jpg",
+        "NO_FACE",
+        "0",
+    )
+
+
+def test_a_capture_named_like_a_formula_is_written_as_text(judged, capsys):
+    assert main(["review", str(judged), "--csv", "-", "--exam", "exam2"]) == 0
+    (row,) = read_csv(capsys.readouterr().out)
+    assert row["capture"] == "'=1+1_alert.jpg"
+    assert csv_cell("-2") == "'-2" and csv_cell("@SUM(A1)") == "'@SUM(A1)" and csv_cell(12.5) == "12.5"
+    assert csv_cell(None) == ""
+
+
+def test_a_file_that_is_no_result_document_is_named_and_the_rest_read(judged, tmp_path, capsys):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(judged, copy)
+    (copy / "results" / "exam1" / "ana" / "notes.json").write_text("half a docu")
+    (copy / "results" / "exam1" / "ana" / "list.json").write_text("[1, 2]")
+    assert main(["review", str(copy), "--csv", "-"]) == 0
+    captured = capsys.readouterr()
+    assert len(read_csv(captured.out)) == 7
+    assert "note: results/exam1/ana/notes.json: not JSON" in captured.err
+    assert "note: results/exam1/ana/list.json: not a result document (no status)" in captured.err
+
+
+def test_a_csv_that_cannot_be_written_is_a_usage_error(judged, tmp_path, capsys):
+    assert main(["review", str(judged), "--csv", str(tmp_path / "no" / "such" / "folder.csv")]) == 2
+    assert "cannot write" in capsys.readouterr().err
+
+
+def test_the_same_documents_in_a_bucket_give_the_same_csv(judged, capsys, monkeypatch):
+    assert main(["review", str(judged), "--csv", "-"]) == 0
+    from_folder = capsys.readouterr().out
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with mock_aws():
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket="captures")
+        for path in judged.rglob("*"):
+            if path.is_file() and not path.relative_to(judged).parts[0].startswith("."):
+                s3.put_object(Bucket="captures", Key=path.relative_to(judged).as_posix(), Body=path.read_bytes())
+        assert main(["review", "s3://captures", "--csv", "-"]) == 0
+        from_bucket = capsys.readouterr().out
+        assert main(["review", "s3://captures", "--status", "ERROR"]) == 0
+        assert "c9.jpg" in capsys.readouterr().out
+        assert main(["review", "s3://no-such-bucket"]) == 2
+        assert "AWS answered NoSuchBucket" in capsys.readouterr().err
+    assert from_bucket == from_folder

@@ -1,6 +1,6 @@
-"""Local-only tools: the embedded runner, demo builder, interactive tester, benchmark, load check,
-burst simulation, webhook receiver and reconciliation check. Never deployed (SAM packages only
-``functions/``).
+"""Local-only tools: the embedded runner (with its store of analyses), demo builder, interactive
+tester, benchmark, load check, burst simulation, webhook receiver, reconciliation check and review
+of verdicts. Never deployed (SAM packages only ``functions/``).
 
 Importing any ``dev`` module makes the shared package (``functions/shared/proctoring``) importable,
 as the Lambda layer does on AWS.

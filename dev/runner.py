@@ -18,6 +18,7 @@ import json
 import multiprocessing
 import os
 import queue
+import shlex
 import signal
 import sys
 import threading
@@ -742,3 +743,7 @@ def print_summary(report: RunReport, *, name_missing_references: bool = True) ->
     if unmatched:
         console.print(f"{len(unmatched)} file(s) not matched by the upload rule, not processed.")
     console.print(f"Results: {report.root / report.results_prefix.strip('/')}")
+    to_look_at = sum(outcome.status in ("ALERT", "ALERT_FINAL", "ERROR") for outcome in report.outcomes)
+    if to_look_at:
+        command = f"python -m dev review {shlex.quote(str(report.root))}"
+        console.print(f"Why each of the {to_look_at} alert(s) and error(s): {command}", markup=False, soft_wrap=True)

@@ -676,6 +676,8 @@ def test_cli_exit_code_is_zero_with_alerts_and_errors(exam, capsys, monkeypatch)
     out = capsys.readouterr().out
     assert "Proctoring results" in out
     assert "Results:" in out
+    # ben's two alerts and the stray key's ERROR: where to read why.
+    assert f"Why each of the 3 alert(s) and error(s): python -m dev review {exam}" in " ".join(out.split())
     document = json.loads((exam / "results/exam1/ben/c0.json").read_text())
     assert document["reason"] == "REFERENCE_MISSING"
 

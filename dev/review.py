@@ -174,6 +174,9 @@ def print_review(verdicts: list[Verdict], where: str, statuses: tuple[str, ...])
     from rich.table import Table
 
     console = Console()
+    if not verdicts:
+        console.print(f"No result document in {escape(where)} yet.", soft_wrap=True)
+        return
     shown = [verdict for verdict in verdicts if verdict.status in statuses]
     counts = {status: sum(verdict.status == status for verdict in verdicts) for status in STATUSES}
     console.print(

@@ -116,6 +116,12 @@ def test_a_file_that_is_no_result_document_is_named_and_the_rest_read(judged, tm
     assert "note: results/exam1/ana/list.json: not a result document (no status)" in captured.err
 
 
+def test_a_folder_without_results_says_so(tmp_path, capsys):
+    build_exam(tmp_path, users=("ana",), captures=1)
+    assert main(["review", str(tmp_path)]) == 0
+    assert f"No result document in {tmp_path} yet." in capsys.readouterr().out
+
+
 def test_a_csv_that_cannot_be_written_is_a_usage_error(judged, tmp_path, capsys):
     assert main(["review", str(judged), "--csv", str(tmp_path / "no" / "such" / "folder.csv")]) == 2
     assert "cannot write" in capsys.readouterr().err

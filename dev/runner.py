@@ -628,6 +628,13 @@ def _progress(total: int, enabled: bool) -> Any:
     return tqdm(total=total, unit="img", disable=None if enabled else True, desc="captures", dynamic_ncols=True)
 
 
+def this_python() -> str:
+    """The interpreter running this, as a command to type: ``.venv/bin/python`` from the project's
+    folder (what ``make demo`` made), else its whole path; a bare ``python`` may lack the packages."""
+    relative = os.path.relpath(sys.executable)
+    return shlex.quote(relative if not relative.startswith("..") else sys.executable)
+
+
 SHOWN = 20  # names listed below the table before the rest is only counted
 
 
@@ -745,5 +752,5 @@ def print_summary(report: RunReport, *, name_missing_references: bool = True) ->
     console.print(f"Results: {report.root / report.results_prefix.strip('/')}")
     to_look_at = sum(outcome.status in ("ALERT", "ALERT_FINAL", "ERROR") for outcome in report.outcomes)
     if to_look_at:
-        command = f"python -m dev review {shlex.quote(str(report.root))}"
+        command = f"{this_python()} -m dev review {shlex.quote(str(report.root))}"
         console.print(f"Why each of the {to_look_at} alert(s) and error(s): {command}", markup=False, soft_wrap=True)

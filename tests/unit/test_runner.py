@@ -23,6 +23,7 @@ from dev.runner import (
     print_summary,
     process_capture,
     run_folder,
+    this_python,
 )
 from tests.conftest import build_exam, synthetic_jpeg
 from tests.fakes import RekognitionEndpoint
@@ -677,9 +678,17 @@ def test_cli_exit_code_is_zero_with_alerts_and_errors(exam, capsys, monkeypatch)
     assert "Proctoring results" in out
     assert "Results:" in out
     # ben's two alerts and the stray key's ERROR: where to read why.
-    assert f"Why each of the 3 alert(s) and error(s): python -m dev review {exam}" in " ".join(out.split())
+    assert f"Why each of the 3 alert(s) and error(s): {this_python()} -m dev review {exam}" in " ".join(out.split())
     document = json.loads((exam / "results/exam1/ben/c0.json").read_text())
     assert document["reason"] == "REFERENCE_MISSING"
+
+
+def test_the_interpreter_is_named_as_it_can_be_typed(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("sys.executable", str(tmp_path / ".venv" / "bin" / "python"))
+    assert this_python() == ".venv/bin/python"  # what make demo creates, from the project's folder
+    monkeypatch.setattr("sys.executable", "/opt/my python/bin/python3")
+    assert this_python() == "'/opt/my python/bin/python3'"
 
 
 def test_cli_exit_code_is_one_when_an_execution_failed_after_its_retries(exam, capsys, monkeypatch):

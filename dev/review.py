@@ -191,9 +191,7 @@ def print_review(verdicts: list[Verdict], where: str, statuses: tuple[str, ...])
     several_exams = len(exams) > 1
     where_shown = "" if several_exams else f" in {escape(exams[0])}"
     table = Table(title=f"To look at{where_shown}: {' / '.join(statuses)}")
-    for column in ("exam", "student", "capture", "status", "alert #") if several_exams else ("student",):
-        table.add_column(column, justify="right" if column == "alert #" else "left", no_wrap=True)
-    for column in () if several_exams else ("capture", "status", "alert #"):
+    for column in (*(("exam",) if several_exams else ()), "student", "capture", "status", "alert #"):
         table.add_column(column, justify="right" if column == "alert #" else "left", no_wrap=True)
     table.add_column("why", ratio=1, overflow="fold")
     previous = None

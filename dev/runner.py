@@ -391,12 +391,11 @@ def _worker(config: dict[str, Any], tasks: Any, results: Any, stop: Any) -> None
     passthrough = ("rekognition",) if config["env"]["ANALYZER"] == "rekognition" else ()
     settings = get_settings()  # the environment above: the prefixes ParseKey will use
     cache = None
-    if config["analyses"] != "off":
-        from dev.analysis_cache import FILE_NAME, AnalysisCache, analysis_fingerprint
-        from proctoring.config import local_state_file
+    if config["analyses_file"]:
+        from dev.analysis_cache import AnalysisCache, analysis_fingerprint
 
         cache = AnalysisCache(
-            Path(local_state_file(settings)).parent / FILE_NAME,
+            config["analyses_file"],
             analysis_fingerprint(settings, get_analyzer()),
             reuse=config["analyses"] == "reuse",
         )
@@ -476,6 +475,7 @@ def run_folder(
     region = rekognition_region() if analyzer == "rekognition" and not analyzer_factory else None
     env = step_environment(root, analyzer, webhook, secret, extra_env, region=region)
     check_writable(root, settings)
+    store = None  # the analyses the workers reuse and keep (dev.analysis_cache)
     if analyses != "off":
         from dev.analysis_cache import FILE_NAME, discard_if_unusable, forget_other_captures
         from proctoring.config import local_state_file
@@ -500,6 +500,7 @@ def run_folder(
         "analyzer_factory": analyzer_factory,
         "in_flight": in_flight,
         "analyses": analyses,
+        "analyses_file": str(store) if store else None,
     }
     channels = (tasks, results, stop)
     processes = [context.Process(target=_worker, args=(config, *channels), daemon=True) for _ in range(workers)]

@@ -105,7 +105,7 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
 def cmd_review(args: argparse.Namespace) -> int:
     from dev.review import run
 
-    return run(args.target, csv_path=args.csv, statuses=args.status, exam=args.exam)
+    return run(args.target, csv_path=args.csv, html_path=args.html, statuses=args.status, exam=args.exam)
 
 
 def _non_negative(text: str, unit: str) -> float:
@@ -286,6 +286,12 @@ def parser() -> argparse.ArgumentParser:
         "terminal, every status in --csv)",
     )
     review.add_argument("--csv", metavar="FILE", help="write the documents as CSV rows to FILE ('-': standard output)")
+    review.add_argument(
+        "--html",
+        metavar="FILE",
+        help="write a page of the captures to look at, beside each student's reference, faces boxed "
+        "(it holds students' faces)",
+    )
     review.set_defaults(handler=cmd_review)
     return main
 

@@ -71,6 +71,12 @@ class Verdict:
         messages = [str(item.get("message", "")) for item in self.document.get("reasons") or []]
         return "\n".join(message for message in messages if message) or "\n".join(self.details) or self.status
 
+    def capture_key(self, bucket: str) -> str | None:
+        """The capture's key in ``bucket``, from the document's ``s3_input``."""
+        s3_input = str(self.document.get("s3_input") or "")
+        prefix = f"s3://{bucket}/"
+        return s3_input.removeprefix(prefix) if s3_input.startswith(prefix) else None
+
     @property
     def objects_unchecked(self) -> bool:
         return (self.document.get("analysis") or {}).get("objects_checked") is False
@@ -217,7 +223,21 @@ def print_review(verdicts: list[Verdict], where: str, statuses: tuple[str, ...])
         )
 
 
-def run(target: str, *, csv_path: str | None, statuses: list[str] | None, exam: str | None) -> int:
+def write_file(path: str, text: str, encoding: str = "utf-8") -> None:
+    try:
+        Path(path).write_text(text, encoding=encoding, newline="")
+    except OSError as exc:
+        raise UsageError(f"cannot write {path} ({exc.strerror or exc})") from exc
+
+
+def run(
+    target: str,
+    *,
+    csv_path: str | None = None,
+    html_path: str | None = None,
+    statuses: list[str] | None = None,
+    exam: str | None = None,
+) -> int:
     from proctoring.config import Settings
 
     settings = Settings.from_env()
@@ -240,13 +260,22 @@ def run(target: str, *, csv_path: str | None, statuses: list[str] | None, exam: 
         else:
             buffer = io.StringIO()
             write_csv(rows, buffer)
-            try:
-                # utf-8-sig: spreadsheets then read accented names as UTF-8, not as their locale's code page.
-                Path(csv_path).write_text(buffer.getvalue(), encoding="utf-8-sig", newline="")
-            except OSError as exc:
-                raise UsageError(f"cannot write {csv_path} ({exc.strerror or exc})") from exc
+            # utf-8-sig: spreadsheets then read accented names as UTF-8, not as their locale's code page.
+            write_file(csv_path, buffer.getvalue(), encoding="utf-8-sig")
             print(f"{len(rows)} row(s) written to {csv_path}", file=sys.stderr)
-    else:
+    if html_path:
+        from dev.review_page import render_page
+
+        shown = wanted or NEEDS_A_LOOK
+        with aws_refusals(target):  # the pictures are read from the bucket too
+            page = render_page(opened, verdicts, shown, settings.images_prefix, settings.reference_prefix)
+        write_file(html_path, page)
+        count = sum(verdict.status in shown for verdict in verdicts)
+        print(
+            f"{count} capture(s) on {html_path}; it shows students' faces: keep it as safe as the captures",
+            file=sys.stderr,
+        )
+    if not csv_path and not html_path:
         print_review(verdicts, target, wanted or NEEDS_A_LOOK)
     for line in unreadable:
         print(f"note: {line}", file=sys.stderr)

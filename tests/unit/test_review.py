@@ -3,16 +3,21 @@ documents the real local pipeline wrote (and from the same documents in a bucket
 
 from __future__ import annotations
 
+import base64
 import csv
+import html
 import io
 import json
+import re
 
 import boto3
 import pytest
 from moto import mock_aws
+from PIL import Image
 
 from dev.__main__ import main
 from dev.review import CSV_COLUMNS, csv_cell
+from dev.review_page import THUMBNAIL_SIDE
 from dev.runner import run_folder
 from tests.conftest import build_exam, synthetic_jpeg
 
@@ -22,7 +27,8 @@ FACTORY = "tests.fakes:alert_by_name_analyzer"  # a capture whose name holds "_a
 @pytest.fixture(scope="module")
 def judged(tmp_path_factory):
     """ana: one OK capture and three without a face (ALERT, ALERT, ALERT_FINAL); ben: OK and a
-    corrupt file (ERROR); exam2/cy: one capture whose name a spreadsheet would take for a formula."""
+    corrupt file (ERROR); exam2/cy: no reference, and one capture whose name a spreadsheet would take
+    for a formula and a page for markup."""
     root = tmp_path_factory.mktemp("review")
     build_exam(root, users=("ana", "ben"), captures=1)
     ana = root / "images" / "exam1" / "ana"
@@ -30,8 +36,7 @@ def judged(tmp_path_factory):
         (ana / f"c{index}_alert.jpg").write_bytes(synthetic_jpeg(index))
     (root / "images" / "exam1" / "ben" / "c9.jpg").write_bytes(synthetic_jpeg(9)[:300])
     (root / "images" / "exam2" / "cy").mkdir(parents=True)
-    (root / "images" / "exam2" / "cy" / "=1+1_alert.jpg").write_bytes(synthetic_jpeg(5))
-    (root / "reference" / "cy.jpg").write_bytes(synthetic_jpeg(100))
+    (root / "images" / "exam2" / "cy" / "=1+1<i>_alert.jpg").write_bytes(synthetic_jpeg(5))
     report = run_folder(root, workers=1, progress=False, analyzer_factory=FACTORY)
     assert report.complete
     return root
@@ -97,7 +102,7 @@ def test_the_csv_has_one_row_per_document_as_the_documents_say(judged, tmp_path,
 def test_a_capture_named_like_a_formula_is_written_as_text(judged, capsys):
     assert main(["review", str(judged), "--csv", "-", "--exam", "exam2"]) == 0
     (row,) = read_csv(capsys.readouterr().out)
-    assert row["capture"] == "'=1+1_alert.jpg"
+    assert row["capture"] == "'=1+1<i>_alert.jpg"
     assert csv_cell("-2") == "'-2" and csv_cell("@SUM(A1)") == "'@SUM(A1)" and csv_cell(12.5) == "12.5"
     assert csv_cell(None) == ""
 
@@ -146,3 +151,66 @@ def test_the_same_documents_in_a_bucket_give_the_same_csv(judged, capsys, monkey
         assert main(["review", "s3://no-such-bucket"]) == 2
         assert "AWS answered NoSuchBucket" in capsys.readouterr().err
     assert from_bucket == from_folder
+
+
+def page_images(page: str) -> dict[str, Image.Image]:
+    """The pictures of a review page, by their alt text (the key they show)."""
+    found = re.findall(r'<img src="data:image/jpeg;base64,([^"]+)" alt="([^"]*)">', page)
+    return {html.unescape(alt): Image.open(io.BytesIO(base64.b64decode(data))) for data, alt in found}
+
+
+def test_the_page_shows_each_capture_to_look_at_beside_its_students_reference(judged, tmp_path, capsys):
+    out = tmp_path / "review.html"
+    assert main(["review", str(judged), "--html", str(out)]) == 0
+    assert "5 capture(s) on" in capsys.readouterr().err
+    page = out.read_text()
+    images = page_images(page)
+    # ana's three alerts, cy's one, and the references of ana and ben: ben's ERROR is a corrupt
+    # file, and cy has no reference.
+    assert set(images) == {
+        "reference/ana.jpg",
+        "images/exam1/ana/c1_alert.jpg",
+        "images/exam1/ana/c2_alert.jpg",
+        "images/exam1/ana/c3_alert.jpg",
+        "reference/ben.jpg",
+        "images/exam2/cy/=1+1<i>_alert.jpg",
+    }
+    assert all(max(image.size) <= THUMBNAIL_SIDE for image in images.values())
+    assert "cannot be shown: the image could not be decoded" in page
+    assert "no reference photo" in page
+    assert "c0.jpg" not in page  # OK captures are not on it
+    assert page.index("exam1 / ana") < page.index("exam1 / ben") < page.index("exam2 / cy")
+    assert "=1+1&lt;i&gt;_alert.jpg" in page and "<i>_alert" not in page  # names are text, never markup
+
+
+def test_the_judged_face_is_boxed_where_the_document_says(judged, tmp_path):
+    from dev.review_page import MAIN_FACE, thumbnail
+
+    box = {"Left": 0.25, "Top": 0.25, "Width": 0.5, "Height": 0.5}
+    data = io.BytesIO()
+    Image.new("RGB", (640, 480), (40, 120, 200)).save(data, format="JPEG")
+    image = Image.open(io.BytesIO(base64.b64decode(thumbnail(data.getvalue(), [(box, MAIN_FACE)]).split(",")[1])))
+    width, height = image.size
+    on_edge = image.getpixel((round(width * 0.25) + 1, height // 2))
+    inside = image.getpixel((width // 2, height // 2))
+    assert all(abs(a - b) < 40 for a, b in zip(on_edge, MAIN_FACE, strict=True)), on_edge
+    assert all(abs(a - b) < 40 for a, b in zip(inside, (40, 120, 200), strict=True)), inside
+
+
+def test_the_same_documents_in_a_bucket_give_the_same_page(judged, tmp_path, monkeypatch):
+    folder_page, bucket_page = tmp_path / "folder.html", tmp_path / "bucket.html"
+    assert main(["review", str(judged), "--html", str(folder_page), "--exam", "exam1"]) == 0
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with mock_aws():
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket="local-proctoring")  # the bucket the documents name
+        for path in judged.rglob("*"):
+            if path.is_file() and not path.relative_to(judged).parts[0].startswith("."):
+                s3.put_object(
+                    Bucket="local-proctoring", Key=path.relative_to(judged).as_posix(), Body=path.read_bytes()
+                )
+        assert main(["review", "s3://local-proctoring", "--html", str(bucket_page), "--exam", "exam1"]) == 0
+    from_folder = folder_page.read_text().replace(str(judged), "TARGET")
+    assert bucket_page.read_text().replace("s3://local-proctoring", "TARGET") == from_folder

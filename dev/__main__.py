@@ -201,7 +201,7 @@ def parser() -> argparse.ArgumentParser:
         "--reanalyse",
         action="store_true",
         help="analyse every capture again; by default a capture whose image, reference and analysis settings "
-        "are unchanged since an earlier run reuses that run's analyses (the verdicts are always decided afresh)",
+        "are unchanged since an earlier run reuses that run's analyses (every other step runs as always)",
     )
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.set_defaults(handler=cmd_run)
@@ -274,7 +274,8 @@ def parser() -> argparse.ArgumentParser:
 
     review = commands.add_parser(
         "review",
-        help="list the captures a proctor has to look at, or every verdict as CSV (a run folder or s3://BUCKET)",
+        help="the captures a proctor has to look at: a table, CSV, or a page with the pictures (a run folder or "
+        "s3://BUCKET)",
     )
     review.add_argument("target", metavar="DIR|s3://BUCKET", help="a run folder, or the deployed bucket")
     review.add_argument("--exam", metavar="EXAM", help="only this exam's documents")
@@ -283,7 +284,7 @@ def parser() -> argparse.ArgumentParser:
         action="append",
         choices=STATUSES,
         help="only documents with this status; repeatable (default: ALERT_FINAL, ALERT and ERROR on the "
-        "terminal, every status in --csv)",
+        "terminal and the page, every status in --csv)",
     )
     review.add_argument("--csv", metavar="FILE", help="write the documents as CSV rows to FILE ('-': standard output)")
     review.add_argument(

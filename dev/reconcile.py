@@ -243,7 +243,7 @@ def run(target: str, *, settle_minutes: float | None, start: str | None, as_json
         raise UsageError("--start needs s3://BUCKET; for a run folder, run `python -m dev run DIR` again")
     opened = open_target(target, "reconcile", images_prefix)
     on_s3, bucket = opened.on_s3, opened.bucket
-    if opened.root is None:
+    if on_s3:
         listing = bucket_captures(opened.s3, bucket, images_prefix)
         settle = timedelta(minutes=15 if settle_minutes is None else settle_minutes)
     else:

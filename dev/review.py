@@ -242,7 +242,7 @@ def run(
 
     settings = Settings.from_env()
     opened = open_target(target, "review", settings.images_prefix)
-    if opened.root is None:
+    if opened.on_s3:
         keys = bucket_results(opened.s3, opened.bucket, settings.results_prefix)
     else:
         keys = folder_results(opened.root, settings.results_prefix)

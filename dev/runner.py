@@ -751,7 +751,9 @@ def print_summary(report: RunReport, *, name_missing_references: bool = True) ->
     if unmatched:
         console.print(f"{len(unmatched)} file(s) not matched by the upload rule, not processed.")
     console.print(f"Results: {report.root / report.results_prefix.strip('/')}")
-    to_look_at = sum(outcome.status in ("ALERT", "ALERT_FINAL", "ERROR") for outcome in report.outcomes)
+    from dev.review import NEEDS_A_LOOK
+
+    to_look_at = sum(outcome.status in NEEDS_A_LOOK for outcome in report.outcomes)
     if to_look_at:
         command = f"{this_python()} -m dev review {shlex.quote(str(report.root))}"
         console.print(f"Why each of the {to_look_at} alert(s) and error(s): {command}", markup=False, soft_wrap=True)

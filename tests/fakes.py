@@ -128,19 +128,22 @@ class CannedAnalyzer:
         self._labels = labels or {"checked": True, "labels": [], "person_count": 1}
         self.calls: list[tuple[str, str]] = []
 
+    def _record(self, method: str, image: Any) -> None:
+        self.calls.append((method, image.identity))
+
     def detect_faces(self, image: Any) -> list[dict[str, Any]]:
-        self.calls.append(("detect_faces", image.identity))
+        self._record("detect_faces", image)
         for marker, faces in self._faces.items():
             if marker in image.identity:
                 return faces
         return []
 
     def compare_faces(self, reference: Any, capture: Any) -> dict[str, Any]:
-        self.calls.append(("compare_faces", capture.identity))
+        self._record("compare_faces", capture)
         return {"similarity": self._similarity, "face_matches": []}
 
     def detect_labels(self, image: Any, max_labels: int, min_confidence: float) -> dict[str, Any]:
-        self.calls.append(("detect_labels", image.identity))
+        self._record("detect_labels", image)
         return self._labels
 
 
@@ -177,21 +180,10 @@ def counting_analyzer() -> CannedAnalyzer:
     other processes, so the test reads what they did there)."""
 
     class Counting(CannedAnalyzer):
-        def _log(self, method: str, image: Any) -> None:
+        def _record(self, method: str, image: Any) -> None:
+            super()._record(method, image)
             with open(os.environ["ANALYZER_CALLS"], "a") as log:
                 log.write(f"{method} {image.identity}\n")
-
-        def detect_faces(self, image: Any) -> list[dict[str, Any]]:
-            self._log("detect_faces", image)
-            return super().detect_faces(image)
-
-        def compare_faces(self, reference: Any, capture: Any) -> dict[str, Any]:
-            self._log("compare_faces", capture)
-            return super().compare_faces(reference, capture)
-
-        def detect_labels(self, image: Any, max_labels: int, min_confidence: float) -> dict[str, Any]:
-            self._log("detect_labels", image)
-            return super().detect_labels(image, max_labels, min_confidence)
 
     return Counting({"": [face()]}, similarity=99.0)
 

@@ -127,7 +127,15 @@ def reusable(answer: Any) -> bool:
     return reference.get("status") != "missing"
 
 
-COLUMNS = ("id", "fingerprint", "capture_key", "step", "answer", "stored_at")
+_COLUMN_TYPES = {
+    "id": "TEXT PRIMARY KEY",
+    "fingerprint": "TEXT NOT NULL",
+    "capture_key": "TEXT NOT NULL",
+    "step": "TEXT NOT NULL",
+    "answer": "TEXT NOT NULL",
+    "stored_at": "INTEGER NOT NULL",
+}
+COLUMNS = tuple(_COLUMN_TYPES)
 
 
 def discard_if_unusable(path: Path) -> str:
@@ -153,11 +161,8 @@ def discard_if_unusable(path: Path) -> str:
 
 
 def _open(path: str | Path) -> SqliteFile:
-    db = SqliteFile(
-        path,
-        "CREATE TABLE IF NOT EXISTS analyses (id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL,"
-        " capture_key TEXT NOT NULL, step TEXT NOT NULL, answer TEXT NOT NULL, stored_at INTEGER NOT NULL)",
-    )
+    columns = ", ".join(f"{name} {kind}" for name, kind in _COLUMN_TYPES.items())
+    db = SqliteFile(path, f"CREATE TABLE IF NOT EXISTS analyses ({columns})")
     with db.connection() as conn:
         conn.execute("CREATE INDEX IF NOT EXISTS analyses_by_capture ON analyses (capture_key)")
     return db

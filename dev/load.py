@@ -42,6 +42,8 @@ class LoadReport:
     second_run_deliveries: int = 0
     second_run_changed: int = 0
     seconds: float = 0.0
+    second_run_seconds: float = 0.0
+    second_run_reused: int = 0  # captures whose analyses the second run took from the first
     # What the second run did, capture by capture, so that a failure says where to look.
     second_run_problems: list[str] = field(default_factory=list)
 
@@ -110,7 +112,7 @@ def run_load_check(
         idempotency_keys = receiver.idempotency_keys()
         if between_runs:
             between_runs()
-        run(False)  # the same folder again: nothing may be sent, nothing may change
+        second = run(False)  # the same folder again: nothing may be sent, nothing may change
         resent = receiver.deliveries[delivered:]
         rewritten = {key: written[key].read_bytes() for key in snapshot}
         changed = sorted(key for key, data in snapshot.items() if rewritten[key] != data)
@@ -132,6 +134,8 @@ def run_load_check(
         second_run_deliveries=len(resent),
         second_run_changed=len(changed),
         seconds=first.seconds,
+        second_run_seconds=second.seconds,
+        second_run_reused=second.analyses_reused,
         second_run_problems=problems,
     )
 
@@ -177,7 +181,8 @@ def run_load(captures: int = 1000, students: int = 50, workers: int | None = Non
         print(f"ERROR documents:     {len(report.error_documents)}  {report.error_documents[:5] or ''}".rstrip())
         print(
             f"second run:          {report.second_run_deliveries} deliveries, "
-            f"{report.second_run_changed} documents changed"
+            f"{report.second_run_changed} documents changed  ({report.second_run_seconds:.0f} s, "
+            f"{report.second_run_reused} captures' analyses reused)"
         )
         for problem in report.second_run_problems[:10]:
             print(f"  {problem}")

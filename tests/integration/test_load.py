@@ -39,6 +39,7 @@ def test_many_captures_one_run_nothing_lost_nothing_doubled(tmp_path):
     assert report.error_documents == []
     assert report.second_run_deliveries == 0, report.second_run_problems
     assert report.second_run_changed == 0, report.second_run_problems
+    assert report.second_run_reused == 120  # the second run analysed nothing again
     assert report.ok
     import json
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 import base64
 import html
 import io
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from itertools import groupby
 from typing import TYPE_CHECKING, Any
 
@@ -100,10 +102,16 @@ def reference_key(target: Target, capture_key: str, images_prefix: str, referenc
 def render_page(
     target: Target, verdicts: list[Verdict], statuses: tuple[str, ...], images_prefix: str, reference_prefix: str
 ) -> str:
-    """The page for the ``verdicts`` whose status is in ``statuses``, student by student."""
+    """The page for the ``verdicts`` whose status is in ``statuses``, student by student.
+
+    The pictures are read and drawn ``READERS`` at once (from a bucket, each is a round trip).
+    """
+    from dev.targets import READERS
+
     escape = html.escape
     shown = [verdict for verdict in verdicts if verdict.status in statuses]
-    parts = [
+    # Literal markup, and the figures still to be made, in page order.
+    parts: list[str | Callable[[], str]] = [
         "<!doctype html><html><head><meta charset='utf-8'>",
         f"<title>Proctoring review: {escape(target.text)}</title><style>{_STYLE}</style></head><body>",
         f"<h1>To look at in {escape(target.text)}</h1>",
@@ -113,9 +121,8 @@ def render_page(
     for (exam, user), group in groupby(shown, key=lambda verdict: (verdict.exam_id, verdict.user_id)):
         captures = list(group)
         first_key = captures[0].capture_key(target.bucket)
-        reference = reference_key(target, first_key, images_prefix, reference_prefix) if first_key else None
         parts.append(f"<section><h2>{escape(exam)} / {escape(user)}</h2><div class='row'>")
-        parts.append(_figure(target, reference, "reference photo" if reference else "no reference photo"))
+        parts.append(partial(_reference_figure, target, first_key, images_prefix, reference_prefix))
         for verdict in captures:
             colour = STATUS_COLOURS.get(verdict.status, "#555")
             count = verdict.document.get("alert_count")
@@ -127,7 +134,14 @@ def render_page(
                 + "".join(f"<li>{escape(line)}</li>" for line in verdict.why.splitlines())
                 + "</ul>"
             )
-            parts.append(_figure(target, verdict.capture_key(target.bucket), caption, face_boxes(verdict.document)))
+            key, boxes = verdict.capture_key(target.bucket), face_boxes(verdict.document)
+            parts.append(partial(_figure, target, key, caption, boxes))
         parts.append("</div></section>")
     parts.append("</body></html>\n")
-    return "".join(parts)
+    with ThreadPoolExecutor(max_workers=READERS) as pool:
+        return "".join(pool.map(lambda part: part if isinstance(part, str) else part(), parts))
+
+
+def _reference_figure(target: Target, capture_key: str | None, images_prefix: str, reference_prefix: str) -> str:
+    reference = reference_key(target, capture_key, images_prefix, reference_prefix) if capture_key else None
+    return _figure(target, reference, "reference photo" if reference else "no reference photo")

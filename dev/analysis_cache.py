@@ -168,19 +168,18 @@ def _open(path: str | Path) -> SqliteFile:
     return db
 
 
-def forget_other_captures(path: Path, keys: list[str]) -> int:
+def forget_other_captures(path: Path, keys: list[str]) -> None:
     """Drop the answers about captures that are no longer in the folder (``keys`` are those that
-    are): a student's deleted captures leave no face boxes behind. How many were dropped."""
+    are): a student's deleted captures leave no face boxes behind."""
     if not path.exists():
-        return 0
+        return
     db = _open(path)
     with db.transaction() as conn:
         conn.execute("CREATE TEMP TABLE IF NOT EXISTS present (key TEXT PRIMARY KEY)")
         conn.execute("DELETE FROM present")
         conn.executemany("INSERT OR IGNORE INTO present VALUES (?)", ((key,) for key in keys))
-        dropped = conn.execute("DELETE FROM analyses WHERE capture_key NOT IN (SELECT key FROM present)").rowcount
+        conn.execute("DELETE FROM analyses WHERE capture_key NOT IN (SELECT key FROM present)")
         conn.execute("DROP TABLE present")
-    return dropped
 
 
 class AnalysisCache:
@@ -188,7 +187,6 @@ class AnalysisCache:
 
     def __init__(self, path: str | Path, fingerprint: str, *, reuse: bool = True) -> None:
         self._db = _open(path)
-        self.path = self._db.path
         self.fingerprint = fingerprint
         # Answers computed with other settings, code or libraries will never be asked for again
         # (the fingerprint is part of every id): drop them rather than let the file grow.

@@ -59,8 +59,7 @@ def thumbnail(data: bytes, boxes: Iterable[tuple[dict[str, float], tuple[int, in
 
     from proctoring.images import prepare_image
 
-    image = prepare_image(data, identity="review", max_side=THUMBNAIL_SIDE).image.copy()
-    image.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE))
+    image = prepare_image(data, identity="review", max_side=THUMBNAIL_SIDE).image
     draw = ImageDraw.Draw(image)
     width, height = image.size
     line = max(2, round(max(width, height) / 160))

@@ -693,6 +693,26 @@ def unusable_reference_lines(report: RunReport) -> list[str]:
     )
 
 
+def review_command(report: RunReport) -> str:
+    """The command that explains this run's alerts. review reads the prefixes from the environment
+    as the runner does, so a run under other prefixes (the menu's what-if run writes its own results
+    folder) names them, or review would read another run's documents."""
+    from proctoring.config import Settings
+
+    defaults = Settings()
+    prefixes = {
+        "IMAGES_PREFIX": (report.images_prefix, defaults.images_prefix),
+        "REFERENCE_PREFIX": (report.reference_prefix, defaults.reference_prefix),
+        "RESULTS_PREFIX": (report.results_prefix, defaults.results_prefix),
+    }
+    settings = [
+        f"{name}={shlex.quote(value.strip('/'))}"
+        for name, (value, default) in prefixes.items()
+        if value.strip("/") != default.strip("/")
+    ]
+    return " ".join([*settings, this_python(), "-m dev review", shlex.quote(str(report.root))])
+
+
 def print_summary(report: RunReport, *, name_missing_references: bool = True) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -755,5 +775,5 @@ def print_summary(report: RunReport, *, name_missing_references: bool = True) ->
 
     to_look_at = sum(outcome.status in NEEDS_A_LOOK for outcome in report.outcomes)
     if to_look_at:
-        command = f"{this_python()} -m dev review {shlex.quote(str(report.root))}"
+        command = review_command(report)
         console.print(f"Why each of the {to_look_at} alert(s) and error(s): {command}", markup=False, soft_wrap=True)

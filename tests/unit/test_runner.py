@@ -922,3 +922,24 @@ def test_rekognition_mode_lets_rekognition_calls_through_to_the_network(unreacha
         s3.create_bucket(Bucket="still-emulated")  # other services stay emulated
         with pytest.raises(EndpointConnectionError):
             unreachable_aws("rekognition").detect_labels(Image={"Bytes": synthetic_jpeg(1)})
+
+
+def test_the_review_command_names_the_prefixes_of_a_run_that_used_others(exam, monkeypatch, capsys):
+    # The menu's what-if run writes its own results folder: the command it prints must read that one.
+    (exam / "images" / "stray.jpg").unlink()
+    extra = {"REFERENCE_PREFIX": "reference-disabled-for-this-test", "RESULTS_PREFIX": "results-without-reference"}
+    report = run_folder(
+        exam, only=["exam1/ana/c0.jpg"], extra_env=extra, workers=1, progress=False, analyzer_factory=FACTORY
+    )
+    print_summary(report, name_missing_references=False)
+    out = " ".join(capsys.readouterr().out.split())
+    command = out.split("Why each of the 1 alert(s) and error(s): ")[1]
+    settings, review = command.split(f" {this_python()} -m dev review ")
+    assert shlex.split(review) == [str(exam)]
+    assert settings == "REFERENCE_PREFIX=reference-disabled-for-this-test RESULTS_PREFIX=results-without-reference"
+    for assignment in shlex.split(settings):
+        monkeypatch.setenv(*assignment.split("=", 1))
+    assert main(["review", str(exam), "--csv", "-"]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    assert len(rows) == 2 and "REFERENCE_MISSING" in rows[1]  # the what-if document, not the real results'
+    assert not (exam / "results").exists()

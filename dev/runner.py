@@ -708,7 +708,7 @@ def review_command(report: RunReport) -> str:
     settings = [
         f"{name}={shlex.quote(value.strip('/'))}"
         for name, (value, default) in prefixes.items()
-        if value.strip("/") != default.strip("/")
+        if value != default  # both normalised by Settings, with their trailing slash
     ]
     return " ".join([*settings, this_python(), "-m dev review", shlex.quote(str(report.root))])
 

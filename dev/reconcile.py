@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dev.checks import UsageError
-from dev.targets import READERS, aws_refusals, open_target
+from dev.targets import READERS, aws_refusals, bucket_listing, open_target
 
 if TYPE_CHECKING:
     from proctoring.config import Settings
@@ -138,9 +138,8 @@ def folder_captures(root: Path, images_prefix: str) -> Iterator[ListedCapture]:
 
 def bucket_captures(client: Any, bucket: str, images_prefix: str) -> Iterator[ListedCapture]:
     """Every object under the images prefix, as S3 lists it (ETags as HeadObject gives them)."""
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=images_prefix):
-        for item in page.get("Contents", []):
-            yield ListedCapture(item["Key"], (item.get("ETag") or "").strip('"') or None, item["LastModified"])
+    for item in bucket_listing(client, bucket, images_prefix):
+        yield ListedCapture(item["Key"], (item.get("ETag") or "").strip('"') or None, item["LastModified"])
 
 
 def reconcile(

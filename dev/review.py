@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from dev.checks import UsageError
-from dev.targets import READERS, Target, aws_refusals, open_target
+from dev.targets import READERS, Target, aws_refusals, bucket_listing, open_target
 
 NEEDS_A_LOOK = ("ALERT_FINAL", "ALERT", "ERROR")
 STATUSES = ("OK", *NEEDS_A_LOOK)
@@ -109,10 +109,9 @@ def folder_results(root: Path, results_prefix: str) -> Iterator[str]:
 
 
 def bucket_results(client: Any, bucket: str, results_prefix: str) -> Iterator[str]:
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=results_prefix):
-        for item in page.get("Contents", []):
-            if item["Key"].endswith(".json"):
-                yield item["Key"]
+    for item in bucket_listing(client, bucket, results_prefix):
+        if item["Key"].endswith(".json"):
+            yield item["Key"]
 
 
 def read_verdicts(target: Target, keys: Iterator[str]) -> tuple[list[Verdict], list[str]]:

@@ -53,6 +53,12 @@ def open_target(text: str, command: str, images_prefix: str) -> Target:
     return Target(text, LOCAL_BUCKET, LocalStorage(root), root=root)
 
 
+def bucket_listing(client: Any, bucket: str, prefix: str) -> Iterator[dict[str, Any]]:
+    """Every object under ``prefix``, as S3 lists them (a page of 1,000 at a time)."""
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        yield from page.get("Contents", [])
+
+
 @contextlib.contextmanager
 def aws_refusals(what: str) -> Iterator[None]:
     """AWS's refusals (no credentials, no such bucket or state machine, access denied) told as

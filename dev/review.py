@@ -197,7 +197,13 @@ def print_review(verdicts: list[Verdict], where: str, statuses: tuple[str, ...])
     where_shown = "" if several_exams else f" in {escape(exams[0])}"
     table = Table(title=f"To look at{where_shown}: {' / '.join(statuses)}")
     for column in (*(("exam",) if several_exams else ()), "student", "capture", "status", "alert #"):
-        table.add_column(column, justify="right" if column == "alert #" else "left", no_wrap=True)
+        # Names and keys fold rather than push the reason out of a narrow terminal.
+        table.add_column(
+            column,
+            justify="right" if column == "alert #" else "left",
+            no_wrap=column in ("status", "alert #"),
+            overflow="fold",
+        )
     table.add_column("why", ratio=1, overflow="fold")
     previous = None
     for verdict in shown:

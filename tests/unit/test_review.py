@@ -61,6 +61,25 @@ def test_the_review_lists_what_needs_a_look_student_by_student(judged, capsys):
     assert out.index("c1_alert.jpg") < out.index("c2_alert.jpg") < out.index("c3_alert.jpg") < out.index("c9.jpg")
 
 
+def test_an_80_column_terminal_still_shows_why_beside_a_long_key(tmp_path, capsys, monkeypatch):
+    build_exam(tmp_path, users=("ana",), captures=0)
+    deep = tmp_path / "images" / "exam1" / "ana" / "a_folder_too_deep" / "c1.jpg"
+    deep.parent.mkdir(parents=True)
+    deep.write_bytes(synthetic_jpeg(1))
+    (deep.parent.parent / "c2_alert.jpg").write_bytes(synthetic_jpeg(2))
+    assert run_folder(tmp_path, workers=1, progress=False, analyzer_factory=FACTORY).complete
+    monkeypatch.setenv("COLUMNS", "80")
+    assert main(["review", str(tmp_path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert max(len(line) for line in lines if "│" in line) <= 80
+    header = next(line for line in lines if "┃" in line)
+    assert header.split("┃")[-2].strip() == "why"
+    # The reason wraps inside its own column: reading that column top to bottom gives it back.
+    why = " ".join(line.split("│")[-2].strip() for line in lines if line.startswith("│"))
+    assert "No face was found in the capture." in " ".join(why.split())
+    assert "found 4 segment(s) after the prefix" in " ".join(why.split())
+
+
 def test_status_and_exam_narrow_the_list(judged, capsys):
     assert main(["review", str(judged), "--status", "ALERT_FINAL", "--exam", "exam1"]) == 0
     out = " ".join(capsys.readouterr().out.split())

@@ -11,6 +11,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import stat
 import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -228,9 +230,19 @@ def print_review(verdicts: list[Verdict], where: str, statuses: tuple[str, ...])
         )
 
 
-def write_file(path: str, text: str, encoding: str = "utf-8") -> None:
+def write_file(path: str, text: str, encoding: str = "utf-8", *, owner_only: bool = False) -> None:
+    """Write ``text`` to ``path``; ``owner_only`` makes a regular file readable by its owner alone,
+    whatever the umask, and also when an earlier file of that name was readable by others."""
     try:
-        Path(path).write_text(text, encoding=encoding, newline="")
+        if not owner_only:
+            Path(path).write_text(text, encoding=encoding, newline="")
+            return
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        # Not a device or a pipe (--html /dev/stdout): their modes are not this page's to change.
+        if hasattr(os, "fchmod") and stat.S_ISREG(os.fstat(descriptor).st_mode):
+            os.fchmod(descriptor, 0o600)
+        with open(descriptor, "w", encoding=encoding, newline="") as out:
+            out.write(text)
     except OSError as exc:
         raise UsageError(f"cannot write {path} ({exc.strerror or exc})") from exc
 
@@ -274,10 +286,12 @@ def run(
         shown = wanted or NEEDS_A_LOOK
         with aws_refusals(target):  # the pictures are read from the bucket too
             page = render_page(opened, verdicts, shown, settings.images_prefix, settings.reference_prefix)
-        write_file(html_path, page)
+        # The page holds students' faces, fetched from a private bucket: no other local user reads it.
+        write_file(html_path, page, owner_only=True)
         count = sum(verdict.status in shown for verdict in verdicts)
         print(
-            f"{count} capture(s) on {html_path}; it shows students' faces: keep it as safe as the captures",
+            f"{count} capture(s) on {html_path} (readable by you only); it shows students' faces: "
+            "keep it as safe as the captures",
             file=sys.stderr,
         )
     if not csv_path and not html_path:

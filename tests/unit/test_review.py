@@ -9,6 +9,7 @@ import html
 import io
 import json
 import re
+import stat
 
 import boto3
 import pytest
@@ -233,3 +234,13 @@ def test_the_same_documents_in_a_bucket_give_the_same_page(judged, tmp_path, mon
         assert main(["review", "s3://local-proctoring", "--html", str(bucket_page), "--exam", "exam1"]) == 0
     from_folder = folder_page.read_text().replace(str(judged), "TARGET")
     assert bucket_page.read_text().replace("s3://local-proctoring", "TARGET") == from_folder
+
+
+def test_the_page_is_readable_by_its_owner_only_even_over_an_open_file(judged, tmp_path, capsys):
+    out = tmp_path / "review.html"
+    out.write_text("an earlier page")
+    out.chmod(0o644)
+    assert main(["review", str(judged), "--html", str(out)]) == 0
+    assert "(readable by you only)" in capsys.readouterr().err
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    assert "reference/ana.jpg" in out.read_text() and "an earlier page" not in out.read_text()

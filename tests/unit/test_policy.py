@@ -296,7 +296,11 @@ def test_low_quality_at_the_thresholds(brightness, sharpness, alert):
     verdict = decide(analysis(faces=[face(brightness=brightness, sharpness=sharpness)]), CONFIG)
     assert ("LOW_QUALITY" in codes(verdict)) is alert
     if alert:
-        assert verdict.reasons[-1].evidence == {"brightness": brightness, "sharpness": sharpness}
+        assert verdict.reasons[-1].evidence == {
+            "brightness": brightness,
+            "sharpness": sharpness,
+            "minimums": {"brightness": 20.0, "sharpness": 5.0},
+        }
 
 
 def test_low_quality_without_a_face_uses_the_whole_image():
@@ -308,12 +312,36 @@ def test_low_quality_without_a_face_uses_the_whole_image():
 
 
 @pytest.mark.parametrize(
-    ("brightness", "sharpness", "problem"),
-    [(5, 50, "too dark to judge"), (50, 2, "too blurred to judge"), (5, 2, "too dark and too blurred to judge")],
+    ("brightness", "sharpness", "message"),
+    [
+        (5, 50, "too dark to judge (brightness 5.0, below 20; sharpness 50.0)"),
+        (50, 2, "too blurred to judge (brightness 50.0; sharpness 2.0, below 5)"),
+        (5, 2, "too dark and too blurred to judge (brightness 5.0, below 20; sharpness 2.0, below 5)"),
+        # One decimal would print 20.0 beside a minimum of 20: as many as show it below.
+        (19.99, 50, "too dark to judge (brightness 19.99, below 20; sharpness 50.0)"),
+    ],
 )
-def test_low_quality_says_what_is_wrong(brightness, sharpness, problem):
+def test_low_quality_says_what_is_wrong_and_the_minimum(brightness, sharpness, message):
     verdict = decide(analysis(faces=[face(brightness=brightness, sharpness=sharpness)]), CONFIG)
-    assert f"The capture is {problem} (brightness {brightness}, sharpness {sharpness})." in verdict.reasons[-1].message
+    assert verdict.reasons[-1].message == f"The capture is {message}."
+
+
+@pytest.mark.parametrize(
+    ("yaw", "pitch", "message"),
+    [
+        (-35.44, 0.78, "yaw -35.4 degrees, beyond ±35; pitch 0.8 degrees"),
+        # Rounded to -35.0 or -35 it would read as within the limit.
+        (-35.04, 3, "yaw -35.04 degrees, beyond ±35; pitch 3.0 degrees"),
+        (35.0004, 3, "yaw 35.0004 degrees, beyond ±35; pitch 3.0 degrees"),
+        (10, -30, "yaw 10.0 degrees; pitch -30.0 degrees, beyond ±25"),
+        (50, 40, "yaw 50.0 degrees, beyond ±35; pitch 40.0 degrees, beyond ±25"),
+    ],
+)
+def test_looking_away_says_which_angle_is_past_its_limit(yaw, pitch, message):
+    verdict = decide(analysis(faces=[face(yaw=yaw, pitch=pitch)]), CONFIG)
+    [reason] = [reason for reason in verdict.reasons if reason.code == "LOOKING_AWAY"]
+    assert reason.message == f"The student is looking away ({message})."
+    assert reason.evidence["limits"] == {"yaw": 35.0, "pitch": 25.0}
 
 
 def test_all_reasons_are_kept_most_serious_first():

@@ -166,6 +166,19 @@ def main_face_similarity(analysis: dict[str, Any], main_face: dict[str, Any] | N
     return None if similarity is None else float(similarity)
 
 
+def _past(value: float, limit: float, *, beyond: bool) -> str:
+    """``value`` with as few decimals (one to three) as show it on the wrong side of ``limit``.
+
+    A yaw of -35.04 printed as "-35" or "-35.0" beside a limit of 35 reads as within it.
+    ``beyond``: the value is past the limit in magnitude (angles); otherwise below it.
+    """
+    for places in (1, 2, 3):
+        shown = f"{value:.{places}f}"
+        if (abs(float(shown)) > limit) if beyond else (float(shown) < limit):
+            return shown
+    return repr(value)
+
+
 def _norm(name: str) -> str:
     return " ".join(name.lower().replace("-", " ").split())
 
@@ -268,12 +281,21 @@ def decide(analysis: dict[str, Any], config: PolicyConfig) -> Verdict:
         if not pose:
             notes.append("The head pose could not be estimated: looking away was not checked.")
         elif abs(float(pose.get("Yaw", 0))) > config.max_yaw or abs(float(pose.get("Pitch", 0))) > config.max_pitch:
+            angles = []
+            for name, limit in (("Yaw", config.max_yaw), ("Pitch", config.max_pitch)):
+                value = float(pose.get(name, 0))
+                if abs(value) > limit:
+                    angles.append(f"{name.lower()} {_past(value, limit, beyond=True)} degrees, beyond ±{limit:g}")
+                else:
+                    angles.append(f"{name.lower()} {value:.1f} degrees")
             reasons.append(
                 Reason(
                     "LOOKING_AWAY",
-                    f"The student is looking away (yaw {float(pose.get('Yaw', 0)):.0f}, "
-                    f"pitch {float(pose.get('Pitch', 0)):.0f} degrees).",
-                    {"pose": {k: pose[k] for k in ("Yaw", "Pitch", "Roll") if k in pose}},
+                    f"The student is looking away ({'; '.join(angles)}).",
+                    {
+                        "pose": {k: pose[k] for k in ("Yaw", "Pitch", "Roll") if k in pose},
+                        "limits": {"yaw": config.max_yaw, "pitch": config.max_pitch},
+                    },
                 )
             )
 
@@ -283,11 +305,22 @@ def decide(analysis: dict[str, Any], config: PolicyConfig) -> Verdict:
         dark, blurred = brightness < config.min_brightness, sharpness < config.min_sharpness
         if dark or blurred:
             problem = " and ".join(word for word, holds in (("too dark", dark), ("too blurred", blurred)) if holds)
+            measures = []
+            for name, value, minimum, low in (
+                ("brightness", brightness, config.min_brightness, dark),
+                ("sharpness", sharpness, config.min_sharpness, blurred),
+            ):
+                shown = f"{_past(value, minimum, beyond=False)}, below {minimum:g}" if low else f"{value:.1f}"
+                measures.append(f"{name} {shown}")
             reasons.append(
                 Reason(
                     "LOW_QUALITY",
-                    f"The capture is {problem} to judge (brightness {brightness:.0f}, sharpness {sharpness:.0f}).",
-                    {"brightness": brightness, "sharpness": sharpness},
+                    f"The capture is {problem} to judge ({'; '.join(measures)}).",
+                    {
+                        "brightness": brightness,
+                        "sharpness": sharpness,
+                        "minimums": {"brightness": config.min_brightness, "sharpness": config.min_sharpness},
+                    },
                 )
             )
 

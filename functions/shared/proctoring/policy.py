@@ -240,7 +240,11 @@ def decide(analysis: dict[str, Any], config: PolicyConfig) -> Verdict:
     elif ref_status == "ok" and faces:
         similarity = main_face_similarity(analysis, main_face)
         if similarity is None or float(similarity) < config.similarity_threshold:
-            shown = "no face matched it" if similarity is None else f"similarity {float(similarity):.1f}"
+            shown = (
+                "no face matched it"
+                if similarity is None
+                else f"similarity {_past(float(similarity), config.similarity_threshold, beyond=False)}"
+            )
             evidence = {"similarity": similarity, "threshold": config.similarity_threshold}
             message = f"The face does not match the reference ({shown}, threshold {config.similarity_threshold:g})"
             # The student beside someone of the same size, or their photo held up: the verdict still

@@ -179,6 +179,13 @@ def _past(value: float, limit: float, *, beyond: bool) -> str:
     return repr(value)
 
 
+def _measure(name: str, value: float, limit: float, *, beyond: bool, unit: str = "") -> str:
+    """``name value``, and the limit when the value is past it (``beyond``: in magnitude; else below)."""
+    if (abs(value) > limit) if beyond else (value < limit):
+        return f"{name} {_past(value, limit, beyond=beyond)}{unit}, {'beyond ±' if beyond else 'below '}{limit:g}"
+    return f"{name} {value:.1f}{unit}"
+
+
 def _norm(name: str) -> str:
     return " ".join(name.lower().replace("-", " ").split())
 
@@ -285,13 +292,10 @@ def decide(analysis: dict[str, Any], config: PolicyConfig) -> Verdict:
         if not pose:
             notes.append("The head pose could not be estimated: looking away was not checked.")
         elif abs(float(pose.get("Yaw", 0))) > config.max_yaw or abs(float(pose.get("Pitch", 0))) > config.max_pitch:
-            angles = []
-            for name, limit in (("Yaw", config.max_yaw), ("Pitch", config.max_pitch)):
-                value = float(pose.get(name, 0))
-                if abs(value) > limit:
-                    angles.append(f"{name.lower()} {_past(value, limit, beyond=True)} degrees, beyond ±{limit:g}")
-                else:
-                    angles.append(f"{name.lower()} {value:.1f} degrees")
+            angles = [
+                _measure(name.lower(), float(pose.get(name, 0)), limit, beyond=True, unit=" degrees")
+                for name, limit in (("Yaw", config.max_yaw), ("Pitch", config.max_pitch))
+            ]
             reasons.append(
                 Reason(
                     "LOOKING_AWAY",
@@ -309,13 +313,10 @@ def decide(analysis: dict[str, Any], config: PolicyConfig) -> Verdict:
         dark, blurred = brightness < config.min_brightness, sharpness < config.min_sharpness
         if dark or blurred:
             problem = " and ".join(word for word, holds in (("too dark", dark), ("too blurred", blurred)) if holds)
-            measures = []
-            for name, value, minimum, low in (
-                ("brightness", brightness, config.min_brightness, dark),
-                ("sharpness", sharpness, config.min_sharpness, blurred),
-            ):
-                shown = f"{_past(value, minimum, beyond=False)}, below {minimum:g}" if low else f"{value:.1f}"
-                measures.append(f"{name} {shown}")
+            measures = [
+                _measure("brightness", brightness, config.min_brightness, beyond=False),
+                _measure("sharpness", sharpness, config.min_sharpness, beyond=False),
+            ]
             reasons.append(
                 Reason(
                     "LOW_QUALITY",

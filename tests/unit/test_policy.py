@@ -133,6 +133,30 @@ def test_rejection_is_error_with_its_code():
     assert codes(verdict) == ["IMAGE_CORRUPT"]
 
 
+@pytest.mark.parametrize(
+    ("message", "sentence"),
+    [
+        ("the file is empty (0 bytes)", "The file is empty (0 bytes)."),
+        (
+            "key 'images/x.jpg' must be images/{exam_id}/{user_id}/{file}",
+            "Key 'images/x.jpg' must be images/{exam_id}/{user_id}/{file}.",
+        ),
+        (
+            "Rekognition refused the image: Request has invalid image format.",
+            "Rekognition refused the image: Request has invalid image format.",
+        ),
+        ("GIF images are not supported; upload JPEG or PNG", "GIF images are not supported; upload JPEG or PNG."),
+        (
+            "  the image could not be decoded: broken data stream ",
+            "The image could not be decoded: broken data stream.",
+        ),
+    ],
+)
+def test_rejection_reads_as_a_sentence_like_the_alerts(message, sentence):
+    verdict = decide(analysis(rejection={"code": "IMAGE_CORRUPT", "message": message}), CONFIG)
+    assert verdict.reasons[0].message == sentence
+
+
 def test_no_face():
     verdict = decide(analysis(faces=[], reference={"status": "skipped"}, similarity=None), CONFIG)
     assert verdict.status == ALERT

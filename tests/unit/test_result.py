@@ -107,6 +107,8 @@ def test_failure_document_names_the_error_from_a_lambda_cause():
         processed_at="2026-11-27T10:00:00.000Z",
     )
     assert plain["error"]["message"] == "timed out"
+    sentence = "Processing failed after retries: States.Timeout: timed out."
+    assert (plain["reasons"][0]["message"], plain["details"]) == (sentence, [sentence])
 
 
 def test_capture_from_event_for_a_bad_key():

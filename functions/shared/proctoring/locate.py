@@ -89,5 +89,7 @@ def capture_gone(capture: dict[str, Any]) -> dict[str, str]:
     version = f" (version {capture['version_id']})" if capture.get("version_id") else ""
     return {
         "code": "CAPTURE_NOT_FOUND",
-        "message": f"{capture['s3_input']}{version} no longer exists; it was deleted before it could be analysed",
+        "message": (
+            f"the capture {capture['s3_input']}{version} no longer exists; it was deleted before it could be analysed"
+        ),
     }

@@ -186,6 +186,18 @@ def _measure(name: str, value: float, limit: float, *, beyond: bool, unit: str =
     return f"{name} {value:.1f}{unit}"
 
 
+def as_sentence(message: str) -> str:
+    """An input error's message as the sentence a proctor reads beside the alerts' sentences.
+
+    The messages are written to fit inside a sentence too ("The reference photo cannot be used:
+    the file is empty (0 bytes)."), so they start in lower case and end without a full stop.
+    """
+    message = message.strip()
+    if message[:1].islower():
+        message = message[0].upper() + message[1:]
+    return message if not message or message.endswith((".", "!", "?")) else f"{message}."
+
+
 def _norm(name: str) -> str:
     return " ".join(name.lower().replace("-", " ").split())
 
@@ -204,7 +216,7 @@ def decide(analysis: dict[str, Any], config: PolicyConfig) -> Verdict:
     """
     rejection = analysis.get("rejection")
     if rejection:
-        reason = Reason(rejection["code"], rejection["message"], {})
+        reason = Reason(rejection["code"], as_sentence(rejection["message"]), {})
         return Verdict(status=ERROR, reasons=(reason,), face=None, labels=())
 
     reasons: list[Reason] = []

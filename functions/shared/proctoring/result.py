@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .keys import capture_identity, key_candidates
-from .policy import ERROR, Verdict
+from .policy import ERROR, Verdict, as_sentence
 
 SCHEMA_VERSION = "1.0"
 
@@ -129,6 +129,7 @@ def failure_document(
     """The ERROR document for a step that failed for good (after the state machine's retries)."""
     name = str(error.get("Error") or "UnknownError")
     message = _error_message(error)
+    sentence = as_sentence(f"Processing failed after retries: {name}: {message}")
     return {
         "schema_version": SCHEMA_VERSION,
         "status": ERROR,
@@ -136,11 +137,11 @@ def failure_document(
         "reasons": [
             {
                 "code": "PROCESSING_FAILED",
-                "message": f"Processing failed after retries: {name}: {message}",
+                "message": sentence,
                 "evidence": {"error": name},
             }
         ],
-        "details": [f"Processing failed after retries: {name}: {message}"],
+        "details": [sentence],
         "face": None,
         "exam_id": capture.get("exam_id"),
         "user_id": capture.get("user_id"),

@@ -187,7 +187,7 @@ def _measure(name: str, value: float, limit: float, *, beyond: bool, unit: str =
 
 
 def as_sentence(message: str) -> str:
-    """An input error's message as the sentence a proctor reads beside the alerts' sentences.
+    """An error's message as the sentence a proctor reads beside the alerts' sentences.
 
     The messages are written to fit inside a sentence too ("The reference photo cannot be used:
     the file is empty (0 bytes)."), so they start in lower case and end without a full stop.

@@ -11,9 +11,8 @@ threshold still gives fresh verdicts.
 An answer is reused only for the same step input (the capture's key and ETag, which locally is
 the MD5 of its bytes, and for the comparison its reference's), the same analysis settings
 (analyzer, MinConfidence, MaxLabels, the face confidence floor) and the same analysis code and
-libraries. What is not
-stored: errors (retried next time), and answers about a file that was not there (it may be by
-the next run). Local only: on AWS every execution analyses its capture.
+libraries. What is not stored: errors (retried next time), and answers about a file that was
+not there (it may be by the next run). Local only: on AWS every execution analyses its capture.
 """
 
 from __future__ import annotations

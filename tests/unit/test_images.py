@@ -153,7 +153,9 @@ def test_a_very_wide_picture_keeps_rekognitions_minimum_side(fmt):
 
 def test_decompression_bomb_is_refused_as_too_large():
     data = encode(Image.new("L", (9000, 9000), 0), "PNG")  # 81 Mpx, a few hundred KB
-    assert rejected(data).code == "IMAGE_TOO_LARGE"
+    error = rejected(data)
+    assert error.code == "IMAGE_TOO_LARGE"
+    assert error.message == "the image has more than 60 million pixels, too many to analyse"
 
 
 def test_quality_tells_dark_and_blurred_from_good():

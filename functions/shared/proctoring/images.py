@@ -131,7 +131,10 @@ def prepare_image(data: bytes, identity: str, max_side: int = ANALYSIS_MAX_SIDE)
     except ImageRejected:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageRejected("IMAGE_TOO_LARGE", f"the image has too many pixels to analyse safely ({exc})") from exc
+        # Pillow refuses before the size is known to us; its own message ends in "DOS attack.".
+        raise ImageRejected(
+            "IMAGE_TOO_LARGE", f"the image has more than {MAX_PIXELS // 1_000_000} million pixels, too many to analyse"
+        ) from exc
     except UnidentifiedImageError as exc:
         raise ImageRejected("IMAGE_UNREADABLE", "the file is not an image in a known format") from exc
     except (OSError, SyntaxError, ValueError) as exc:

@@ -90,12 +90,14 @@ def _figure(target: Target, key: str | None, caption: str, boxes: Any = ()) -> s
 def reference_key(target: Target, capture_key: str, images_prefix: str, reference_prefix: str) -> str | None:
     """The student's reference photo, looked up as ParseKey looks it up; None when there is none."""
     from proctoring.keys import InvalidCaptureKey, parse_capture_key
+    from proctoring.locate import first_existing
 
     try:
         candidates = parse_capture_key(capture_key, images_prefix).reference_keys(reference_prefix)
     except InvalidCaptureKey:
         return None
-    return next((key for key in candidates if target.storage.head(target.bucket, key) is not None), None)
+    found = first_existing(target.storage, target.bucket, candidates)
+    return found[0] if found else None
 
 
 def render_page(

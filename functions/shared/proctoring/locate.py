@@ -5,12 +5,13 @@ Apart from the image steps' code on purpose: ParseKey needs no image library.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from .config import Settings
 from .errors import InvalidEvent
 from .keys import capture_identity, key_candidates, parse_capture_key
-from .storage import Storage
+from .storage import ObjectInfo, Storage
 
 
 def uploaded_object(detail: Any, capture_bucket: str = "") -> tuple[str, dict[str, Any]]:
@@ -72,16 +73,20 @@ def locate_capture(
         return capture
     reference_keys = parse_capture_key(key, settings.images_prefix).reference_keys(settings.reference_prefix)
     capture["reference_expected"] = reference_keys[0]  # named in a REFERENCE_MISSING verdict
-    for reference_key in reference_keys:
-        reference = storage.head(bucket, reference_key)
-        if reference is not None:
-            capture["reference_key"] = reference_key
-            capture["reference_etag"] = reference.etag
-            capture["reference_size"] = reference.size
-            # Compare reads this version: a reference replaced meanwhile is judged next time.
-            capture["reference_version_id"] = reference.version_id
-            break
+    found_reference = first_existing(storage, bucket, reference_keys)
+    if found_reference is not None:
+        reference_key, reference = found_reference
+        capture["reference_key"] = reference_key
+        capture["reference_etag"] = reference.etag
+        capture["reference_size"] = reference.size
+        # Compare reads this version: a reference replaced meanwhile is judged next time.
+        capture["reference_version_id"] = reference.version_id
     return capture
+
+
+def first_existing(storage: Storage, bucket: str, keys: Iterable[str]) -> tuple[str, ObjectInfo] | None:
+    """The first of ``keys`` that exists in ``bucket``, with its metadata; None when none does."""
+    return next(((key, info) for key in keys if (info := storage.head(bucket, key)) is not None), None)
 
 
 def capture_gone(capture: dict[str, Any]) -> dict[str, str]:

@@ -166,6 +166,11 @@ def main_face_similarity(analysis: dict[str, Any], main_face: dict[str, Any] | N
     return None if similarity is None else float(similarity)
 
 
+def _is_past(value: float, limit: float, *, beyond: bool) -> bool:
+    """``beyond``: past the limit in magnitude (angles); otherwise below it."""
+    return abs(value) > limit if beyond else value < limit
+
+
 def _past(value: float, limit: float, *, beyond: bool) -> str:
     """``value`` with as few decimals (one to three) as show it on the wrong side of ``limit``.
 
@@ -174,14 +179,14 @@ def _past(value: float, limit: float, *, beyond: bool) -> str:
     """
     for places in (1, 2, 3):
         shown = f"{value:.{places}f}"
-        if (abs(float(shown)) > limit) if beyond else (float(shown) < limit):
+        if _is_past(float(shown), limit, beyond=beyond):
             return shown
     return repr(value)
 
 
 def _measure(name: str, value: float, limit: float, *, beyond: bool, unit: str = "") -> str:
     """``name value``, and the limit when the value is past it (``beyond``: in magnitude; else below)."""
-    if (abs(value) > limit) if beyond else (value < limit):
+    if _is_past(value, limit, beyond=beyond):
         return f"{name} {_past(value, limit, beyond=beyond)}{unit}, {'beyond ±' if beyond else 'below '}{limit:g}"
     return f"{name} {value:.1f}{unit}"
 

@@ -131,15 +131,36 @@ def test_key_candidates_decoded_first_then_raw(raw, expected):
     assert key_candidates(raw) == expected
 
 
-@pytest.mark.parametrize("key", ["images/x.jpg", "images/../../etc/passwd", "images//a/b/c.jpg", "elsewhere/x.jpg"])
-def test_rejected_result_key_is_one_flat_escaped_name(key):
+@pytest.mark.parametrize(
+    ("key", "readable"),
+    [
+        ("images/x.jpg", "x.jpg"),
+        ("images/../../etc/passwd", "../../etc/passwd"),
+        ("images//a/b/c.jpg", "/a/b/c.jpg"),
+        ("elsewhere/x.jpg", "~elsewhere/x.jpg"),  # outside the prefix: marked, the whole key kept
+        ("images/", "~empty"),  # the prefix itself
+    ],
+)
+def test_rejected_result_key_is_one_flat_escaped_name(key, readable):
     result = rejected_result_key(key)
     assert result.startswith("results/_invalid/")
     name = result.removeprefix("results/_invalid/")
     assert "/" not in name
     assert name.endswith(".json")
-    rest = key.removeprefix("images/")
-    assert unquote(name.removesuffix(".json")) == rest  # the original key stays readable
+    assert unquote(name.removesuffix(".json")) == readable  # the original key stays readable
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("images/", "images/_empty"),
+        ("images/", "images/~empty"),
+        ("elsewhere/x.jpg", "images/elsewhere/x.jpg"),
+        ("elsewhere/x.jpg", "images/~elsewhere/x.jpg"),
+    ],
+)
+def test_the_marked_names_are_spelled_by_no_key_under_the_prefix(first, second):
+    assert rejected_result_key(first) != rejected_result_key(second)
 
 
 def test_rejected_result_key_keeps_long_keys_bounded_and_distinct():
@@ -201,10 +222,11 @@ def test_any_key_gets_one_result_key_that_stays_under_results(key):
 
 
 @settings(max_examples=500, deadline=None)
-@given(key_text, key_text)
-def test_different_invalid_keys_never_share_a_result(first, second):
+@given(st.one_of(key_text.map(lambda rest: "images/" + rest), key_text), key_text)
+def test_different_invalid_keys_never_share_a_result(first, rest):
+    second = f"images/{rest}"
     assume(first != second)
-    assert rejected_result_key(f"images/{first}") != rejected_result_key(f"images/{second}")
+    assert rejected_result_key(first) != rejected_result_key(second)
 
 
 @pytest.mark.parametrize(

@@ -133,14 +133,22 @@ def rejected_result_key(raw_key: str, results_prefix: str = "results/", images_p
     """Where the result of a key outside the convention goes: one flat, escaped file name.
 
     Escaping every ``/`` keeps ``..`` and empty segments from ever forming a path. ``~`` is escaped
-    too: it marks where a long name was cut before its digest, so no short key can spell a long one's.
+    too, so an escaped name never holds one and ``~`` can mark what no key spells: where a long
+    name was cut before its digest, the key that is the prefix itself (``~empty``), and a key outside
+    the prefix (``~`` and the whole key), which must not share ``images/x/y.jpg``'s ``x%2Fy.jpg``.
     """
-    rest = raw_key[len(images_prefix) :] if raw_key.startswith(images_prefix) else raw_key
-    name = quote(rest, safe="").replace("~", "%7E") or "_empty"
+    if raw_key.startswith(images_prefix):
+        name = _escaped_name(raw_key[len(images_prefix) :]) or "~empty"
+    else:
+        name = "~" + _escaped_name(raw_key)
     if len(name) > 200:
         digest = hashlib.sha256(raw_key.encode()).hexdigest()[:16]
         name = f"{name[:180]}~{digest}"
     return f"{results_prefix}_invalid/{name}.json"
+
+
+def _escaped_name(text: str) -> str:
+    return quote(text, safe="").replace("~", "%7E")
 
 
 def alert_subject(exam_id: str, user_id: str) -> tuple[str, str]:

@@ -56,7 +56,7 @@ def test_a_second_run_over_the_same_folder_calls_rekognition_for_nothing_but_the
 
     assert second == {"ListCollections": 1}  # the analyses are reused: nothing paid for twice
     assert [path.read_text() for path in sorted(exam.glob("results/**/*.json"))] == first
-    assert "6 capture(s) unchanged since an earlier run reused its analyses" in " ".join(
+    assert "6 capture(s) unchanged since an earlier run reused its analyses (a replaced reference" in " ".join(
         capsys.readouterr().out.split()
     )
     assert third["CompareFaces"] == 6 and third["DetectLabels"] == 6  # --reanalyse asks again

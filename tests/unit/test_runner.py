@@ -478,6 +478,16 @@ def test_run_writes_one_document_per_capture_mirroring_the_keys(exam):
     assert table[("(invalid key)", "")]["ERROR"] == 1
 
 
+def test_a_finished_run_leaves_its_stores_whole(exam):
+    """The workers close their SQLite stores on the way out, which folds each write-ahead log into
+    its file: the alert counts and analyses are in ``.proctoring/*.sqlite3`` alone, so a folder
+    copied or archived after a run takes them along."""
+    assert run_folder(exam, workers=2, progress=False, analyzer_factory=FACTORY).complete
+    state = exam / ".proctoring"
+    assert {"state.sqlite3", "analyses.sqlite3"} <= {path.name for path in state.iterdir()}
+    assert sorted(path.name for path in state.iterdir() if path.name.endswith(("-wal", "-shm", "-journal"))) == []
+
+
 def test_captures_differing_only_in_extension_keep_their_own_documents(exam, capsys):
     (exam / "images/exam1/ana/c0.png").write_bytes((exam / "images/exam1/ana/c0.jpg").read_bytes())
     (exam / "images/exam1/ana/c0.txt").write_text("camera: front")

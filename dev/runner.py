@@ -412,16 +412,18 @@ def _worker(config: dict[str, Any], tasks: Any, results: Any, stop: Any) -> None
         # botocore's models, the handlers). Left to the collector, one full collection walks them all
         # during the run (measured: 220 ms of 270 ms in collections per worker); frozen, it never does.
         gc.freeze()
-        results.put(("ready", None))
-        draining = (tasks, report, stop)
-        threads = [threading.Thread(target=drain_groups, args=draining) for _ in range(config["in_flight"])]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        # Frozen objects are never finalised, not even at exit; among them are the SQLite stores,
-        # whose closing folds their write-ahead logs back into the files. Shut down as unfrozen.
-        gc.unfreeze()
+        try:
+            results.put(("ready", None))
+            draining = (tasks, report, stop)
+            threads = [threading.Thread(target=drain_groups, args=draining) for _ in range(config["in_flight"])]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        finally:
+            # Frozen objects are never finalised, not even at exit; among them are the SQLite stores,
+            # whose closing folds their write-ahead logs back into the files. Shut down as unfrozen.
+            gc.unfreeze()
         # Every capture analysed passes DetectFaces first: its reuses count the captures.
         results.put(("reused", cache.reused.get("detect_faces", 0) if cache else 0))
         results.put(("steps", dict(sfn.step_seconds)))

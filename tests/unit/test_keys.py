@@ -138,7 +138,7 @@ def test_key_candidates_decoded_first_then_raw(raw, expected):
         ("images/../../etc/passwd", "../../etc/passwd"),
         ("images//a/b/c.jpg", "/a/b/c.jpg"),
         ("elsewhere/x.jpg", "~elsewhere/x.jpg"),  # outside the prefix: marked, the whole key kept
-        ("images/", "~empty"),  # the prefix itself
+        ("images/", "~images/"),  # the prefix itself, likewise
     ],
 )
 def test_rejected_result_key_is_one_flat_escaped_name(key, readable):
@@ -154,7 +154,9 @@ def test_rejected_result_key_is_one_flat_escaped_name(key, readable):
     ("first", "second"),
     [
         ("images/", "images/_empty"),
-        ("images/", "images/~empty"),
+        ("images/", "images/~images%2F"),
+        ("images/", "empty"),
+        ("images/", "~images/"),
         ("elsewhere/x.jpg", "images/elsewhere/x.jpg"),
         ("elsewhere/x.jpg", "images/~elsewhere/x.jpg"),
     ],
@@ -221,10 +223,15 @@ def test_any_key_gets_one_result_key_that_stays_under_results(key):
     assert ("rejection" in identity) == (segments[0] == "_invalid" and len(segments) == 2)
 
 
-@settings(max_examples=500, deadline=None)
-@given(st.one_of(key_text.map(lambda rest: "images/" + rest), key_text), key_text)
-def test_different_invalid_keys_never_share_a_result(first, rest):
-    second = f"images/{rest}"
+# Any key at all: under the prefix, outside it, the prefix itself, the prefix's own name, and the
+# words once used as the prefix's own result name.
+marked = st.sampled_from(["images/", "images", "", "empty", "_empty", "images/_empty", "images/~empty"])
+any_key = st.one_of(key_text.map(lambda rest: "images/" + rest), key_text, marked)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(any_key, any_key)
+def test_different_invalid_keys_never_share_a_result(first, second):
     assume(first != second)
     assert rejected_result_key(first) != rejected_result_key(second)
 

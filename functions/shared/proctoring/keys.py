@@ -133,14 +133,13 @@ def rejected_result_key(raw_key: str, results_prefix: str = "results/", images_p
     """Where the result of a key outside the convention goes: one flat, escaped file name.
 
     Escaping every ``/`` keeps ``..`` and empty segments from ever forming a path. ``~`` is escaped
-    too, so an escaped name never holds one and ``~`` can mark what no key spells: where a long
-    name was cut before its digest, the key that is the prefix itself (``~empty``), and a key outside
-    the prefix (``~`` and the whole key), which must not share ``images/x/y.jpg``'s ``x%2Fy.jpg``.
+    too, so an escaped name never holds one and ``~`` can mark what no key under the prefix spells:
+    where a long name was cut before its digest, and a key with nothing under the prefix (the
+    prefix itself, or a key outside it), named ``~`` and the whole key, so that ``x/y.jpg`` does
+    not share ``images/x/y.jpg``'s ``x%2Fy.jpg``.
     """
-    if raw_key.startswith(images_prefix):
-        name = _escaped_name(raw_key[len(images_prefix) :]) or "~empty"
-    else:
-        name = "~" + _escaped_name(raw_key)
+    rest = raw_key[len(images_prefix) :] if raw_key.startswith(images_prefix) else ""
+    name = _escaped_name(rest) if rest else "~" + _escaped_name(raw_key)
     if len(name) > 200:
         digest = hashlib.sha256(raw_key.encode()).hexdigest()[:16]
         name = f"{name[:180]}~{digest}"

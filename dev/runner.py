@@ -753,7 +753,8 @@ def print_summary(report: RunReport, *, name_missing_references: bool = True) ->
     if report.analyses_reused:
         console.print(
             f"{report.analyses_reused} capture(s) unchanged since an earlier run reused its analyses "
-            "(a replaced reference is still compared again; --reanalyse to analyse everything again)"
+            "(a replaced reference is still compared again; "
+            "`python -m dev run DIR --reanalyse` analyses everything again)"
         )
 
     def name_some(lines: list[str], what: str) -> None:

@@ -25,6 +25,10 @@ lint: $(STAMP)
 	$(BIN)/statelint --ignore=URI,FLOAT statemachine/proctoring.asl.json
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	@echo "most complex functions (McCabe; ruff fails the lint past max-complexity in pyproject.toml):"
+	@$(BIN)/ruff check --select C901 --config 'lint.mccabe.max-complexity=8' --output-format concise --exit-zero . \
+	  | sed -nE 's/^([^:]+):([0-9]+):[0-9]+: C901 `([^`]+)` is too complex \(([0-9]+) > 8\)/  \4  \3  \1:\2/p' | sort -rn
 
 test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from dev.checks import claim_build_folder
-from dev.runner import BUILT_LAYOUT, run_folder
+from dev.cli import Commands, capture_size, positive_int, workers_option
+from dev.run import BUILT_LAYOUT, run_folder
 
 
 class NullAnalyzer:
@@ -221,3 +222,14 @@ def run_benchmark(
         if not keep:
             shutil.rmtree(root, ignore_errors=True)
     return 0
+
+
+def register(commands: Commands) -> None:
+    bench = commands.add_parser("bench", help="throughput, step times, orchestration overhead, peak RSS")
+    bench.add_argument("-n", "--captures", type=positive_int, default=200, help="generated captures (default 200)")
+    bench.add_argument("--size", type=capture_size, default="640x480", help="capture size WxH (default 640x480)")
+    workers_option(bench, "processes of the multi-process run")
+    bench.add_argument("--keep", metavar="DIR", help="build the captures in DIR and keep them")
+    bench.set_defaults(
+        handler=lambda args: run_benchmark(captures=args.captures, size=args.size, workers=args.workers, keep=args.keep)
+    )

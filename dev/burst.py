@@ -18,6 +18,7 @@ import statistics
 from dataclasses import dataclass
 from typing import Any
 
+from dev.cli import Commands, non_negative_seconds, positive_int
 from dev.template import DEFINITION, all_states
 
 THROTTLED = "RekognitionThrottled"
@@ -135,3 +136,14 @@ def run_burst(
         f"most retries of one call: {max(o.most_retries for o in outcomes)}"
     )
     return 0
+
+
+def register(commands: Commands) -> None:
+    burst = commands.add_parser("burst", help="how large a burst of uploads the ASL's throttling retries absorb")
+    burst.add_argument("-n", "--uploads", type=positive_int, default=1000, help="uploads (default 1000)")
+    burst.add_argument("--tps", type=positive_int, default=50, help="Rekognition quota per API, calls/s (default 50)")
+    burst.add_argument(
+        "--over", type=non_negative_seconds, default=0.0, help="seconds the uploads are spread over (default 0)"
+    )
+    burst.add_argument("--runs", type=positive_int, default=5, help="simulations, each with its own jitter")
+    burst.set_defaults(handler=lambda args: run_burst(args.uploads, args.tps, over=args.over, runs=args.runs))

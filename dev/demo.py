@@ -10,12 +10,15 @@ of the frontal portrait; the offline analyzer measures it at about 45 degrees of
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 from dev.checks import claim_build_folder
+from dev.cli import Commands, workers_option
 from proctoring.keys import parse_capture_key
 
 EXAM = "demo_exam"
@@ -128,3 +131,34 @@ def check_results(root: Path, expected: dict[str, dict[str, Any]]) -> list[str]:
         if document["status"] != want["status"] or not set(want["reasons"]) <= set(codes):
             problems.append(f"{key}: expected {want['status']} {want['reasons']}, got {document['status']} {codes}")
     return problems
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from dev.run import BUILT_LAYOUT, print_summary, run_folder
+
+    root = Path(args.dir)
+    expected = build_demo(root)
+    print(f"demo exam written to {root} ({len(expected)} captures, expectations in {root / 'expected.json'})")
+    report = run_folder(
+        root, analyzer="local", workers=args.workers, progress=not args.no_progress, extra_env=BUILT_LAYOUT
+    )
+    print_summary(report)
+    problems = check_results(root, expected)
+    for key, want in expected.items():
+        mark = "differs" if any(problem.startswith(key) for problem in problems) else "as expected"
+        print(
+            f"  {key.removeprefix('images/'):<40} {want['status']:<11} {', '.join(want['reasons']) or '-':<18} "
+            f"{mark}  ({want['why']})"
+        )
+    if problems:
+        print("\n".join(["", "Verdicts that differ from expected.json:", *problems]), file=sys.stderr)
+        return 1
+    return 0
+
+
+def register(commands: Commands) -> None:
+    demo = commands.add_parser("demo", help="build a sample exam in DIR from real photos and run it")
+    demo.add_argument("dir", metavar="DIR", nargs="?", default="demo", help="where to build the exam (default: demo)")
+    workers_option(demo)
+    demo.add_argument("--no-progress", action="store_true", help="no progress bar")
+    demo.set_defaults(handler=cmd_demo, finishes_on_interrupt=True)

@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from dev.checks import claim_build_folder
-from dev.runner import BUILT_LAYOUT, find_captures, run_folder, stored_result_path
+from dev.cli import Commands, positive_int, workers_option
+from dev.run import BUILT_LAYOUT, find_captures, run_folder, stored_result_path
 from dev.webhook import WebhookReceiver
 
 SECRET = "load-test-secret"  # noqa: S105 - a loopback receiver's key for this run only
@@ -194,3 +195,16 @@ def run_load(captures: int = 1000, students: int = 50, workers: int | None = Non
     finally:
         if not keep:
             shutil.rmtree(root, ignore_errors=True)
+
+
+def register(commands: Commands) -> None:
+    load = commands.add_parser("load", help="many captures in one run: nothing lost, nothing sent twice")
+    load.add_argument("-n", "--captures", type=positive_int, default=1000, help="captures (default 1000)")
+    load.add_argument("--students", type=positive_int, default=50, help="students they are spread over (default 50)")
+    workers_option(load)
+    load.add_argument("--keep", metavar="DIR", help="build the captures in DIR and keep them")
+    load.set_defaults(
+        handler=lambda args: run_load(
+            captures=args.captures, students=args.students, workers=args.workers, keep=args.keep
+        )
+    )

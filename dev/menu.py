@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dev.checks import UsageError, check_run_folder, check_settings
-from dev.runner import (
+from dev.cli import Commands, pipeline_options, webhook_secret
+from dev.run import (
     RunInterrupted,
     find_captures,
     key_name_problem,
@@ -96,19 +97,28 @@ def _show(root: Path, keys: list[str], settings: Settings) -> None:
                 print(f"      - {detail}")
 
 
+# The menu's test without a reference is a what-if run: its own results folder and state, so the
+# real verdicts, alert counts and idempotency records stay untouched.
+WITHOUT_REFERENCE = {
+    "REFERENCE_PREFIX": "reference-disabled-for-this-test",
+    "RESULTS_PREFIX": "results-without-reference",
+    "STATE_DIR": ".proctoring/without-reference",  # under the run folder
+}
+
+
 def interactive_menu(root: Path, *, analyzer: str, webhook: str | None, secret: str) -> int:
     settings = check_settings({})  # the user's environment: thresholds, and the folders' prefixes
     check_run_folder(root, "menu", settings.images_prefix)
     keys = find_captures(root, images_prefix=settings.images_prefix)
     if not keys:
         raise UsageError(f"no images found under {root / settings.images_prefix}")
+    options = {"analyzer": analyzer, "webhook": webhook, "secret": secret, "workers": 1}
     while True:
         print(MENU)
         try:
             choice = input("choice: ").strip().lower()
         except EOFError:
             return 0
-        options = {"analyzer": analyzer, "webhook": webhook, "secret": secret, "workers": 1}
         if choice == "q":
             return 0
         if choice in {"1", "2", "3"}:
@@ -118,33 +128,43 @@ def interactive_menu(root: Path, *, analyzer: str, webhook: str | None, secret: 
                 many=choice == "2",
                 lookup=lambda pattern: find_captures(root, [pattern], settings.images_prefix),
             )
-            if not chosen:
-                continue
-            extra: dict[str, str] = {}
-            if choice == "3":
-                # A what-if run: its own results folder and state, so the real verdicts, alert
-                # counts and idempotency records stay untouched.
-                extra = {
-                    "REFERENCE_PREFIX": "reference-disabled-for-this-test",
-                    "RESULTS_PREFIX": "results-without-reference",
-                    "STATE_DIR": str(root / ".proctoring" / "without-reference"),
-                }
-            try:
-                report = run_folder(root, only=chosen, extra_env=extra, progress=False, **options)
-            except UsageError as error:  # say what is wrong and stay in the menu (start the receiver, ...)
-                print(f"  error: {error}")
-                continue
-            except RunInterrupted as error:  # Ctrl-C during a test: back to the menu
-                print(f"  {error}")
-                continue
-            _show(root, chosen, check_settings(extra))
-            print_summary(report, name_missing_references=choice != "3")  # 3 hides them on purpose
+            if chosen:
+                _test(root, chosen, options, without_reference=choice == "3")
         elif choice == "4":
-            try:
-                print_summary(run_folder(root, **{**options, "workers": None}))
-            except UsageError as error:
-                print(f"  error: {error}")
-            except RunInterrupted as error:
-                print(f"  {error}")
+            _run_menu_choice(lambda: print_summary(run_folder(root, **{**options, "workers": None})))
         else:
             print("  choose 1, 2, 3, 4 or q")
+
+
+def _test(root: Path, chosen: list[str], options: dict[str, Any], *, without_reference: bool) -> None:
+    extra: dict[str, str] = {}
+    if without_reference:
+        extra = {**WITHOUT_REFERENCE, "STATE_DIR": str(root / WITHOUT_REFERENCE["STATE_DIR"])}
+
+    def test() -> None:
+        report = run_folder(root, only=chosen, extra_env=extra, progress=False, **options)
+        _show(root, chosen, check_settings(extra))
+        print_summary(report, name_missing_references=not without_reference)  # hidden on purpose there
+
+    _run_menu_choice(test)
+
+
+def _run_menu_choice(action: Callable[[], None]) -> None:
+    """Run a menu choice; a usage error (start the receiver, ...) or Ctrl-C is said, and the menu stays."""
+    try:
+        action()
+    except UsageError as error:
+        print(f"  error: {error}")
+    except RunInterrupted as error:
+        print(f"  {error}")
+
+
+def register(commands: Commands) -> None:
+    menu = commands.add_parser("menu", help="interactive tester on DIR")
+    menu.add_argument("dir", metavar="DIR", help="the run folder, laid out as for run")
+    pipeline_options(menu)
+    menu.set_defaults(
+        handler=lambda args: interactive_menu(
+            Path(args.dir), analyzer=args.analyzer, webhook=args.webhook, secret=webhook_secret(args)
+        )
+    )

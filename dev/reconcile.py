@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dev.checks import UsageError
+from dev.cli import Commands, non_negative_minutes
 from dev.targets import READERS, aws_refusals, bucket_listing, open_target
 
 if TYPE_CHECKING:
@@ -126,7 +127,7 @@ def _parse_time(text: Any) -> datetime | None:
 
 def folder_captures(root: Path, images_prefix: str) -> Iterator[ListedCapture]:
     """The captures of a run folder, as the local runner finds them."""
-    from dev.runner import find_captures, key_name_problem
+    from dev.run import find_captures, key_name_problem
     from proctoring.storage import file_etag
 
     for key in find_captures(root, images_prefix=images_prefix):
@@ -191,7 +192,7 @@ def start_executions(client: Any, state_machine_arn: str, bucket: str, checks: l
 
 def summary_rows(checks: list[CaptureCheck], images_prefix: str) -> dict[str, Counter]:
     """Per exam: captures, the documents' statuses, in progress and each problem."""
-    from dev.runner import student_of
+    from dev.run import student_of
 
     rows: dict[str, Counter] = defaultdict(Counter)
     for check in checks:
@@ -275,3 +276,26 @@ def run(target: str, *, settle_minutes: float | None, start: str | None, as_json
             file=sys.stderr,
         )
     return 1 if problems else 0
+
+
+def register(commands: Commands) -> None:
+    reconcile = commands.add_parser(
+        "reconcile", help="check that every capture has its one finished document (a run folder or s3://BUCKET)"
+    )
+    reconcile.add_argument("target", metavar="DIR|s3://BUCKET", help="a run folder, or the deployed bucket")
+    reconcile.add_argument(
+        "--settle",
+        type=non_negative_minutes,
+        default=None,
+        metavar="MINUTES",
+        help="uploads younger than this are in progress, not problems (default: 15 for a bucket, 0 for a folder)",
+    )
+    reconcile.add_argument(
+        "--start",
+        metavar="STATE_MACHINE_ARN",
+        help="start one execution per missing, stale, stuck or failed capture (s3://BUCKET only)",
+    )
+    reconcile.add_argument("--json", action="store_true", help="every capture's state as JSON on stdout")
+    reconcile.set_defaults(
+        handler=lambda args: run(args.target, settle_minutes=args.settle, start=args.start, as_json=args.json)
+    )

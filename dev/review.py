@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from dev.checks import UsageError
+from dev.cli import Commands
 from dev.targets import READERS, Target, aws_refusals, bucket_listing, open_target
 
 NEEDS_A_LOOK = ("ALERT_FINAL", "ALERT", "ERROR")
@@ -299,3 +300,32 @@ def run(
     for line in unreadable:
         print(f"note: {line}", file=sys.stderr)
     return 0
+
+
+def register(commands: Commands) -> None:
+    review = commands.add_parser(
+        "review",
+        help="the captures a proctor has to look at: a table, CSV, or a page with the pictures (a run folder or "
+        "s3://BUCKET)",
+    )
+    review.add_argument("target", metavar="DIR|s3://BUCKET", help="a run folder, or the deployed bucket")
+    review.add_argument("--exam", metavar="EXAM", help="only this exam's documents")
+    review.add_argument(
+        "--status",
+        action="append",
+        choices=STATUSES,
+        help="only documents with this status; repeatable (default: ALERT_FINAL, ALERT and ERROR on the "
+        "terminal and the page, every status in --csv)",
+    )
+    review.add_argument("--csv", metavar="FILE", help="write the documents as CSV rows to FILE ('-': standard output)")
+    review.add_argument(
+        "--html",
+        metavar="FILE",
+        help="write a page of the captures to look at, beside each student's reference, faces boxed "
+        "(it holds students' faces)",
+    )
+    review.set_defaults(
+        handler=lambda args: run(
+            args.target, csv_path=args.csv, html_path=args.html, statuses=args.status, exam=args.exam
+        )
+    )

@@ -46,7 +46,7 @@ def open_target(text: str, command: str, images_prefix: str) -> Target:
 
         s3 = boto3.client("s3", config=Config(max_pool_connections=READERS))
         return Target(text, bucket, S3Storage(s3), s3=s3)
-    from dev.runner import LOCAL_BUCKET
+    from dev.run import LOCAL_BUCKET
 
     root = Path(text)
     check_run_folder(root, command, images_prefix)

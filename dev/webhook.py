@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from dev.cli import Commands, port_number, webhook_secret
 from proctoring.notify import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 
 MAX_BODY_BYTES = 1024 * 1024  # a result document is a few kB
@@ -157,3 +158,14 @@ def serve(port: int, secret: str) -> int:
             pass
     print(f"{len(receiver.deliveries)} deliveries received", file=sys.stderr)
     return 0
+
+
+def register(commands: Commands) -> None:
+    webhook = commands.add_parser("webhook", help="a receiver that verifies signatures and prints each alert")
+    webhook.add_argument("--port", type=port_number, default=8765, help="port on 127.0.0.1 (default 8765)")
+    webhook.add_argument(
+        "--webhook-secret",
+        help="HMAC key the signatures are checked with (default: $PROCTORING_WEBHOOK_SECRET, else the key "
+        "run and menu sign with by default)",
+    )
+    webhook.set_defaults(handler=lambda args: serve(args.port, webhook_secret(args)))

@@ -3,10 +3,8 @@ state machine, and a real webhook receiver on loopback."""
 
 from __future__ import annotations
 
-import io
 import json
 import os
-import random
 import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -17,20 +15,24 @@ import boto3
 import pytest
 from botocore.config import Config
 from hypothesis import settings
-from PIL import Image, ImageDraw
 
-from dev.engine import LambdaContext, LocalStepFunctions, environment, load_handler_module, reset_backends
+from dev.engine import LocalStepFunctions
 from dev.events import object_created_event
+from dev.lambdas import environment, reset_backends
+from tests.builders import (
+    BUCKET,
+    FACES,
+    WEBHOOK_SECRET,
+    assert_valid,
+    create_tables,
+    sent_bytes,
+)
 from tests.fakes import RecordedRekognition
 
 # Property tests explore new examples on every local run; CI (HYPOTHESIS_PROFILE=ci) runs the same
 # examples every time, so its verdict does not depend on the draw.
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
-ROOT = Path(__file__).resolve().parent.parent
-FACES = ROOT.parent / "shared" / "faces"
-BUCKET = "proctoring-test-bucket"
-WEBHOOK_SECRET = "test-webhook-secret"
 
 QUIET = {
     "POWERTOOLS_SERVICE_NAME": "proctoring",
@@ -65,53 +67,6 @@ def _settings_variables() -> set[str]:
 for _name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", *_settings_variables()):
     os.environ.pop(_name, None)
 os.environ.update(QUIET)
-
-
-def synthetic_jpeg(seed: int, size: tuple[int, int] = (640, 480), **save: Any) -> bytes:
-    """A real JPEG with content unique to ``seed`` (shapes and noise, no face)."""
-    rng = random.Random(seed)
-    image = Image.new("RGB", size, tuple(rng.randrange(40, 200) for _ in range(3)))
-    draw = ImageDraw.Draw(image)
-    for _ in range(12):
-        x0, y0 = rng.randrange(size[0]), rng.randrange(size[1])
-        draw.ellipse(
-            [x0, y0, x0 + rng.randrange(20, 200), y0 + rng.randrange(20, 200)],
-            fill=tuple(rng.randrange(256) for _ in range(3)),
-        )
-    buffer = io.BytesIO()
-    image.save(buffer, format="JPEG", quality=90, **save)
-    return buffer.getvalue()
-
-
-def build_exam(
-    root: Path, users: tuple[str, ...] = ("ana", "ben"), captures: int = 2, name: str = "c{index}.jpg"
-) -> Path:
-    """``exam1`` with a reference and ``captures`` captures for each of ``users``."""
-    for user in users:
-        (root / "reference").mkdir(exist_ok=True)
-        (root / "reference" / f"{user}.jpg").write_bytes(synthetic_jpeg(100))
-        for index in range(captures):
-            path = root / "images" / "exam1" / user / name.format(index=index)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(synthetic_jpeg(index))
-    return root
-
-
-def assert_valid(document: dict[str, Any], kind: str = "result") -> dict[str, Any]:
-    """Check a document against the published JSON Schema (``result`` or ``webhook``)."""
-    import jsonschema
-
-    from proctoring.result import schema
-
-    jsonschema.validate(document, schema(kind), format_checker=jsonschema.FormatChecker())
-    return document
-
-
-def sent_bytes(data: bytes) -> bytes:
-    """The bytes the analyzer sends to Rekognition for an upload (normalised JPEG)."""
-    from proctoring.images import prepare_image
-
-    return prepare_image(data, identity="probe").jpeg_bytes()
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -162,29 +117,6 @@ def local_env(tmp_path: Path) -> Iterator[Path]:
         yield tmp_path
 
 
-def handler(step: str) -> Any:
-    """The ``lambda_handler`` of ``functions/<step>/app.py``."""
-    return load_handler_module(ROOT / "functions" / step).lambda_handler
-
-
-def emitted_metrics(step: str, event: dict[str, Any], monkeypatch: Any, capsys: Any) -> dict[str, dict[str, Any]]:
-    """Run a handler with metrics on; the CloudWatch EMF metrics it printed, by name, with their
-    namespace and dimensions (what the template's alarms select on)."""
-    module = load_handler_module(ROOT / "functions" / step)
-    module.metrics.clear_metrics()
-    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
-    capsys.readouterr()
-    module.lambda_handler(event, LambdaContext(step))
-    found = {}
-    for line in capsys.readouterr().out.splitlines():
-        record = json.loads(line) if line.startswith("{") else {}
-        for directive in record.get("_aws", {}).get("CloudWatchMetrics", []):
-            for metric in directive["Metrics"]:
-                dimensions = {name: record[name] for names in directive["Dimensions"] for name in names}
-                found[metric["Name"]] = {"namespace": directive["Namespace"], "dimensions": dimensions}
-    return found
-
-
 @dataclass
 class AwsPipeline:
     """The real ASL with moto's S3 and DynamoDB, recorded Rekognition answers, and the handlers."""
@@ -219,23 +151,6 @@ class AwsPipeline:
     def result_keys(self) -> list[str]:
         listed = self.s3.list_objects_v2(Bucket=BUCKET, Prefix="results/").get("Contents", [])
         return sorted(item["Key"] for item in listed)
-
-
-def create_tables(dynamodb: Any) -> tuple[str, str]:
-    """The two tables with the key schemas template.yaml declares."""
-    dynamodb.create_table(
-        TableName="alert-history",
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-    )
-    dynamodb.create_table(
-        TableName="idempotency",
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-    )
-    return "alert-history", "idempotency"
 
 
 @pytest.fixture

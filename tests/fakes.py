@@ -16,7 +16,11 @@ import boto3
 from botocore.exceptions import ClientError
 from botocore.validate import ParamValidator
 
+from tests.builders import face
+
 FIXTURES = Path(__file__).parent / "fixtures" / "rekognition"
+# The runner's workers build their analyzer from a "module:factory" name: every image one matching face.
+FACTORY = "tests.fakes:one_face_analyzer"
 
 
 def fixture(name: str) -> dict[str, Any]:
@@ -145,23 +149,6 @@ class CannedAnalyzer:
     def detect_labels(self, image: Any, max_labels: int, min_confidence: float) -> dict[str, Any]:
         self._record("detect_labels", image)
         return self._labels
-
-
-def face(
-    yaw: float = 0.0,
-    pitch: float = 0.0,
-    confidence: float = 99.9,
-    brightness: float = 70.0,
-    sharpness: float = 70.0,
-    box: tuple[float, float, float, float] = (0.3, 0.2, 0.25, 0.4),
-) -> dict[str, Any]:
-    left, top, width, height = box
-    return {
-        "BoundingBox": {"Width": width, "Height": height, "Left": left, "Top": top},
-        "Confidence": confidence,
-        "Pose": {"Yaw": yaw, "Pitch": pitch, "Roll": 0.0},
-        "Quality": {"Brightness": brightness, "Sharpness": sharpness},
-    }
 
 
 def one_face_analyzer() -> CannedAnalyzer:

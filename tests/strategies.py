@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from tests.fakes import face
+from tests.builders import face
 
 # A few round values beside any value: equal areas and equal confidences (ties) must come up.
 ratios = st.one_of(st.sampled_from([0.0, 0.1, 0.2, 0.5]), st.floats(min_value=0.0, max_value=1.0, allow_nan=False))

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.idempotency import idempotent_function
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -20,11 +18,12 @@ from proctoring.alerts import get_alert_history
 from proctoring.config import Settings, get_settings
 from proctoring.idempotency import ConfiguredPersistenceLayer, idempotency_config, replay_counter
 from proctoring.judgement import judge_capture
+from proctoring.observability import about, count, logger, metrics, step_handler
+from proctoring.payloads import ExecutionState, JudgedResult
 from proctoring.policy import PolicyConfig
 
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
+__all__ = ["lambda_handler", "metrics"]
+
 persistence_layer = ConfiguredPersistenceLayer()
 # With the result key in it, a capture processed after ResultsPrefix changed is written where results now go.
 once_per_judgement = idempotency_config(
@@ -33,14 +32,12 @@ once_per_judgement = idempotency_config(
 )
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+@step_handler
+def lambda_handler(event: ExecutionState, context: LambdaContext) -> JudgedResult:
     once_per_judgement.register_lambda_context(context)
     settings = get_settings()
     capture = event["capture"]
-    logger.append_keys(exam_id=capture.get("exam_id"), user_id=capture.get("user_id"))
+    about(capture.get("exam_id"), capture.get("user_id"))
     policy = PolicyConfig.from_settings(settings)
     judgement = {"event": event, "analyzer": settings.analyzer, "policy": policy.fingerprint()}
     # This event's place among the key's uploads, not the stored verdict's: an upload whose bytes
@@ -49,11 +46,11 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
 
 
 @idempotent_function(data_keyword_argument="judgement", persistence_store=persistence_layer, config=once_per_judgement)
-def judge(judgement: dict[str, Any], settings: Settings, policy: PolicyConfig) -> dict[str, Any]:
+def judge(judgement: dict[str, Any], settings: Settings, policy: PolicyConfig) -> JudgedResult:
     """The verdict for one judgement (the idempotency payload); settings and policy are what it names."""
     result = judge_capture(judgement["event"], settings, policy, get_alert_history())
     document = result["document"]
-    metrics.add_metric(name=f"Verdict{document['status'].title().replace('_', '')}", unit=MetricUnit.Count, value=1)
+    count(f"Verdict{document['status'].title().replace('_', '')}")
     logger.info(
         "verdict",
         extra={"status": document["status"], "reason": document["reason"], "alert_count": document["alert_count"]},

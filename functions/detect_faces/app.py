@@ -2,33 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from proctoring.analysis import get_analyzer
 from proctoring.config import get_settings
+from proctoring.observability import about, count, logger, metrics, step_handler
+from proctoring.payloads import DetectedFaces, StepInput
 from proctoring.pipeline import detect_capture_faces
 from proctoring.storage import get_storage
 
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
+__all__ = ["lambda_handler", "metrics"]
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+@step_handler
+def lambda_handler(event: StepInput, context: LambdaContext) -> DetectedFaces:
     capture = event["capture"]
-    logger.append_keys(exam_id=capture.get("exam_id"), user_id=capture.get("user_id"))
+    about(capture.get("exam_id"), capture.get("user_id"))
     result = detect_capture_faces(get_storage(), get_analyzer(), capture, get_settings().face_min_confidence)
     if "rejection" in result:
         logger.warning("image rejected", extra={"code": result["rejection"]["code"]})
-        metrics.add_metric(name="ImagesRejected", unit=MetricUnit.Count, value=1)
+        count("ImagesRejected")
     else:
-        metrics.add_metric(name="ImagesAnalysed", unit=MetricUnit.Count, value=1)
+        count("ImagesAnalysed")
         logger.info("faces detected", extra={"face_count": result["face_count"]})
     return result

@@ -7,35 +7,30 @@ verdict (an ERROR turned into a verdict by a redrive, a re-run after a new refer
 
 from __future__ import annotations
 
-from typing import Any
-
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.idempotency import idempotent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from proctoring.idempotency import ConfiguredPersistenceLayer, idempotency_config, replay_counter
 from proctoring.notify import get_notifier
+from proctoring.observability import count, logger, metrics, step_handler
+from proctoring.payloads import Delivery, NotifyRequest
 from proctoring.result import utc_now
 
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
+__all__ = ["lambda_handler", "metrics"]
+
 persistence_layer = ConfiguredPersistenceLayer()
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics
+@step_handler
 @idempotent(
     persistence_store=persistence_layer,
     config=idempotency_config(
         "[idempotency_key, document.status, document.reasons]", on_replay=replay_counter(metrics, "DeliveriesReplayed")
     ),
 )
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def lambda_handler(event: NotifyRequest, context: LambdaContext) -> Delivery:
     attempt = int(event.get("retry_count") or 0) + 1
     outcome = get_notifier().send(event["document"], event["idempotency_key"], attempt=attempt)
-    metrics.add_metric(name="WebhookDelivered", unit=MetricUnit.Count, value=1)
+    count("WebhookDelivered")
     logger.info("webhook delivered", extra={"attempts": attempt, "http_status": outcome["http_status"]})
     return {**outcome, "delivered_at": utc_now()}

@@ -2,27 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import S3EventBridgeNotificationEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from proctoring.config import get_settings
 from proctoring.locate import locate_capture, uploaded_object
+from proctoring.observability import about, count, logger, metrics, step_handler
+from proctoring.payloads import Capture
 from proctoring.storage import get_storage
 
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
+__all__ = ["lambda_handler", "metrics"]
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics
+@step_handler
 @event_source(data_class=S3EventBridgeNotificationEvent)
-def lambda_handler(event: S3EventBridgeNotificationEvent, context: LambdaContext) -> dict[str, Any]:
+def lambda_handler(event: S3EventBridgeNotificationEvent, context: LambdaContext) -> Capture:
     settings = get_settings()
     bucket, obj = uploaded_object(event.raw_event.get("detail"), settings.capture_bucket)
     capture = locate_capture(
@@ -35,12 +29,11 @@ def lambda_handler(event: S3EventBridgeNotificationEvent, context: LambdaContext
         settings=settings,
         sequencer=obj.get("sequencer"),
     )
-    # Against PersistResult's ResultsWritten: did every upload get its document?
-    metrics.add_metric(name="CapturesReceived", unit=MetricUnit.Count, value=1)
+    count("CapturesReceived")  # against PersistResult's ResultsWritten: did every upload get its document?
     if "rejection" in capture:
         logger.warning("capture rejected", extra={"key": capture["key"], "code": capture["rejection"]["code"]})
-        metrics.add_metric(name="CapturesRejected", unit=MetricUnit.Count, value=1)
+        count("CapturesRejected")
     else:
-        logger.append_keys(exam_id=capture["exam_id"], user_id=capture["user_id"])
-        logger.info("capture located", extra={"has_reference": capture["reference_key"] is not None})
+        about(capture["exam_id"], capture["user_id"])
+        logger.info("capture located", extra={"has_reference": capture.get("reference_key") is not None})
     return capture

@@ -2,30 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from proctoring.observability import count, logger, metrics, step_handler
+from proctoring.payloads import Persisted, PersistRequest
 from proctoring.result import notification_from_error, with_notification
 from proctoring.result_store import store_result
 from proctoring.storage import get_storage
 
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
+__all__ = ["lambda_handler", "metrics"]
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+@step_handler
+def lambda_handler(event: PersistRequest, context: LambdaContext) -> Persisted:
     document = event["document"]
     if "notification_error" in event:
         document = with_notification(document, notification_from_error(event["notification_error"]))
         # The execution still succeeds (the document stands): this metric is what raises the alarm.
-        metrics.add_metric(name="WebhookFailed", unit=MetricUnit.Count, value=1)
+        count("WebhookFailed")
     elif "notification" in event:
         document = with_notification(document, event["notification"])
     # The early "pending" write only fills an empty place: a duplicate event or a redrive must not
@@ -39,7 +33,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         outcome = "PendingResultsWritten" if stored.written else "PendingResultsKept"
     elif stored.superseded:  # a later upload of the key was judged first; its document stands
         outcome = "ResultsSuperseded"
-    metrics.add_metric(name=outcome, unit=MetricUnit.Count, value=1)
+    count(outcome)
     if stored.key != event["key"]:
         logger.warning("another capture's result has this name; written beside it", extra={"key": stored.key})
     logger.info("result written" if stored.written else "a result is already there; kept", extra={"key": stored.key})

@@ -6,30 +6,24 @@ writes a result document, then ends FAILED so it shows in the console.
 
 from __future__ import annotations
 
-from typing import Any
-
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from proctoring.config import get_settings
+from proctoring.observability import count, logger, metrics, step_handler
+from proctoring.payloads import ExecutionState, JudgedResult
 from proctoring.result import capture_from_event, failure_document, utc_now
 
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
+__all__ = ["lambda_handler", "metrics"]
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+@step_handler
+def lambda_handler(event: ExecutionState, context: LambdaContext) -> JudgedResult:
     settings = get_settings()
     capture = event.get("capture") or capture_from_event(event, settings.images_prefix, settings.results_prefix)
     error = event.get("error") or {}
     document = failure_document(capture, error, analyzer=settings.analyzer, processed_at=utc_now())
     logger.error("processing failed", extra={"error": error.get("Error"), "key": capture.get("key")})
-    metrics.add_metric(name="ProcessingFailed", unit=MetricUnit.Count, value=1)
+    count("ProcessingFailed")
     return {
         "bucket": capture["bucket"],
         "key": capture["result_key"],

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from dev.webhook import WebhookReceiver
-from tests.conftest import BUCKET, WEBHOOK_SECRET, assert_valid, synthetic_jpeg
+from tests.builders import BUCKET, WEBHOOK_SECRET, assert_valid, synthetic_jpeg
 
 OK = {
     "detect_faces": "detect_faces_one",

@@ -10,7 +10,7 @@ import pytest
 from dev.webhook import WebhookReceiver
 from proctoring.keys import idempotency_key
 from proctoring.notify import delivery_key
-from tests.conftest import BUCKET, WEBHOOK_SECRET, assert_valid, synthetic_jpeg
+from tests.builders import BUCKET, WEBHOOK_SECRET, assert_valid, synthetic_jpeg
 
 MISMATCH = {
     "detect_faces": "detect_faces_one",
@@ -245,8 +245,8 @@ def test_a_throttled_idempotency_table_is_retried_not_turned_into_an_error(make_
     machine as IdempotencyPersistenceLayerError; the ASL retries it, and the effect happens once."""
     from botocore.exceptions import ClientError
 
-    from dev.engine import load_handler_module
-    from tests.conftest import ROOT
+    from dev.lambdas import load_handler_module
+    from tests.builders import ROOT
 
     with WebhookReceiver(secret=WEBHOOK_SECRET) as receiver:
         pipeline = make_aws_pipeline(webhook_url=receiver.url)

@@ -10,7 +10,7 @@ import re
 import pytest
 
 from dev.webhook import WebhookReceiver
-from tests.conftest import WEBHOOK_SECRET, synthetic_jpeg
+from tests.builders import WEBHOOK_SECRET, synthetic_jpeg
 
 OK = {
     "detect_faces": "detect_faces_one",
@@ -73,7 +73,7 @@ def test_aws_path_logs_at_debug_hold_no_sensitive_data(make_aws_pipeline, capfd,
 
 def test_local_analyzer_run_logs_no_embeddings_or_images(tmp_path, capfd, monkeypatch):
     from dev.demo import _jpeg, _sources, _webcam
-    from dev.runner import run_folder
+    from dev.run import run_folder
 
     astronaut, _grace, _desk = _sources()
     capture = _jpeg(_webcam(astronaut, (80, 0, 400, 240)))

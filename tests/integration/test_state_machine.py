@@ -7,7 +7,7 @@ import pytest
 
 from dev.burst import throttling_policies
 from dev.webhook import WebhookReceiver
-from tests.conftest import BUCKET, WEBHOOK_SECRET, synthetic_jpeg
+from tests.builders import BUCKET, WEBHOOK_SECRET, synthetic_jpeg
 from tests.fakes import crowd_responses, fixture
 
 STEP_FUNCTIONS_STATE_LIMIT = 256 * 1024
@@ -285,8 +285,8 @@ def test_an_execution_started_by_hand_with_no_upload_event_fails_saying_so(pipel
 
 
 def test_unexpected_exception_in_a_step_is_caught(pipeline, monkeypatch):
-    from dev.engine import load_handler_module
-    from tests.conftest import ROOT
+    from dev.lambdas import load_handler_module
+    from tests.builders import ROOT
 
     module = load_handler_module(ROOT / "functions" / "detect_labels")
 
@@ -420,8 +420,8 @@ def test_the_event_names_the_version_that_is_judged_even_after_a_newer_upload(pi
 def test_the_reference_version_found_by_parse_key_is_the_one_compared(pipeline, monkeypatch):
     # The reference is replaced between ParseKey and CompareToReference: this execution compares
     # the version it found (and named in its idempotency key); the next capture sees the new one.
-    from dev.engine import load_handler_module
-    from tests.conftest import ROOT
+    from dev.lambdas import load_handler_module
+    from tests.builders import ROOT
 
     step = load_handler_module(ROOT / "functions" / "compare_to_reference")  # the module the engine runs
     pipeline.reference("user_456", synthetic_jpeg(1000))

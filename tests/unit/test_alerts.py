@@ -16,7 +16,7 @@ from moto import mock_aws
 from proctoring.alerts import DynamoDBAlertHistory, SqliteAlertHistory
 from proctoring.errors import StorageUnavailable
 from proctoring.policy import ALERT, ALERT_FINAL, escalate
-from tests.conftest import create_tables
+from tests.builders import create_tables
 
 
 @pytest.fixture(params=["sqlite", "dynamodb"])

@@ -12,10 +12,10 @@ import warnings
 import pytest
 
 from dev import template as tpl
-from dev.engine import LambdaContext
+from dev.lambdas import LambdaContext
 from proctoring.analysis import set_analyzer
-from tests.conftest import ROOT, assert_valid, emitted_metrics, handler, synthetic_jpeg
-from tests.fakes import CannedAnalyzer, face
+from tests.builders import ROOT, assert_valid, emitted_metrics, face, handler, synthetic_jpeg
+from tests.fakes import CannedAnalyzer
 
 EVENTS = ROOT / "events"
 

@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from dev.engine import LambdaContext, environment, reset_backends
 from dev.events import object_created_event
+from dev.lambdas import LambdaContext, environment, reset_backends
 from dev.webhook import WebhookReceiver
 from proctoring.analysis import set_analyzer
 from proctoring.errors import InvalidEvent, WebhookRejected, WebhookTransientError
 from proctoring.notify import delivery_key
 from proctoring.storage import file_etag
-from tests.conftest import ROOT, WEBHOOK_SECRET, emitted_metrics, handler, synthetic_jpeg
-from tests.fakes import CannedAnalyzer, face
+from tests.builders import ROOT, WEBHOOK_SECRET, emitted_metrics, face, handler, synthetic_jpeg
+from tests.fakes import CannedAnalyzer
 
 BUCKET = "local"
 
@@ -434,7 +434,7 @@ def test_persist_records_a_failed_delivery(local_env, monkeypatch, capsys):
 
 # -- Notify -----------------------------------------------------------------------------------------
 def notify_env(local_env, url, monkeypatch):
-    from dev.engine import reset_backends
+    from dev.lambdas import reset_backends
 
     monkeypatch.setenv("WEBHOOK_URL", url)
     monkeypatch.setenv("WEBHOOK_SECRET", WEBHOOK_SECRET)

@@ -16,7 +16,7 @@ from proctoring.images import (
     image_quality,
     prepare_image,
 )
-from tests.conftest import synthetic_jpeg
+from tests.builders import synthetic_jpeg
 
 
 def encode(image: Image.Image, fmt: str, **kwargs) -> bytes:

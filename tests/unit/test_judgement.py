@@ -12,7 +12,7 @@ from proctoring.judgement import judge_capture
 from proctoring.keys import capture_identity
 from proctoring.locate import capture_gone
 from proctoring.policy import PolicyConfig
-from tests.fakes import face
+from tests.builders import face
 
 SETTINGS = Settings.from_env({"ALERT_FINAL_THRESHOLD": "3", "ESCALATION_EXCLUDES": "REFERENCE_MISSING"})
 POLICY = PolicyConfig.from_settings(SETTINGS)

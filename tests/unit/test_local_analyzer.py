@@ -149,7 +149,7 @@ def test_reference_embedding_is_computed_once_per_version(analyzer, wheel_photos
 
 
 def test_models_load_once_per_process(monkeypatch):
-    from dev.engine import reset_backends
+    from dev.lambdas import reset_backends
     from proctoring.analysis import get_analyzer
 
     monkeypatch.setenv("ANALYZER", "local")

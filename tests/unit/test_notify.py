@@ -29,7 +29,7 @@ from proctoring.notify import (
     sign,
     verify,
 )
-from tests.conftest import ROOT
+from tests.builders import ROOT
 
 BODY = b'{"status":"ALERT"}'
 

@@ -20,7 +20,7 @@ from proctoring.policy import (
     filter_labels,
     overlap,
 )
-from tests.fakes import face
+from tests.builders import face
 from tests.strategies import analyses
 
 CONFIG = PolicyConfig()

@@ -7,7 +7,7 @@ import pytest
 from proctoring.analysis.rekognition import RekognitionAnalyzer
 from proctoring.errors import AnalyzerUnavailable, RekognitionThrottled
 from proctoring.images import ImageRejected, prepare_image
-from tests.conftest import synthetic_jpeg
+from tests.builders import synthetic_jpeg
 from tests.fakes import RecordedRekognition
 
 

@@ -15,8 +15,7 @@ from proctoring.result import (
     notification_from_error,
     with_notification,
 )
-from tests.conftest import assert_valid
-from tests.fakes import face
+from tests.builders import assert_valid, face
 from tests.strategies import analyses
 
 CAPTURE = {

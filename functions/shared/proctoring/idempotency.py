@@ -34,7 +34,7 @@ class SqlitePersistenceLayer(BasePersistenceLayer):
     """Idempotency records in one SQLite file, safe across threads and processes."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # Powertools leaves it unannotated
         self._db = SqliteFile(
             path,
             "CREATE TABLE IF NOT EXISTS idempotency ("
@@ -44,7 +44,7 @@ class SqlitePersistenceLayer(BasePersistenceLayer):
         self.path = self._db.path
 
     @staticmethod
-    def _record(row: tuple) -> DataRecord:
+    def _record(row: tuple[Any, ...]) -> DataRecord:
         return DataRecord(
             idempotency_key=row[0],
             status=row[1],
@@ -127,7 +127,7 @@ def replay_counter(metrics: Metrics, name: str) -> IdempotentHookFunction:
     """A response hook that counts, as metric ``name``, the responses answered from the store: the
     duplicate events and redrives the idempotency absorbed."""
 
-    def count(response: Any, record: DataRecord) -> Any:
+    def count(response: Any, idempotent_data: DataRecord) -> Any:
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
         return response
 
@@ -158,7 +158,7 @@ class ConfiguredPersistenceLayer(BasePersistenceLayer):
     """
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # Powertools leaves it unannotated
         self._delegate: BasePersistenceLayer | None = None
         self._lock = threading.Lock()
         self._configure_lock = threading.Lock()

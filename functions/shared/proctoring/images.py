@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 from PIL import Image, ImageFile, ImageFilter, ImageOps, ImageStat, UnidentifiedImageError
 
+from .payloads import FaceQuality, Rejection
+
 # Rekognition's limits: 5 MB as bytes, 15 MB from S3, 80 px a side; JPEG and PNG only.
 MAX_INLINE_BYTES = 5 * 1024 * 1024
 MAX_SOURCE_BYTES = 15 * 1024 * 1024
@@ -34,7 +36,7 @@ class ImageRejected(Exception):
         self.code = code
         self.message = message
 
-    def as_dict(self) -> dict[str, str]:
+    def as_dict(self) -> Rejection:
         return {"code": self.code, "message": self.message}
 
 
@@ -99,6 +101,25 @@ def prepare_image(data: bytes, identity: str, max_side: int = ANALYSIS_MAX_SIDE)
 
     Raises :class:`ImageRejected` with a specific code for every input that cannot be analysed.
     """
+    _check_file(data)
+    image, source_format, source_size = _decode(data, max_side)
+    # A broken EXIF block must not lose an otherwise good image: analyse it as stored. In place:
+    # otherwise an upright image is copied whole, which for a large PNG is hundreds of MB.
+    with contextlib.suppress(Exception):
+        ImageOps.exif_transpose(image, in_place=True)
+    upright = _to_rgb(image)
+    if max(upright.size) > max_side:
+        # Down to max_side, but never below Rekognition's minimum side: a very wide picture keeps
+        # a longer side instead (scaling a 4000x100 strip to 1920x48 would make it unreadable).
+        scale = max(max_side / max(upright.size), MIN_SIDE / min(upright.size))
+        if scale < 1:
+            new_size = (max(MIN_SIDE, round(upright.width * scale)), max(MIN_SIDE, round(upright.height * scale)))
+            upright = upright.resize(new_size, Image.Resampling.LANCZOS)
+    return PreparedImage(image=upright, identity=identity, source_format=source_format, source_size=source_size)
+
+
+def _check_file(data: bytes) -> None:
+    """Refuse, before decoding, what the file's size or first bytes already rule out."""
     size = len(data)
     if size == 0:
         raise ImageRejected("IMAGE_EMPTY", "the file is empty (0 bytes)")
@@ -109,6 +130,10 @@ def prepare_image(data: bytes, identity: str, max_side: int = ANALYSIS_MAX_SIDE)
     unsupported = _sniff_unsupported(data)
     if unsupported:
         raise ImageRejected("IMAGE_FORMAT_UNSUPPORTED", f"{unsupported} images are not supported; upload JPEG or PNG")
+
+
+def _decode(data: bytes, max_side: int) -> tuple[Image.Image, str, tuple[int, int]]:
+    """The decoded image, its format and its size as stored, or the rejection saying why not."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -139,23 +164,10 @@ def prepare_image(data: bytes, identity: str, max_side: int = ANALYSIS_MAX_SIDE)
         raise ImageRejected("IMAGE_UNREADABLE", "the file is not an image in a known format") from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageRejected("IMAGE_CORRUPT", f"the image could not be decoded: {exc}") from exc
-
-    # A broken EXIF block must not lose an otherwise good image: analyse it as stored. In place:
-    # otherwise an upright image is copied whole, which for a large PNG is hundreds of MB.
-    with contextlib.suppress(Exception):
-        ImageOps.exif_transpose(image, in_place=True)
-    image = _to_rgb(image)
-    if max(image.size) > max_side:
-        # Down to max_side, but never below Rekognition's minimum side: a very wide picture keeps
-        # a longer side instead (scaling a 4000x100 strip to 1920x48 would make it unreadable).
-        scale = max(max_side / max(image.size), MIN_SIDE / min(image.size))
-        if scale < 1:
-            size = (max(MIN_SIDE, round(image.width * scale)), max(MIN_SIDE, round(image.height * scale)))
-            image = image.resize(size, Image.Resampling.LANCZOS)
-    return PreparedImage(image=image, identity=identity, source_format=source_format, source_size=source_size)
+    return image, source_format, source_size
 
 
-def image_quality(image: Image.Image, box: tuple[int, int, int, int] | None = None) -> dict[str, float]:
+def image_quality(image: Image.Image, box: tuple[int, int, int, int] | None = None) -> FaceQuality:
     """Brightness and sharpness on Rekognition's 0-100 scales, of the whole image or of ``box``.
 
     Brightness is mean luminance scaled to 0-100. Sharpness maps the variance of a Laplacian-like

@@ -4,18 +4,17 @@ result document. No image work, so DecideVerdict imports nothing it does not use
 
 from __future__ import annotations
 
-from typing import Any
-
 from .alerts import AlertHistory
 from .config import Settings
 from .keys import alert_subject
+from .payloads import Capture, ExecutionState, JudgedResult
 from .policy import ALERT, OK, PolicyConfig, counts_toward_escalation, decide, escalate
 from .result import analysis_input, build_document, utc_now
 
 
 def judge_capture(
-    event: dict[str, Any], settings: Settings, policy: PolicyConfig, history: AlertHistory
-) -> dict[str, Any]:
+    event: ExecutionState, settings: Settings, policy: PolicyConfig, history: AlertHistory
+) -> JudgedResult:
     """The verdict on one capture's analysis, counted in the student's alert history and escalated,
     as the result document and where it goes."""
     capture = event["capture"]
@@ -23,11 +22,10 @@ def judge_capture(
     verdict = decide(analysis, policy)
     status, alert_count = verdict.status, None
     if counts_toward_escalation(verdict, policy):
-        exam_id, user_id = alert_subject(capture["exam_id"], capture["user_id"])
-        alert_count = history.record_alert(exam_id, user_id, capture["idempotency_key"])
+        alert_count = history.record_alert(*_student(capture), capture["idempotency_key"])
         status = escalate(status, alert_count, settings.alert_final_threshold)
     elif status in {OK, ALERT}:  # an OK, or an alert whose reasons are all excluded from escalation
-        alert_count = history.alert_count(*alert_subject(capture["exam_id"], capture["user_id"]))
+        alert_count = history.alert_count(*_student(capture))
     document = build_document(
         capture,
         verdict,
@@ -44,3 +42,12 @@ def judge_capture(
         "failed": False,
         "document": document,
     }
+
+
+def _student(capture: Capture) -> tuple[str, str]:
+    """The (exam, student) an alert counts for. Only a key that follows the convention, which
+    names both, is judged; any other is an ERROR before it gets here."""
+    exam_id, user_id = capture["exam_id"], capture["user_id"]
+    if exam_id is None or user_id is None:
+        raise ValueError(f"{capture['key']!r} names no exam and student; it cannot be counted")
+    return alert_subject(exam_id, user_id)

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote_plus
 
+from .payloads import Capture
+
 # In order of preference; upper case too, as cameras and phones write it (S3 keys are case-sensitive).
 REFERENCE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".JPG", ".JPEG", ".PNG")
 MAX_SEGMENT_LENGTH = 255
@@ -186,14 +188,14 @@ def capture_identity(
     sequencer: str | None = None,
     images_prefix: str = "images/",
     results_prefix: str = "results/",
-) -> dict[str, Any]:
+) -> Capture:
     """Who and what a key is about, and where its result goes: the fields every path needs.
 
     Keys outside the convention get their ``_invalid`` result key and a ``rejection``. The event's
     ``sequencer`` orders uploads of one key; one that is not S3's hex form is dropped.
     """
     etag = (etag or "").strip('"') or None
-    identity: dict[str, Any] = {
+    identity: Capture = {
         "bucket": bucket,
         "key": key,
         "s3_input": f"s3://{bucket}/{key}",
@@ -204,6 +206,7 @@ def capture_identity(
         "exam_id": None,
         "user_id": None,
         "file_name": None,
+        "result_key": "",
     }
     try:
         parsed = parse_capture_key(key, images_prefix)
@@ -223,9 +226,6 @@ def capture_identity(
         }
         return identity
     identity.update(
-        exam_id=parsed.exam_id,
-        user_id=parsed.user_id,
-        file_name=parsed.file_name,
-        result_key=result_key,
+        {"exam_id": parsed.exam_id, "user_id": parsed.user_id, "file_name": parsed.file_name, "result_key": result_key}
     )
     return identity

@@ -11,6 +11,7 @@ from typing import Any
 from .config import Settings
 from .errors import InvalidEvent
 from .keys import capture_identity, key_candidates, parse_capture_key
+from .payloads import Capture, Rejection
 from .storage import ObjectInfo, Storage
 
 
@@ -42,7 +43,7 @@ def locate_capture(
     size: int | None,
     settings: Settings,
     sequencer: str | None = None,
-) -> dict[str, Any]:
+) -> Capture:
     """Resolve the event's key, parse it, and find the student's reference photo.
 
     Returns the ``capture`` state. Keys outside the convention, and objects that no longer
@@ -65,7 +66,15 @@ def locate_capture(
     )
     # The event names one version of the object; a newer upload of the same key may be there by now.
     size = size if size is not None else (info.size if info else None)
-    capture.update(size=size, reference_key=None, reference_etag=None, reference_size=None, reference_version_id=None)
+    capture.update(
+        {
+            "size": size,
+            "reference_key": None,
+            "reference_etag": None,
+            "reference_size": None,
+            "reference_version_id": None,
+        }
+    )
     if "rejection" in capture:
         return capture
     if info is None:
@@ -89,7 +98,7 @@ def first_existing(storage: Storage, bucket: str, keys: Iterable[str]) -> tuple[
     return next(((key, info) for key in keys if (info := storage.head(bucket, key)) is not None), None)
 
 
-def capture_gone(capture: dict[str, Any]) -> dict[str, str]:
+def capture_gone(capture: Capture) -> Rejection:
     """The rejection of a capture deleted between its upload and its analysis: nothing to retry."""
     version = f" (version {capture['version_id']})" if capture.get("version_id") else ""
     return {

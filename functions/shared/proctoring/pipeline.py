@@ -8,7 +8,6 @@ Handlers call these; tests call them with a local storage and a fake analyzer.
 from __future__ import annotations
 
 import threading
-from typing import Any
 
 from cachetools import LRUCache
 
@@ -16,6 +15,7 @@ from .analysis.base import FaceAnalyzer
 from .config import Settings
 from .images import MAX_SOURCE_BYTES, ImageRejected, PreparedImage, image_quality, prepare_image
 from .locate import capture_gone
+from .payloads import Capture, Comparison, DetectedFaces, DetectedLabels, FaceMatch, Label
 from .policy import by_prominence, confident_faces
 from .storage import Storage
 
@@ -27,9 +27,9 @@ MAX_FACES = 100
 MAX_INSTANCES_PER_LABEL = 5
 
 
-def bounded_labels(result: dict[str, Any]) -> dict[str, Any]:
+def bounded_labels(result: DetectedLabels) -> DetectedLabels:
     """Labels with at most ``MAX_INSTANCES_PER_LABEL`` boxes each; ``InstanceCount`` keeps the total."""
-    labels = []
+    labels: list[Label] = []
     for label in result.get("labels") or []:
         instances = sorted(label.get("Instances") or [], key=lambda inst: inst.get("Confidence") or 0, reverse=True)
         labels.append({**label, "Instances": instances[:MAX_INSTANCES_PER_LABEL], "InstanceCount": len(instances)})
@@ -37,7 +37,7 @@ def bounded_labels(result: dict[str, Any]) -> dict[str, Any]:
 
 
 # Steps that share a process (the local runner, a warm Lambda) decode each image version once.
-_prepared: LRUCache = LRUCache(maxsize=32)
+_prepared: LRUCache[str, PreparedImage] = LRUCache(maxsize=32)
 _prepared_lock = threading.Lock()
 
 
@@ -64,7 +64,7 @@ def load_image(
     return prepared
 
 
-def load_capture(storage: Storage, capture: dict[str, Any]) -> PreparedImage:
+def load_capture(storage: Storage, capture: Capture) -> PreparedImage:
     return load_image(
         storage,
         capture["bucket"],
@@ -78,9 +78,9 @@ def load_capture(storage: Storage, capture: dict[str, Any]) -> PreparedImage:
 def detect_capture_faces(
     storage: Storage,
     analyzer: FaceAnalyzer,
-    capture: dict[str, Any],
+    capture: Capture,
     min_face_confidence: float = Settings.face_min_confidence,
-) -> dict[str, Any]:
+) -> DetectedFaces:
     """Faces of the capture, or a ``rejection`` when the image cannot be analysed.
 
     ``face_count`` counts the faces the policy counts (at or above ``min_face_confidence``): the
@@ -107,19 +107,22 @@ def detect_capture_faces(
 def compare_to_reference(
     storage: Storage,
     analyzer: FaceAnalyzer,
-    capture: dict[str, Any],
+    capture: Capture,
     min_face_confidence: float = Settings.face_min_confidence,
-) -> dict[str, Any]:
+) -> Comparison:
     """Best similarity between the reference's face and the capture's faces.
 
     The reference must hold exactly one face; otherwise it is reported invalid and CompareFaces
     is never called (Rekognition raises InvalidParameterException on a faceless image).
     """
+    reference_key = capture.get("reference_key")
+    if not reference_key:  # the state machine's HasReference sends no such capture here
+        return {"reference": {"status": "missing"}, "similarity": None}
     try:
         reference = load_image(
             storage,
             capture["bucket"],
-            capture["reference_key"],
+            reference_key,
             etag=capture.get("reference_etag"),
             version_id=capture.get("reference_version_id"),
             size=capture.get("reference_size"),  # an oversized reference is refused before download
@@ -140,15 +143,22 @@ def compare_to_reference(
     return {
         "reference": {"status": "ok", "face_count": 1},
         "similarity": comparison.get("similarity"),
-        "face_matches": [
-            {k: match[k] for k in ("Similarity", "BoundingBox") if k in match}
-            for match in comparison.get("face_matches", [])
-        ],
+        "face_matches": [_score_and_box(match) for match in comparison["face_matches"]],
     }
 
 
+def _score_and_box(match: FaceMatch) -> FaceMatch:
+    """What the policy needs of a compared face (not the local analyzer's distance)."""
+    kept: FaceMatch = {}
+    if "Similarity" in match:
+        kept["Similarity"] = match["Similarity"]
+    if "BoundingBox" in match:
+        kept["BoundingBox"] = match["BoundingBox"]
+    return kept
+
+
 def detect_capture_labels(
-    storage: Storage, analyzer: FaceAnalyzer, capture: dict[str, Any], settings: Settings
-) -> dict[str, Any]:
+    storage: Storage, analyzer: FaceAnalyzer, capture: Capture, settings: Settings
+) -> DetectedLabels:
     image = load_capture(storage, capture)
     return bounded_labels(analyzer.detect_labels(image, settings.max_labels, settings.min_confidence))

@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Final, TypedDict
 
 from .config import Settings
+from .payloads import DetectedLabels, Face, FaceMatch, FaceQuality, Pose, Rejection, Status
+from .payloads import Reason as ReasonDocument
 
-OK = "OK"
-ALERT = "ALERT"
-ALERT_FINAL = "ALERT_FINAL"
-ERROR = "ERROR"
+OK: Final = "OK"
+ALERT: Final = "ALERT"
+ALERT_FINAL: Final = "ALERT_FINAL"
+ERROR: Final = "ERROR"
 
 # Part of every verdict's idempotency key, with the thresholds: raise it when a rule changes what
 # it decides, so that captures processed again after an upgrade are judged by the new rules rather
@@ -84,15 +87,15 @@ class Reason:
     message: str
     evidence: dict[str, Any] = field(default_factory=dict)
 
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def as_dict(self) -> ReasonDocument:
+        return {"code": self.code, "message": self.message, "evidence": dict(self.evidence)}
 
 
 @dataclass(frozen=True)
 class Verdict:
-    status: str
+    status: Status
     reasons: tuple[Reason, ...]
-    face: dict[str, Any] | None
+    face: Face | None
     labels: tuple[dict[str, Any], ...]
     notes: tuple[str, ...] = ()
     face_count: int = 0  # faces at or above FACE_MIN_CONFIDENCE: the ones the verdict counted
@@ -103,13 +106,13 @@ class Verdict:
         return self.reasons[0].code if self.reasons else ""
 
 
-def face_area(face: dict[str, Any]) -> float:
+def face_area(face: Face) -> float:
     """Share of the picture a face's box covers (the largest face is the student's)."""
-    box = face.get("BoundingBox") or {}
-    return float(box.get("Width", 0)) * float(box.get("Height", 0))
+    box = face.get("BoundingBox")
+    return float(box["Width"]) * float(box["Height"]) if box else 0.0
 
 
-def _canonical(item: dict[str, Any]) -> str:
+def _canonical(item: Mapping[str, Any]) -> str:
     """The last tie-break of a sort: the same items in any input order end in the same order."""
     return json.dumps(item, sort_keys=True, default=str)
 
@@ -122,20 +125,20 @@ def filter_labels(labels: list[dict[str, Any]], config: PolicyConfig) -> list[di
     return kept[: config.max_labels]
 
 
-def by_prominence(faces: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def by_prominence(faces: Iterable[Face]) -> list[Face]:
     """Largest face first (the student's), then the more confident; any order in, one order out."""
     return sorted(faces, key=lambda face: (-face_area(face), -float(face.get("Confidence", 0)), _canonical(face)))
 
 
-def confident_faces(faces: list[dict[str, Any]] | None, min_confidence: float) -> list[dict[str, Any]]:
+def confident_faces(faces: Iterable[Face] | None, min_confidence: float) -> list[Face]:
     """The detections that are faces: at or above FACE_MIN_CONFIDENCE (a poster, a pattern is not)."""
     return [face for face in faces or [] if float(face.get("Confidence", 0)) >= min_confidence]
 
 
-def overlap(first: dict[str, Any], second: dict[str, Any]) -> float:
+def overlap(first: Mapping[str, Any], second: Mapping[str, Any]) -> float:
     """Intersection over union of two BoundingBoxes (ratios of the picture): 1 for the same box."""
 
-    def edges(box: dict[str, Any]) -> tuple[float, float, float, float]:
+    def edges(box: Mapping[str, Any]) -> tuple[float, float, float, float]:
         left, top = float(box.get("Left", 0)), float(box.get("Top", 0))
         return left, top, left + float(box.get("Width", 0)), top + float(box.get("Height", 0))
 
@@ -145,7 +148,7 @@ def overlap(first: dict[str, Any], second: dict[str, Any]) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def main_face_similarity(analysis: dict[str, Any], main_face: dict[str, Any] | None) -> float | None:
+def main_face_similarity(analysis: PolicyInput, main_face: Face | None) -> float | None:
     """The similarity of the face being judged, the main one, to the reference.
 
     Not the best over every face: a student's photo held up beside someone else's face would match
@@ -154,7 +157,7 @@ def main_face_similarity(analysis: dict[str, Any], main_face: dict[str, Any] | N
     """
     matches = analysis.get("face_matches") or []
     if main_face is not None and matches:
-        box = main_face.get("BoundingBox") or {}
+        box = main_face["BoundingBox"]
         # Ties (one box answered twice) go to the higher similarity, whatever the answers' order.
         score, match = max(
             ((overlap(box, m.get("BoundingBox") or {}), m) for m in matches),
@@ -207,80 +210,125 @@ def _norm(name: str) -> str:
     return " ".join(name.lower().replace("-", " ").split())
 
 
-def decide(analysis: dict[str, Any], config: PolicyConfig) -> Verdict:
-    """Decide OK / ALERT / ERROR for one capture.
+class PolicyInput(TypedDict, total=False):
+    """What the policy judges, gathered from the execution's state (``result.analysis_input``).
 
-    ``analysis`` keys (all optional except where noted):
-
-    * ``rejection``: ``{"code", "message"}`` when the capture could not be analysed -> ERROR.
-    * ``faces``: Rekognition FaceDetails of the capture; ``image_quality``: whole-image quality.
-    * ``reference``: ``{"status": "ok"|"missing"|"invalid"|"skipped", "face_count", "error"}``.
+    * ``rejection`` when the capture could not be analysed -> ERROR.
+    * ``faces``: the capture's faces; ``image_quality``: the whole image's, when it has none.
+    * ``reference``: ``{"status": "ok"|"missing"|"invalid"|"skipped", "face_count", "error", "key"}``.
     * ``similarity``: best similarity of the reference face among the capture's faces;
       ``face_matches``: each compared face's ``Similarity`` and ``BoundingBox`` (the main face's counts).
-    * ``labels``: ``{"checked": bool, "labels": [...], "person_count": int|None}``.
+    * ``labels``: DetectLabels' answer, or ``{}`` when labels were not looked for.
     """
+
+    rejection: Rejection | None
+    faces: list[Face]
+    image_quality: FaceQuality | None
+    reference: dict[str, Any]
+    similarity: float | None
+    face_matches: list[FaceMatch]
+    labels: DetectedLabels | dict[str, Any]
+
+
+def decide(analysis: PolicyInput, config: PolicyConfig) -> Verdict:
+    """Decide OK / ALERT / ERROR for one capture: every reason that holds, the most serious first."""
     rejection = analysis.get("rejection")
     if rejection:
         reason = Reason(rejection["code"], as_sentence(rejection["message"]), {})
         return Verdict(status=ERROR, reasons=(reason,), face=None, labels=())
 
-    reasons: list[Reason] = []
-    notes: list[str] = []
     faces = by_prominence(confident_faces(analysis.get("faces"), config.face_min_confidence))
     main_face = faces[0] if faces else None
+    similarity, reference_reasons = _reference_reasons(analysis, faces, config)
+    label_result: Mapping[str, Any] = analysis.get("labels") or {}
+    labels = filter_labels(list(label_result.get("labels") or []), config)
+    label_reasons, label_notes = _label_reasons(label_result, labels, config)
+    pose_reasons, pose_notes = _pose_reasons(main_face, config)
+    quality: Mapping[str, Any] = (
+        (main_face.get("Quality") if main_face else None) or analysis.get("image_quality") or {}
+    )
+    reasons = [
+        *_face_reasons(faces),
+        *reference_reasons,
+        *label_reasons,
+        *pose_reasons,
+        *_quality_reasons(quality, config),
+    ]
+    reasons.sort(key=lambda reason: SEVERITY.index(reason.code))
+    return Verdict(
+        status=ALERT if reasons else OK,
+        reasons=tuple(reasons),
+        face=_shown_face(main_face),
+        labels=tuple(labels),
+        notes=(*label_notes, *pose_notes),
+        face_count=len(faces),
+        similarity=similarity,
+    )
 
+
+def _face_reasons(faces: list[Face]) -> list[Reason]:
     if not faces:
-        reasons.append(Reason("NO_FACE", "No face was found in the capture.", {}))
-    elif len(faces) > 1:
-        reasons.append(
-            Reason(
-                "MULTIPLE_FACES",
-                f"{len(faces)} faces were found in the capture.",
-                {"count": len(faces), "boxes": [f["BoundingBox"] for f in faces]},
-            )
-        )
+        return [Reason("NO_FACE", "No face was found in the capture.", {})]
+    if len(faces) > 1:
+        evidence = {"count": len(faces), "boxes": [f["BoundingBox"] for f in faces]}
+        return [Reason("MULTIPLE_FACES", f"{len(faces)} faces were found in the capture.", evidence)]
+    return []
 
+
+def _reference_reasons(
+    analysis: PolicyInput, faces: list[Face], config: PolicyConfig
+) -> tuple[float | None, list[Reason]]:
+    """The main face's similarity (None where it was not compared), and what is wrong with the
+    reference or the match."""
     reference = analysis.get("reference") or {}
-    ref_status = reference.get("status", "skipped")
-    similarity: float | None = None
-    if ref_status == "missing":
+    status = reference.get("status", "skipped")
+    if status == "missing":
         expected = reference.get("expected_key")
         where = f" (looked for {expected}, or .jpeg/.png)" if expected else ""
-        evidence = {"expected_key": expected} if expected else {}
-        reasons.append(Reason("REFERENCE_MISSING", f"The student has no reference photo{where}.", evidence))
-    elif ref_status == "invalid":
-        count = reference.get("face_count")
-        detail = reference.get("error") or (
-            "it has no face" if count == 0 else f"it has {count} faces" if count else "it cannot be analysed"
-        )
-        key = reference.get("key")
-        evidence = {"key": key} if key else {}
-        if count is not None:
-            evidence["face_count"] = count
-        if reference.get("error_code"):
-            evidence["error_code"] = reference["error_code"]
-        which = f" {key}" if key else ""
-        reasons.append(Reason("REFERENCE_INVALID", f"The reference photo{which} cannot be used: {detail}.", evidence))
-    elif ref_status == "ok" and faces:
-        similarity = main_face_similarity(analysis, main_face)
-        if similarity is None or float(similarity) < config.similarity_threshold:
-            shown = (
-                "no face matched it"
-                if similarity is None
-                else f"similarity {_past(float(similarity), config.similarity_threshold, beyond=False)}"
-            )
-            evidence = {"similarity": similarity, "threshold": config.similarity_threshold}
-            message = f"The face does not match the reference ({shown}, threshold {config.similarity_threshold:g})"
-            # The student beside someone of the same size, or their photo held up: the verdict still
-            # judges the main face, but the proctor is told the student's face is in the picture.
-            best = analysis.get("similarity")
-            if best is not None and float(best) >= config.similarity_threshold:
-                evidence["other_face_similarity"] = float(best)
-                message += f"; another face in the picture does (similarity {float(best):.1f})"
-            reasons.append(Reason("FACE_MISMATCH", f"{message}.", evidence))
+        looked_for = {"expected_key": expected} if expected else {}
+        return None, [Reason("REFERENCE_MISSING", f"The student has no reference photo{where}.", looked_for)]
+    if status == "invalid":
+        return None, [_reference_invalid(reference)]
+    if status != "ok" or not faces:
+        return None, []
+    similarity = main_face_similarity(analysis, faces[0])
+    if similarity is not None and similarity >= config.similarity_threshold:
+        return similarity, []
+    shown = (
+        "no face matched it"
+        if similarity is None
+        else f"similarity {_past(similarity, config.similarity_threshold, beyond=False)}"
+    )
+    evidence: dict[str, Any] = {"similarity": similarity, "threshold": config.similarity_threshold}
+    message = f"The face does not match the reference ({shown}, threshold {config.similarity_threshold:g})"
+    # The student beside someone of the same size, or their photo held up: the verdict still
+    # judges the main face, but the proctor is told the student's face is in the picture.
+    best = analysis.get("similarity")
+    if best is not None and float(best) >= config.similarity_threshold:
+        evidence["other_face_similarity"] = float(best)
+        message += f"; another face in the picture does (similarity {float(best):.1f})"
+    return similarity, [Reason("FACE_MISMATCH", f"{message}.", evidence)]
 
-    label_result = analysis.get("labels") or {}
-    labels = filter_labels(list(label_result.get("labels") or []), config)
+
+def _reference_invalid(reference: dict[str, Any]) -> Reason:
+    count = reference.get("face_count")
+    detail = reference.get("error") or (
+        "it has no face" if count == 0 else f"it has {count} faces" if count else "it cannot be analysed"
+    )
+    key = reference.get("key")
+    evidence: dict[str, Any] = {"key": key} if key else {}
+    if count is not None:
+        evidence["face_count"] = count
+    if reference.get("error_code"):
+        evidence["error_code"] = reference["error_code"]
+    which = f" {key}" if key else ""
+    return Reason("REFERENCE_INVALID", f"The reference photo{which} cannot be used: {detail}.", evidence)
+
+
+def _label_reasons(
+    label_result: Mapping[str, Any], labels: list[dict[str, Any]], config: PolicyConfig
+) -> tuple[list[Reason], list[str]]:
+    reasons, notes = [], []
     if label_result.get("checked"):
         forbidden = {_norm(name) for name in config.forbidden_labels}
         for label in labels:
@@ -303,67 +351,63 @@ def decide(analysis: dict[str, Any], config: PolicyConfig) -> Verdict:
         reasons.append(
             Reason("EXTRA_PERSON", f"{person_count} people were seen in the capture.", {"count": int(person_count)})
         )
-
-    if main_face is not None:
-        pose = main_face.get("Pose")
-        if not pose:
-            notes.append("The head pose could not be estimated: looking away was not checked.")
-        elif abs(float(pose.get("Yaw", 0))) > config.max_yaw or abs(float(pose.get("Pitch", 0))) > config.max_pitch:
-            angles = [
-                _measure(name.lower(), float(pose.get(name, 0)), limit, beyond=True, unit=" degrees")
-                for name, limit in (("Yaw", config.max_yaw), ("Pitch", config.max_pitch))
-            ]
-            reasons.append(
-                Reason(
-                    "LOOKING_AWAY",
-                    f"The student is looking away ({'; '.join(angles)}).",
-                    {
-                        "pose": {k: pose[k] for k in ("Yaw", "Pitch", "Roll") if k in pose},
-                        "limits": {"yaw": config.max_yaw, "pitch": config.max_pitch},
-                    },
-                )
-            )
-
-    quality = (main_face or {}).get("Quality") or analysis.get("image_quality") or {}
-    if quality:
-        brightness, sharpness = float(quality.get("Brightness", 100)), float(quality.get("Sharpness", 100))
-        dark, blurred = brightness < config.min_brightness, sharpness < config.min_sharpness
-        if dark or blurred:
-            problem = " and ".join(word for word, holds in (("too dark", dark), ("too blurred", blurred)) if holds)
-            measures = [
-                _measure("brightness", brightness, config.min_brightness, beyond=False),
-                _measure("sharpness", sharpness, config.min_sharpness, beyond=False),
-            ]
-            reasons.append(
-                Reason(
-                    "LOW_QUALITY",
-                    f"The capture is {problem} to judge ({'; '.join(measures)}).",
-                    {
-                        "brightness": brightness,
-                        "sharpness": sharpness,
-                        "minimums": {"brightness": config.min_brightness, "sharpness": config.min_sharpness},
-                    },
-                )
-            )
-
-    reasons.sort(key=lambda reason: SEVERITY.index(reason.code))
-    face = None
-    if main_face is not None:
-        # Pose and quality go with every verdict, OK included: a proctor sees how near a threshold it was.
-        face = {"BoundingBox": main_face["BoundingBox"], "Confidence": main_face["Confidence"]}
-        face.update({name: dict(main_face[name]) for name in ("Pose", "Quality") if main_face.get(name)})
-    return Verdict(
-        status=ALERT if reasons else OK,
-        reasons=tuple(reasons),
-        face=face,
-        labels=tuple(labels),
-        notes=tuple(notes),
-        face_count=len(faces),
-        similarity=similarity,
-    )
+    return reasons, notes
 
 
-def escalate(status: str, alert_number: int | None, threshold: int) -> str:
+def _pose_reasons(main_face: Face | None, config: PolicyConfig) -> tuple[list[Reason], list[str]]:
+    if main_face is None:
+        return [], []
+    pose = main_face.get("Pose")
+    if not pose:
+        return [], ["The head pose could not be estimated: looking away was not checked."]
+    yaw, pitch = float(pose.get("Yaw", 0)), float(pose.get("Pitch", 0))
+    if abs(yaw) <= config.max_yaw and abs(pitch) <= config.max_pitch:
+        return [], []
+    angles = [
+        _measure(name, value, limit, beyond=True, unit=" degrees")
+        for name, value, limit in (("yaw", yaw, config.max_yaw), ("pitch", pitch, config.max_pitch))
+    ]
+    evidence = {
+        "pose": {k: v for k, v in pose.items() if k in ("Yaw", "Pitch", "Roll")},
+        "limits": {"yaw": config.max_yaw, "pitch": config.max_pitch},
+    }
+    return [Reason("LOOKING_AWAY", f"The student is looking away ({'; '.join(angles)}).", evidence)], []
+
+
+def _quality_reasons(quality: Mapping[str, Any], config: PolicyConfig) -> list[Reason]:
+    if not quality:
+        return []
+    brightness, sharpness = float(quality.get("Brightness", 100)), float(quality.get("Sharpness", 100))
+    dark, blurred = brightness < config.min_brightness, sharpness < config.min_sharpness
+    if not (dark or blurred):
+        return []
+    problem = " and ".join(word for word, holds in (("too dark", dark), ("too blurred", blurred)) if holds)
+    measures = [
+        _measure("brightness", brightness, config.min_brightness, beyond=False),
+        _measure("sharpness", sharpness, config.min_sharpness, beyond=False),
+    ]
+    evidence = {
+        "brightness": brightness,
+        "sharpness": sharpness,
+        "minimums": {"brightness": config.min_brightness, "sharpness": config.min_sharpness},
+    }
+    return [Reason("LOW_QUALITY", f"The capture is {problem} to judge ({'; '.join(measures)}).", evidence)]
+
+
+def _shown_face(main_face: Face | None) -> Face | None:
+    """The main face as the document shows it: pose and quality go with every verdict, OK
+    included, so that a proctor sees how near a threshold it was."""
+    if main_face is None:
+        return None
+    face: Face = {"BoundingBox": main_face["BoundingBox"], "Confidence": main_face["Confidence"]}
+    if main_face.get("Pose"):
+        face["Pose"] = Pose(**main_face["Pose"])
+    if main_face.get("Quality"):
+        face["Quality"] = FaceQuality(**main_face["Quality"])
+    return face
+
+
+def escalate(status: Status, alert_number: int | None, threshold: int) -> Status:
     """ALERT_FINAL for the capture whose alert brings the student's count to ``threshold``.
 
     Alert numbers are unique per capture, so exactly one capture per exam and student escalates;

@@ -7,11 +7,13 @@ Pure functions: they shape plain data into the published schema
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from .keys import capture_identity, key_candidates
-from .policy import ERROR, Verdict, as_sentence
+from .payloads import Capture, ExecutionState, Notification, ObjectVersion, ResultDocument, Status
+from .policy import ERROR, PolicyInput, Verdict, as_sentence
 
 SCHEMA_VERSION = "1.0"
 
@@ -20,16 +22,16 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def object_version(capture: dict[str, Any]) -> dict[str, Any]:
+def object_version(capture: Capture) -> ObjectVersion:
     """Which upload of the key was judged. ``sequencer`` (the S3 event's) orders uploads of one key."""
     return {"version_id": capture.get("version_id"), "etag": capture.get("etag"), "sequencer": capture.get("sequencer")}
 
 
-def analysis_input(state: dict[str, Any]) -> dict[str, Any]:
+def analysis_input(state: ExecutionState) -> PolicyInput:
     """Gather what the policy needs from the state machine's accumulated state."""
-    capture = state.get("capture") or {}
-    faces = state.get("faces") or {}
-    analysis = state.get("analysis") or {}
+    capture: Mapping[str, Any] = state.get("capture") or {}
+    faces: Mapping[str, Any] = state.get("faces") or {}
+    analysis: Mapping[str, Any] = state.get("analysis") or {}
     rejection = capture.get("rejection") or faces.get("rejection")
     comparison = analysis.get("comparison") or {}
     if not capture.get("reference_key"):
@@ -51,17 +53,17 @@ def analysis_input(state: dict[str, Any]) -> dict[str, Any]:
 
 
 def build_document(
-    capture: dict[str, Any],
+    capture: Capture,
     verdict: Verdict,
     *,
-    status: str,
+    status: Status,
     alert_count: int | None,
     analyzer: str,
     processed_at: str,
-    analysis: dict[str, Any],
-) -> dict[str, Any]:
+    analysis: PolicyInput,
+) -> ResultDocument:
     labels = analysis.get("labels") or {}
-    document: dict[str, Any] = {
+    document: ResultDocument = {
         "schema_version": SCHEMA_VERSION,
         "status": status,
         "reason": verdict.reason,
@@ -107,7 +109,7 @@ def _error_message(error: dict[str, Any]) -> str:
     return str(cause)[:1000]
 
 
-def capture_from_event(event: dict[str, Any], images_prefix: str, results_prefix: str) -> dict[str, Any]:
+def capture_from_event(event: ExecutionState, images_prefix: str, results_prefix: str) -> Capture:
     """Best-effort capture identity straight from the S3 event, for failures before ParseKey answered."""
     detail = event.get("detail") or {}
     obj = detail.get("object") or {}
@@ -123,9 +125,7 @@ def capture_from_event(event: dict[str, Any], images_prefix: str, results_prefix
     )
 
 
-def failure_document(
-    capture: dict[str, Any], error: dict[str, Any], *, analyzer: str, processed_at: str
-) -> dict[str, Any]:
+def failure_document(capture: Capture, error: dict[str, Any], *, analyzer: str, processed_at: str) -> ResultDocument:
     """The ERROR document for a step that failed for good (after the state machine's retries)."""
     name = str(error.get("Error") or "UnknownError")
     message = _error_message(error)
@@ -156,7 +156,7 @@ def failure_document(
     }
 
 
-def notification_from_error(error: dict[str, Any]) -> dict[str, Any]:
+def notification_from_error(error: dict[str, Any]) -> Notification:
     """The ``notification`` record for a webhook delivery that failed for good.
 
     The Notify step raises with a JSON message ``{"attempt", "http_status", "error"}``; the state
@@ -178,7 +178,7 @@ def notification_from_error(error: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def with_notification(document: dict[str, Any], notification: dict[str, Any]) -> dict[str, Any]:
+def with_notification(document: ResultDocument, notification: Notification) -> ResultDocument:
     return {**document, "notification": notification}
 
 
@@ -186,4 +186,7 @@ def schema(name: str = "result") -> dict[str, Any]:
     """The published JSON Schema: ``result`` (the stored document) or ``webhook`` (the POST body)."""
     from importlib import resources
 
-    return json.loads(resources.files("proctoring").joinpath(f"schemas/{name}.schema.json").read_text())
+    loaded: dict[str, Any] = json.loads(
+        resources.files("proctoring").joinpath(f"schemas/{name}.schema.json").read_text()
+    )
+    return loaded

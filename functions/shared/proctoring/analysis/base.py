@@ -14,11 +14,19 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from threading import RLock
-from typing import Any
+from typing import TypedDict
 
 from cachetools import LRUCache, cachedmethod
 
 from ..images import PreparedImage
+from ..payloads import DetectedLabels, Face, FaceMatch
+
+
+class FaceComparison(TypedDict):
+    """What an analyzer answers for one comparison: the best similarity and each face's."""
+
+    similarity: float | None
+    face_matches: list[FaceMatch]
 
 
 class FaceAnalyzer(ABC):
@@ -31,21 +39,21 @@ class FaceAnalyzer(ABC):
     name: str = "abstract"
 
     def __init__(self, cache_size: int = 256) -> None:
-        self._faces: LRUCache = LRUCache(maxsize=cache_size)
+        self._faces: LRUCache[str, list[Face]] = LRUCache(maxsize=cache_size)
         self._cache_lock = RLock()
 
     @cachedmethod(lambda self: self._faces, key=lambda self, image: image.identity, lock=lambda self: self._cache_lock)
-    def detect_faces(self, image: PreparedImage) -> list[dict[str, Any]]:
+    def detect_faces(self, image: PreparedImage) -> list[Face]:
         return self._detect_faces(image)
 
     @abstractmethod
-    def _detect_faces(self, image: PreparedImage) -> list[dict[str, Any]]: ...
+    def _detect_faces(self, image: PreparedImage) -> list[Face]: ...
 
     @abstractmethod
-    def compare_faces(self, reference: PreparedImage, capture: PreparedImage) -> dict[str, Any]:
+    def compare_faces(self, reference: PreparedImage, capture: PreparedImage) -> FaceComparison:
         """``{"similarity": float|None, "face_matches": [{"Similarity", "BoundingBox"}]}``."""
 
     @abstractmethod
-    def detect_labels(self, image: PreparedImage, max_labels: int, min_confidence: float) -> dict[str, Any]:
+    def detect_labels(self, image: PreparedImage, max_labels: int, min_confidence: float) -> DetectedLabels:
         """``{"checked": bool, "labels": [...], "person_count": int|None}``, each label
         ``{"Name", "Confidence", "Aliases", "Instances"}`` as Rekognition names them."""

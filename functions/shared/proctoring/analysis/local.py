@@ -33,7 +33,8 @@ import numpy as np
 from cachetools import LRUCache, cachedmethod
 
 from ..images import PreparedImage, image_quality
-from .base import FaceAnalyzer
+from ..payloads import DetectedLabels, Face, FaceMatch, Pose
+from .base import FaceAnalyzer, FaceComparison
 
 DETECT_MAX_SIDE = 1024
 DISTANCE_AT_THRESHOLD = 0.60
@@ -93,15 +94,15 @@ class LocalAnalyzer(FaceAnalyzer):
         self._dlib = dlib
         self._detect_max_side = detect_max_side
         # Per image: the landmark shapes (for embeddings later) and the embeddings themselves.
-        self._shapes: LRUCache = LRUCache(maxsize=cache_size)
-        self._embeddings: LRUCache = LRUCache(maxsize=cache_size)
+        self._shapes: LRUCache[str, list[Any]] = LRUCache(maxsize=cache_size)
+        self._embeddings: LRUCache[str, list[np.ndarray]] = LRUCache(maxsize=cache_size)
         # Every dlib call runs on this one long-lived thread: dlib's objects are not documented as
         # thread-safe (Parallel branches run in threads), and per-thread setup is paid once, not on
         # every short-lived interpreter thread (measured: about 4% of the analysis time).
         self._dlib_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dlib")
 
     # -- detection -------------------------------------------------------------------------
-    def _detect_faces(self, image: PreparedImage) -> list[dict[str, Any]]:
+    def _detect_faces(self, image: PreparedImage) -> list[Face]:
         pixels = np.asarray(image.image)
         height, width = pixels.shape[:2]
         scale = min(1.0, self._detect_max_side / max(width, height))
@@ -126,11 +127,11 @@ class LocalAnalyzer(FaceAnalyzer):
 
         faces = self._dlib_thread.submit(detect).result()
         shapes = [shape for _full, _score, shape in faces]
-        details = []
+        details: list[Face] = []
         for full, score, shape in faces:
             left, top = max(0, full.left()), max(0, full.top())
             right, bottom = min(width, full.right()), min(height, full.bottom())
-            detail = {
+            detail: Face = {
                 "BoundingBox": {
                     "Width": round((right - left) / width, 6),
                     "Height": round((bottom - top) / height, 6),
@@ -167,7 +168,7 @@ class LocalAnalyzer(FaceAnalyzer):
 
         return self._dlib_thread.submit(embed).result()
 
-    def compare_faces(self, reference: PreparedImage, capture: PreparedImage) -> dict[str, Any]:
+    def compare_faces(self, reference: PreparedImage, capture: PreparedImage) -> FaceComparison:
         reference_embeddings = self._face_embeddings(reference)
         capture_embeddings = self._face_embeddings(capture)
         faces = self.detect_faces(capture)
@@ -177,7 +178,7 @@ class LocalAnalyzer(FaceAnalyzer):
         reference_faces = self.detect_faces(reference)
         largest = max(range(len(reference_faces)), key=lambda i: _box_area(reference_faces[i]))
         source = reference_embeddings[largest]
-        matches = []
+        matches: list[FaceMatch] = []
         for face, embedding in zip(faces, capture_embeddings, strict=True):
             distance = float(np.linalg.norm(embedding - source))
             matches.append(
@@ -187,11 +188,11 @@ class LocalAnalyzer(FaceAnalyzer):
                     "BoundingBox": face["BoundingBox"],
                 }
             )
-        matches.sort(key=lambda match: match["Similarity"], reverse=True)
-        return {"similarity": matches[0]["Similarity"], "face_matches": matches}
+        matches.sort(key=lambda match: match.get("Similarity", 0.0), reverse=True)
+        return {"similarity": matches[0].get("Similarity"), "face_matches": matches}
 
     # -- labels ----------------------------------------------------------------------------
-    def detect_labels(self, image: PreparedImage, max_labels: int, min_confidence: float) -> dict[str, Any]:
+    def detect_labels(self, image: PreparedImage, max_labels: int, min_confidence: float) -> DetectedLabels:
         return {
             "checked": False,
             "labels": [],
@@ -201,11 +202,11 @@ class LocalAnalyzer(FaceAnalyzer):
         }
 
 
-def _box_area(face: dict[str, Any]) -> float:
+def _box_area(face: Face) -> float:
     return float(face["BoundingBox"]["Width"]) * float(face["BoundingBox"]["Height"])
 
 
-def head_pose(shape: Any, width: int, height: int) -> dict[str, float] | None:
+def head_pose(shape: Any, width: int, height: int) -> Pose | None:
     """Yaw, pitch and roll in degrees from six of the 68 landmarks (see the module docstring);
     None when the solver does not converge."""
     import cv2

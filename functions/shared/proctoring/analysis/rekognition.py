@@ -7,7 +7,8 @@ from typing import Any
 from ..aws_errors import transient_reason
 from ..errors import AnalyzerUnavailable, RekognitionThrottled
 from ..images import ImageRejected, PreparedImage
-from .base import FaceAnalyzer
+from ..payloads import DetectedLabels, Face, FaceMatch, Label
+from .base import FaceAnalyzer, FaceComparison
 
 _THROTTLING = {"ThrottlingException", "ProvisionedThroughputExceededException", "LimitExceededException"}
 _SERVICE = {"InternalServerError", "ServiceUnavailableException"}
@@ -34,7 +35,8 @@ class RekognitionAnalyzer(FaceAnalyzer):
         from botocore.exceptions import ClientError
 
         try:
-            return getattr(self._client, operation)(**kwargs)
+            response: dict[str, Any] = getattr(self._client, operation)(**kwargs)
+            return response
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
             message = exc.response.get("Error", {}).get("Message", "")
@@ -53,7 +55,7 @@ class RekognitionAnalyzer(FaceAnalyzer):
                 raise AnalyzerUnavailable(f"{operation}: {reason}") from exc
             raise
 
-    def _detect_faces(self, image: PreparedImage) -> list[dict[str, Any]]:
+    def _detect_faces(self, image: PreparedImage) -> list[Face]:
         response = self._call("detect_faces", Image={"Bytes": image.jpeg_bytes()}, Attributes=["DEFAULT"])
         return [
             {
@@ -65,7 +67,7 @@ class RekognitionAnalyzer(FaceAnalyzer):
             for face in response.get("FaceDetails", [])
         ]
 
-    def compare_faces(self, reference: PreparedImage, capture: PreparedImage) -> dict[str, Any]:
+    def compare_faces(self, reference: PreparedImage, capture: PreparedImage) -> FaceComparison:
         # SimilarityThreshold=0 returns every face with its similarity; the policy applies the threshold.
         response = self._call(
             "compare_faces",
@@ -73,11 +75,11 @@ class RekognitionAnalyzer(FaceAnalyzer):
             TargetImage={"Bytes": capture.jpeg_bytes()},
             SimilarityThreshold=0,
         )
-        matches = [
+        matches: list[FaceMatch] = [
             {"Similarity": match["Similarity"], "BoundingBox": match["Face"]["BoundingBox"]}
             for match in response.get("FaceMatches", [])
         ]
-        best = max((match["Similarity"] for match in matches), default=None)
+        best = max((match["Similarity"] for match in response.get("FaceMatches", [])), default=None)
         # Faces below the (zero) threshold, should any come back: scored 0, so that the policy
         # can find the main face among them rather than fall back to another face's best.
         matches += [
@@ -87,11 +89,11 @@ class RekognitionAnalyzer(FaceAnalyzer):
         ]
         return {"similarity": best, "face_matches": matches}
 
-    def detect_labels(self, image: PreparedImage, max_labels: int, min_confidence: float) -> dict[str, Any]:
+    def detect_labels(self, image: PreparedImage, max_labels: int, min_confidence: float) -> DetectedLabels:
         response = self._call(
             "detect_labels", Image={"Bytes": image.jpeg_bytes()}, MaxLabels=max_labels, MinConfidence=min_confidence
         )
-        labels = [
+        labels: list[Label] = [
             {
                 "Name": label["Name"],
                 "Confidence": label["Confidence"],

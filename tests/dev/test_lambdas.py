@@ -1,4 +1,4 @@
-"""The in-process engine's own parts: state copies and the local tracing provider."""
+"""The Lambda emulation the engine uses: context, handler calls, the local tracing provider."""
 
 from __future__ import annotations
 
@@ -6,36 +6,12 @@ import copy
 import multiprocessing
 import os
 import random
-from collections import OrderedDict
 
 import pytest
 from aws_lambda_powertools import Tracer
 
-from dev.engine import LambdaContext, NoTracingProvider, json_copy, use_no_tracing_when_disabled
 from dev.ids import fast_uuid4
-
-
-def test_json_copy_is_deep_and_keeps_shared_parts_shared():
-    shared = {"face": [1.5, 2]}
-    state = {"a": shared, "b": shared, "flags": [True, None, "x"], "n": 3}
-    copied = json_copy(state)
-    assert copied == state
-    copied["a"]["face"].append(9)
-    assert shared == {"face": [1.5, 2]}, "the original changed through the copy"
-    assert copied["a"] is copied["b"], "shared sub-objects became two objects (deepcopy keeps them one)"
-
-
-def test_json_copy_falls_back_to_deepcopy_for_other_types():
-    class Marker:
-        def __init__(self, value):
-            self.value = value
-
-    state = {"ordered": OrderedDict(x=1), "marker": Marker([1])}
-    copied = json_copy(state)
-    assert type(copied["ordered"]) is OrderedDict
-    assert copied["marker"] is not state["marker"] and copied["marker"].value == [1]
-    copied["marker"].value.append(2)
-    assert state["marker"].value == [1]
+from dev.lambdas import LambdaContext, NoTracingProvider, use_no_tracing_when_disabled
 
 
 def test_disabled_tracing_uses_the_no_op_provider(monkeypatch):
@@ -90,10 +66,10 @@ def test_a_step_interrupted_mid_delivery_is_retried_once_its_function_timeout_ha
     import time
 
     from dev import template as tpl
-    from dev.engine import invoke_handler, load_handler_module
+    from dev.lambdas import invoke_handler, load_handler_module
     from proctoring import notify
     from proctoring.sqlite_file import SqliteFile
-    from tests.conftest import ROOT
+    from tests.builders import ROOT
 
     timeouts = {step["resource"]: step["timeout"] for step in tpl.step_functions().values()}
     assert (timeouts["NotifyFunction"], timeouts["DecideVerdictFunction"]) == (20, 30)

@@ -13,7 +13,7 @@ from collections import Counter
 import pytest
 
 from dev.__main__ import main
-from tests.conftest import assert_valid, build_exam
+from tests.builders import assert_valid, build_exam
 from tests.fakes import RekognitionEndpoint
 
 

@@ -6,7 +6,7 @@ import random
 import shutil
 
 from dev.load import check_alert_counts, run_load_check
-from tests.conftest import synthetic_jpeg
+from tests.builders import synthetic_jpeg
 
 
 def build(root, captures: int, students: int, seed: int = 5) -> dict[str, int]:

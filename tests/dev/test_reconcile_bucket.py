@@ -10,7 +10,7 @@ import pytest
 
 from dev.__main__ import main
 from dev.webhook import WebhookReceiver
-from tests.conftest import BUCKET, WEBHOOK_SECRET, synthetic_jpeg
+from tests.builders import BUCKET, WEBHOOK_SECRET, synthetic_jpeg
 
 ANSWERS = {
     "detect_faces": "detect_faces_one",

@@ -19,8 +19,8 @@ from PIL import Image
 from dev.__main__ import main
 from dev.review import CSV_COLUMNS, csv_cell
 from dev.review_page import THUMBNAIL_SIDE
-from dev.runner import run_folder
-from tests.conftest import build_exam, synthetic_jpeg
+from dev.run import run_folder
+from tests.builders import build_exam, synthetic_jpeg
 
 FACTORY = "tests.fakes:alert_by_name_analyzer"  # a capture whose name holds "_alert" shows no face
 

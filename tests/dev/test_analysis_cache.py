@@ -12,9 +12,9 @@ import pytest
 
 from dev.__main__ import main
 from dev.analysis_cache import FILE_NAME, AnalysisCache, analysis_fingerprint
-from dev.runner import run_folder
+from dev.run import run_folder
 from proctoring.config import Settings
-from tests.conftest import build_exam, synthetic_jpeg
+from tests.builders import build_exam, synthetic_jpeg
 from tests.fakes import one_face_analyzer
 
 FACTORY = "tests.fakes:counting_analyzer"
@@ -122,7 +122,7 @@ def test_off_neither_reads_nor_stores(tmp_path):
 def test_the_command_line_reports_reuse_and_reanalyse_turns_it_off(judged, monkeypatch, capsys):
     root, calls = judged
     monkeypatch.setenv("ANALYZER_CALLS", str(calls))
-    import dev.runner as runner
+    import dev.run as runner
 
     original = runner.run_folder
     given = {}

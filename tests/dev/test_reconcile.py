@@ -12,12 +12,11 @@ import pytest
 
 from dev.__main__ import main
 from dev.reconcile import EXECUTION_TIMEOUT, ListedCapture, check_capture, folder_captures, reconcile
-from dev.runner import LOCAL_BUCKET, run_folder
+from dev.run import LOCAL_BUCKET, run_folder
 from proctoring.config import Settings
 from proctoring.storage import LocalStorage
-from tests.conftest import ROOT, build_exam, synthetic_jpeg
-
-FACTORY = "tests.fakes:one_face_analyzer"
+from tests.builders import ROOT, build_exam, synthetic_jpeg
+from tests.fakes import FACTORY
 
 
 def states(root, **options):

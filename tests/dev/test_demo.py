@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from dev.demo import build_demo, check_results
-from dev.runner import run_folder
-from tests.conftest import assert_valid
+from dev.run import run_folder
+from tests.builders import assert_valid
 
 
 def test_demo_verdicts_match_expected(tmp_path):

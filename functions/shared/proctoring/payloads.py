@@ -1,0 +1,261 @@
+"""The state that passes between the steps, declared once.
+
+Each step's input and output is a JSON object; these TypedDicts name their fields and types, so
+the handlers, the domain code and the tests agree on one shape. The state machine accumulates them
+under the ResultPaths of ``statemachine/proctoring.asl.json`` (``ExecutionState``); the result
+document and the webhook payload are also published as JSON Schemas (``schemas/``), which a test
+keeps in step with ``ResultDocument``.
+
+Face, label and comparison fields keep Rekognition's names (``BoundingBox``, ``Confidence``...),
+which both analyzers answer in.
+"""
+
+from typing import Any, Literal, NotRequired, TypedDict
+
+Status = Literal["OK", "ALERT", "ALERT_FINAL", "ERROR"]
+
+
+class Rejection(TypedDict):
+    """Why an input cannot be judged: an ``ERROR`` document's reason code and sentence."""
+
+    code: str
+    message: str
+
+
+class Capture(TypedDict):
+    """ParseKey's output (``$.capture``): which upload this execution is about, and its reference."""
+
+    bucket: str
+    key: str
+    s3_input: str
+    etag: str | None
+    version_id: str | None
+    sequencer: str | None
+    idempotency_key: str
+    exam_id: str | None
+    user_id: str | None
+    file_name: str | None
+    result_key: str
+    size: NotRequired[int | None]
+    reference_key: NotRequired[str | None]
+    reference_etag: NotRequired[str | None]
+    reference_size: NotRequired[int | None]
+    reference_version_id: NotRequired[str | None]
+    reference_expected: NotRequired[str]
+    rejection: NotRequired[Rejection]
+
+
+class BoundingBox(TypedDict):
+    Width: float
+    Height: float
+    Left: float
+    Top: float
+
+
+class Pose(TypedDict, total=False):
+    """In degrees; Rekognition's model marks each as optional."""
+
+    Yaw: float
+    Pitch: float
+    Roll: float
+
+
+class FaceQuality(TypedDict, total=False):
+    """0-100; Rekognition's model marks each as optional."""
+
+    Brightness: float
+    Sharpness: float
+
+
+class Face(TypedDict):
+    """One face as DetectFaces describes it (``Pose`` is absent where it could not be estimated)."""
+
+    BoundingBox: BoundingBox
+    Confidence: float
+    Pose: NotRequired[Pose]
+    Quality: NotRequired[FaceQuality]
+    Landmarks: NotRequired[list[dict[str, Any]]]
+
+
+class ImageInfo(TypedDict):
+    width: int
+    height: int
+    format: str
+
+
+class StepInput(TypedDict):
+    """What the ASL passes each image step: ``{"capture.$": "$.capture"}``."""
+
+    capture: Capture
+
+
+class DetectedFaces(TypedDict):
+    """DetectFaces' output (``$.faces``): the faces, or why the image cannot be analysed."""
+
+    face_count: int
+    faces: list[Face]
+    image_quality: NotRequired[FaceQuality | None]
+    image: NotRequired[ImageInfo]
+    rejection: NotRequired[Rejection]
+
+
+class ReferenceCheck(TypedDict):
+    status: Literal["ok", "invalid", "missing"]
+    face_count: NotRequired[int]
+    error_code: NotRequired[str]
+    error: NotRequired[str]
+
+
+class FaceMatch(TypedDict, total=False):
+    Similarity: float
+    BoundingBox: BoundingBox
+    Distance: float  # the local analyzer's embedding distance, behind its similarity
+
+
+class Comparison(TypedDict):
+    """CompareToReference's output: the reference's check and the capture's similarity to it."""
+
+    reference: ReferenceCheck
+    similarity: float | None
+    face_matches: NotRequired[list[FaceMatch]]
+    rejection: NotRequired[Rejection]
+
+
+class Label(TypedDict):
+    Name: str
+    Confidence: float
+    Instances: NotRequired[list[dict[str, Any]]]
+    InstanceCount: NotRequired[int]
+    Aliases: NotRequired[list[dict[str, Any]]]
+    Parents: NotRequired[list[dict[str, Any]]]
+    Categories: NotRequired[list[dict[str, Any]]]
+
+
+class DetectedLabels(TypedDict):
+    """DetectLabels' output: ``checked`` is false where objects could not be looked for (offline)."""
+
+    checked: bool
+    labels: list[Label]
+    person_count: int | None
+    note: NotRequired[str]
+
+
+class Analysis(TypedDict):
+    """``$.analysis``: the labels, and the comparison when the capture had a face and a reference."""
+
+    labels: DetectedLabels
+    comparison: NotRequired[Comparison]
+
+
+class Reason(TypedDict):
+    code: str
+    message: str
+    evidence: dict[str, Any]
+
+
+class ObjectVersion(TypedDict):
+    version_id: str | None
+    etag: str | None
+    sequencer: str | None
+
+
+class Notification(TypedDict):
+    """The delivery record in a result document (absent from the webhook payload)."""
+
+    status: Literal["pending", "not_configured", "delivered", "failed"]
+    attempts: NotRequired[int | None]
+    http_status: NotRequired[int | None]
+    delivered_at: NotRequired[str]
+    last_error: NotRequired[str]
+
+
+class DocumentError(TypedDict):
+    name: str
+    message: str
+
+
+class ResultDocument(TypedDict):
+    """The verdict document at ``results/{exam}/{user}/{file}.json`` (``schemas/result.schema.json``)."""
+
+    schema_version: str
+    status: Status
+    reason: str
+    reasons: list[Reason]
+    details: list[str]
+    face: Face | None
+    exam_id: str | None
+    user_id: str | None
+    capture: NotRequired[str | None]
+    s3_input: str
+    object_version: ObjectVersion
+    alert_count: int | None
+    analyzer: str
+    processed_at: str
+    analysis: NotRequired[dict[str, Any] | None]
+    error: NotRequired[DocumentError]
+    notification: Notification | None
+
+
+class JudgedResult(TypedDict):
+    """DecideVerdict's and RecordFailure's output (``$.result``): the document and where it goes."""
+
+    bucket: str
+    key: str
+    idempotency_key: str
+    failed: bool
+    document: ResultDocument
+    sequencer: NotRequired[str | None]
+
+
+class PersistRequest(TypedDict):
+    """PersistResult's input, built by the ASL from ``$.result`` and the delivery's outcome."""
+
+    bucket: str
+    key: str
+    document: ResultDocument
+    sequencer: str | None
+    notification: NotRequired[Notification]
+    notification_error: NotRequired[dict[str, Any]]
+    only_if_absent: NotRequired[bool]
+
+
+class Persisted(TypedDict):
+    """PersistResult's output (``$.persisted``)."""
+
+    uri: str
+    key: str
+    status: Status
+    written: bool
+    superseded: bool
+
+
+class NotifyRequest(TypedDict):
+    """Notify's input: the document, the delivery's idempotency key, and the ASL's retry count."""
+
+    document: ResultDocument
+    idempotency_key: str
+    retry_count: NotRequired[int]
+
+
+class Delivery(TypedDict):
+    """Notify's output (``$.notification``)."""
+
+    status: Literal["delivered"]
+    attempts: int
+    http_status: int
+    delivered_at: NotRequired[str]
+
+
+class ExecutionState(TypedDict):
+    """The whole state of one execution, as the ASL's ResultPaths accumulate it."""
+
+    detail: dict[str, Any]
+    settings: dict[str, Any]
+    capture: NotRequired[Capture]
+    faces: NotRequired[DetectedFaces]
+    analysis: NotRequired[Analysis]
+    result: NotRequired[JudgedResult]
+    error: NotRequired[dict[str, Any]]
+    persisted: NotRequired[Persisted]
+    notification: NotRequired[Delivery]
+    notification_error: NotRequired[dict[str, Any]]

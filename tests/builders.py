@@ -1,0 +1,123 @@
+"""Builders shared by every test: real image files, a sample exam, Rekognition-shaped faces,
+the handlers as Lambda calls them, the tables template.yaml declares, and schema checks."""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+from PIL import Image, ImageDraw
+
+from dev.lambdas import LambdaContext, load_handler_module
+
+ROOT = Path(__file__).resolve().parent.parent
+FACES = ROOT.parent / "shared" / "faces"
+BUCKET = "proctoring-test-bucket"
+WEBHOOK_SECRET = "test-webhook-secret"
+
+
+def synthetic_jpeg(seed: int, size: tuple[int, int] = (640, 480), **save: Any) -> bytes:
+    """A real JPEG with content unique to ``seed`` (shapes and noise, no face)."""
+    rng = random.Random(seed)
+    image = Image.new("RGB", size, tuple(rng.randrange(40, 200) for _ in range(3)))
+    draw = ImageDraw.Draw(image)
+    for _ in range(12):
+        x0, y0 = rng.randrange(size[0]), rng.randrange(size[1])
+        draw.ellipse(
+            [x0, y0, x0 + rng.randrange(20, 200), y0 + rng.randrange(20, 200)],
+            fill=tuple(rng.randrange(256) for _ in range(3)),
+        )
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=90, **save)
+    return buffer.getvalue()
+
+
+def build_exam(
+    root: Path, users: tuple[str, ...] = ("ana", "ben"), captures: int = 2, name: str = "c{index}.jpg"
+) -> Path:
+    """``exam1`` with a reference and ``captures`` captures for each of ``users``."""
+    for user in users:
+        (root / "reference").mkdir(exist_ok=True)
+        (root / "reference" / f"{user}.jpg").write_bytes(synthetic_jpeg(100))
+        for index in range(captures):
+            path = root / "images" / "exam1" / user / name.format(index=index)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(synthetic_jpeg(index))
+    return root
+
+
+def assert_valid(document: dict[str, Any], kind: str = "result") -> dict[str, Any]:
+    """Check a document against the published JSON Schema (``result`` or ``webhook``)."""
+    import jsonschema
+
+    from proctoring.result import schema
+
+    jsonschema.validate(document, schema(kind), format_checker=jsonschema.FormatChecker())
+    return document
+
+
+def sent_bytes(data: bytes) -> bytes:
+    """The bytes the analyzer sends to Rekognition for an upload (normalised JPEG)."""
+    from proctoring.images import prepare_image
+
+    return prepare_image(data, identity="probe").jpeg_bytes()
+
+
+def face(
+    yaw: float = 0.0,
+    pitch: float = 0.0,
+    confidence: float = 99.9,
+    brightness: float = 70.0,
+    sharpness: float = 70.0,
+    box: tuple[float, float, float, float] = (0.3, 0.2, 0.25, 0.4),
+) -> dict[str, Any]:
+    left, top, width, height = box
+    return {
+        "BoundingBox": {"Width": width, "Height": height, "Left": left, "Top": top},
+        "Confidence": confidence,
+        "Pose": {"Yaw": yaw, "Pitch": pitch, "Roll": 0.0},
+        "Quality": {"Brightness": brightness, "Sharpness": sharpness},
+    }
+
+
+def handler(step: str) -> Any:
+    """The ``lambda_handler`` of ``functions/<step>/app.py``."""
+    return load_handler_module(ROOT / "functions" / step).lambda_handler
+
+
+def emitted_metrics(step: str, event: dict[str, Any], monkeypatch: Any, capsys: Any) -> dict[str, dict[str, Any]]:
+    """Run a handler with metrics on; the CloudWatch EMF metrics it printed, by name, with their
+    namespace and dimensions (what the template's alarms select on)."""
+    module = load_handler_module(ROOT / "functions" / step)
+    module.metrics.clear_metrics()
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    capsys.readouterr()
+    module.lambda_handler(event, LambdaContext(step))
+    found = {}
+    for line in capsys.readouterr().out.splitlines():
+        record = json.loads(line) if line.startswith("{") else {}
+        for directive in record.get("_aws", {}).get("CloudWatchMetrics", []):
+            for metric in directive["Metrics"]:
+                dimensions = {name: record[name] for names in directive["Dimensions"] for name in names}
+                found[metric["Name"]] = {"namespace": directive["Namespace"], "dimensions": dimensions}
+    return found
+
+
+def create_tables(dynamodb: Any) -> tuple[str, str]:
+    """The two tables with the key schemas template.yaml declares."""
+    dynamodb.create_table(
+        TableName="alert-history",
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+    )
+    dynamodb.create_table(
+        TableName="idempotency",
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+    )
+    return "alert-history", "idempotency"

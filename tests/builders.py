@@ -11,12 +11,15 @@ from typing import Any
 
 from PIL import Image, ImageDraw
 
+from dev.events import object_created_event
 from dev.lambdas import LambdaContext, load_handler_module
+from proctoring.storage import file_etag
 
 ROOT = Path(__file__).resolve().parent.parent
 FACES = ROOT.parent / "shared" / "faces"
 BUCKET = "proctoring-test-bucket"
 WEBHOOK_SECRET = "test-webhook-secret"
+LOCAL_BUCKET = "local"  # the bucket name of the handlers' events in the local_env fixture
 
 
 def synthetic_jpeg(seed: int, size: tuple[int, int] = (640, 480), **save: Any) -> bytes:
@@ -121,3 +124,41 @@ def create_tables(dynamodb: Any) -> tuple[str, str]:
         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
     )
     return "alert-history", "idempotency"
+
+
+def policy_input(**overrides: Any) -> dict[str, Any]:
+    """What the policy judges for a clean capture: one frontal face matching its reference, a person
+    and no object; ``overrides`` replace whole fields."""
+    base = {
+        "faces": [face()],
+        "image_quality": {"Brightness": 60, "Sharpness": 60},
+        "reference": {"status": "ok", "face_count": 1},
+        "similarity": 99.0,
+        "labels": {"checked": True, "labels": [{"Name": "Person", "Confidence": 99.0}], "person_count": 1},
+    }
+    base.update(overrides)
+    return base
+
+
+def reason_codes(verdict: Any) -> list[str]:
+    return [reason.code for reason in verdict.reasons]
+
+
+def context(name: str = "test") -> LambdaContext:
+    return LambdaContext(name)
+
+
+def put(root: Path, key: str, data: bytes) -> dict[str, Any]:
+    """Write a file into the folder the handlers use as their bucket; its upload event."""
+    path = root / key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return object_created_event(LOCAL_BUCKET, key, size=len(data), etag=file_etag(path))
+
+
+def capture_state(root: Path, key: str, data: bytes, reference: bytes | None = None) -> dict[str, Any]:
+    """ParseKey's answer for a capture (and its reference) put in the local bucket."""
+    event = put(root, key, data)
+    if reference is not None:
+        put(root, f"reference/{key.split('/')[2]}.jpg", reference)
+    return handler("parse_key")(event, context())

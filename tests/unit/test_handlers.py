@@ -6,39 +6,27 @@ import json
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from dev.events import object_created_event
-from dev.lambdas import LambdaContext, environment, reset_backends
+from dev.lambdas import environment, reset_backends
 from dev.webhook import WebhookReceiver
-from proctoring.analysis import set_analyzer
 from proctoring.errors import InvalidEvent, WebhookRejected, WebhookTransientError
 from proctoring.notify import delivery_key
 from proctoring.storage import file_etag
-from tests.builders import ROOT, WEBHOOK_SECRET, emitted_metrics, face, handler, synthetic_jpeg
-from tests.fakes import CannedAnalyzer
-
-BUCKET = "local"
-
-
-def context(name: str = "test") -> LambdaContext:
-    return LambdaContext(name)
-
-
-def put(root: Path, key: str, data: bytes) -> dict:
-    path = root / key
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    return object_created_event(BUCKET, key, size=len(data), etag=file_etag(path))
-
-
-def capture_state(root: Path, key: str, data: bytes, reference: bytes | None = None) -> dict:
-    event = put(root, key, data)
-    if reference is not None:
-        put(root, f"reference/{key.split('/')[2]}.jpg", reference)
-    return handler("parse_key")(event, context())
+from tests.builders import (
+    LOCAL_BUCKET,
+    ROOT,
+    WEBHOOK_SECRET,
+    capture_state,
+    context,
+    emitted_metrics,
+    face,
+    handler,
+    put,
+    synthetic_jpeg,
+)
 
 
 # -- ParseKey ---------------------------------------------------------------------------------------
@@ -78,7 +66,7 @@ def test_parse_key_accepts_other_reference_extensions(local_env, name):
 def test_parse_key_resolves_encoded_and_raw_keys(local_env, stored, in_event):
     data = synthetic_jpeg(3)
     put(local_env, stored, data)
-    event = object_created_event(BUCKET, in_event, size=len(data), etag=None)
+    event = object_created_event(LOCAL_BUCKET, in_event, size=len(data), etag=None)
     capture = handler("parse_key")(event, context())
     assert capture["key"] == stored
     assert "rejection" not in capture
@@ -99,14 +87,14 @@ def test_parse_key_tells_two_spellings_apart_by_the_events_etag(local_env, uploa
 
 @pytest.mark.parametrize("key", ["images/x.jpg", "images/e/../x.jpg", "images//u/x.jpg"])
 def test_parse_key_rejects_keys_outside_the_convention(local_env, key):
-    event = object_created_event(BUCKET, key, size=10, etag="abc")
+    event = object_created_event(LOCAL_BUCKET, key, size=10, etag="abc")
     capture = handler("parse_key")(event, context())
     assert capture["rejection"]["code"] == "INVALID_KEY"
     assert capture["result_key"].startswith("results/_invalid/")
 
 
 def test_parse_key_reports_a_capture_deleted_before_processing(local_env):
-    event = object_created_event(BUCKET, "images/e/u/gone.jpg", size=10, etag="abc")
+    event = object_created_event(LOCAL_BUCKET, "images/e/u/gone.jpg", size=10, etag="abc")
     capture = handler("parse_key")(event, context())
     assert capture["rejection"]["code"] == "CAPTURE_NOT_FOUND"
     assert capture["result_key"] == "results/e/u/gone.json"
@@ -115,18 +103,18 @@ def test_parse_key_reports_a_capture_deleted_before_processing(local_env):
 @pytest.mark.parametrize(
     "detail",
     [
-        {"bucket": {"name": BUCKET}},
-        {"bucket": {"name": BUCKET}, "object": {}},
+        {"bucket": {"name": LOCAL_BUCKET}},
+        {"bucket": {"name": LOCAL_BUCKET}, "object": {}},
         {"bucket": None, "object": {"key": "k"}},
         {"bucket": {"name": 5}, "object": {"key": ["k"]}},
-        {"bucket": {"name": BUCKET}, "object": {"key": ""}},
+        {"bucket": {"name": LOCAL_BUCKET}, "object": {"key": ""}},
         {"bucket": {"name": ""}, "object": {"key": "k"}},
         None,
     ],
 )
 def test_parse_key_refuses_an_input_that_is_no_upload_event_by_name(local_env, detail):
     """An execution started by hand with the wrong input: a named error, not a KeyError."""
-    event = {**object_created_event(BUCKET, "images/e/u/c.jpg", size=10, etag="abc"), "detail": detail}
+    event = {**object_created_event(LOCAL_BUCKET, "images/e/u/c.jpg", size=10, etag="abc"), "detail": detail}
     with pytest.raises(InvalidEvent, match=r"needs detail\.bucket\.name and detail\.object\.key"):
         handler("parse_key")(event, context())
 
@@ -137,125 +125,6 @@ def test_parse_key_refuses_an_event_about_another_bucket(local_env, monkeypatch)
     event = object_created_event("someone-elses-bucket", "images/e/u/c.jpg", size=10, etag="abc")
     with pytest.raises(InvalidEvent, match="bucket 'someone-elses-bucket'; this pipeline serves 'proctoring-captures'"):
         handler("parse_key")(event, context())
-
-
-# -- DetectFaces ------------------------------------------------------------------------------------
-def test_detect_faces_returns_faces_and_quality(local_env):
-    set_analyzer(CannedAnalyzer({"capture": [face()]}))
-    capture = capture_state(local_env, "images/e/u/capture.jpg", synthetic_jpeg(1))
-    result = handler("detect_faces")({"capture": capture}, context())
-    assert result["face_count"] == 1
-    assert result["faces"][0]["Pose"]["Yaw"] == 0.0
-    assert result["image_quality"] is None  # each face carries its own Quality
-    assert result["image"] == {"width": 640, "height": 480, "format": "JPEG"}
-
-
-def test_detect_faces_passes_on_the_hundred_largest_faces_as_rekognition_does(local_env):
-    crowd = [face(box=(0.0, 0.0, 0.001 * (i + 1), 0.001 * (i + 1))) for i in range(150)]
-    set_analyzer(CannedAnalyzer({"capture": crowd}))
-    capture = capture_state(local_env, "images/e/u/capture.jpg", synthetic_jpeg(1))
-    result = handler("detect_faces")({"capture": capture}, context())
-    assert result["face_count"] == 100
-    widths = [f["BoundingBox"]["Width"] for f in result["faces"]]
-    assert widths == sorted(widths, reverse=True)
-    assert widths[-1] == pytest.approx(0.051)
-
-
-def test_detect_faces_reports_a_capture_deleted_after_parse_key(local_env):
-    # A deletion between two steps is no failure to retry: the document says what happened.
-    set_analyzer(CannedAnalyzer({}))
-    capture = capture_state(local_env, "images/e/u/gone.jpg", synthetic_jpeg(1))
-    (local_env / capture["key"]).unlink()
-    result = handler("detect_faces")({"capture": capture}, context())
-    assert result["rejection"]["code"] == "CAPTURE_NOT_FOUND"
-    assert "images/e/u/gone.jpg no longer exists" in result["rejection"]["message"]
-    assert result["face_count"] == 0
-
-
-def test_detect_faces_rejects_a_corrupt_image_with_a_code(local_env):
-    set_analyzer(CannedAnalyzer({}))
-    data = synthetic_jpeg(1)
-    capture = capture_state(local_env, "images/e/u/broken.jpg", data[:300])
-    result = handler("detect_faces")({"capture": capture}, context())
-    assert result["rejection"]["code"] == "IMAGE_CORRUPT"
-    assert result["face_count"] == 0
-
-
-def test_detect_faces_refuses_oversized_files_before_downloading(local_env):
-    set_analyzer(CannedAnalyzer({}))
-    capture = capture_state(local_env, "images/e/u/huge.jpg", synthetic_jpeg(1))
-    capture["size"] = 16 * 1024 * 1024
-    result = handler("detect_faces")({"capture": capture}, context())
-    assert result["rejection"]["code"] == "IMAGE_TOO_LARGE"
-
-
-# -- CompareToReference -----------------------------------------------------------------------------
-@pytest.mark.parametrize(
-    ("reference_faces", "status", "face_count"),
-    [([face()], "ok", 1), ([], "invalid", 0), ([face(), face()], "invalid", 2)],
-)
-def test_compare_checks_the_reference_has_exactly_one_face(local_env, reference_faces, status, face_count):
-    analyzer = CannedAnalyzer({"reference": reference_faces, "capture": [face()]}, similarity=97.5)
-    set_analyzer(analyzer)
-    capture = capture_state(local_env, "images/e/u/capture.jpg", synthetic_jpeg(1), synthetic_jpeg(2))
-    result = handler("compare_to_reference")({"capture": capture}, context())
-    assert result["reference"]["status"] == status
-    assert result["reference"]["face_count"] == face_count
-    compared = [call for call in analyzer.calls if call[0] == "compare_faces"]
-    assert bool(compared) is (status == "ok")
-    assert result["similarity"] == (97.5 if status == "ok" else None)
-
-
-def test_compare_reports_a_corrupt_reference(local_env):
-    set_analyzer(CannedAnalyzer({"capture": [face()]}))
-    capture = capture_state(local_env, "images/e/u/capture.jpg", synthetic_jpeg(1), b"not an image at all" * 10)
-    result = handler("compare_to_reference")({"capture": capture}, context())
-    assert result["reference"]["status"] == "invalid"
-    assert result["reference"]["error_code"] == "IMAGE_UNREADABLE"
-
-
-def test_compare_refuses_an_oversized_reference_without_downloading_it(local_env, monkeypatch):
-    from proctoring.images import MAX_SOURCE_BYTES
-    from proctoring.storage import LocalStorage
-
-    set_analyzer(CannedAnalyzer({"capture": [face()]}))
-    capture = capture_state(local_env, "images/e/u/capture.jpg", synthetic_jpeg(1), b"\0" * (MAX_SOURCE_BYTES + 1))
-    assert capture["reference_size"] == MAX_SOURCE_BYTES + 1
-    original, read = LocalStorage.read, []
-    monkeypatch.setattr(
-        LocalStorage, "read", lambda self, *args, **kw: read.append(args[1]) or original(self, *args, **kw)
-    )
-    result = handler("compare_to_reference")({"capture": capture}, context())
-    assert result["reference"] == {
-        "status": "invalid",
-        "error_code": "IMAGE_TOO_LARGE",
-        "error": "the file is 15.0 MB; the limit is 15 MB",
-    }
-    assert "reference/u.jpg" not in read
-
-
-# -- DetectLabels -----------------------------------------------------------------------------------
-def test_detect_labels_passes_the_configured_limits(local_env):
-    labels = {"checked": True, "labels": [{"Name": "Book", "Confidence": 88.0}], "person_count": 1}
-    set_analyzer(CannedAnalyzer({}, labels=labels))
-    capture = capture_state(local_env, "images/e/u/capture.jpg", synthetic_jpeg(1))
-    assert handler("detect_labels")({"capture": capture}, context()) == {
-        "checked": True,
-        "labels": [{"Name": "Book", "Confidence": 88.0, "Instances": [], "InstanceCount": 0}],
-        "person_count": 1,
-    }
-
-
-def test_detect_labels_keeps_the_most_confident_boxes_and_counts_the_rest(local_env):
-    instances = [{"BoundingBox": {"Left": i / 100}, "Confidence": 50.0 + i / 10} for i in range(60)]
-    labels = {"checked": True, "labels": [{"Name": "Person", "Confidence": 99.0, "Instances": instances}]}
-    set_analyzer(CannedAnalyzer({}, labels={**labels, "person_count": 60}))
-    capture = capture_state(local_env, "images/e/u/capture.jpg", synthetic_jpeg(1))
-    result = handler("detect_labels")({"capture": capture}, context())
-    (person,) = result["labels"]
-    assert person["InstanceCount"] == 60
-    assert [inst["Confidence"] for inst in person["Instances"]] == [55.9, 55.8, 55.7, 55.6, 55.5]
-    assert result["person_count"] == 60
 
 
 # -- DecideVerdict ----------------------------------------------------------------------------------
@@ -349,7 +218,7 @@ def test_decide_verdict_writes_where_results_now_go_after_the_prefix_changed(loc
 
 
 def test_decide_verdict_for_a_rejected_key_is_an_error_document(local_env):
-    capture = handler("parse_key")(object_created_event(BUCKET, "images/x.jpg", size=1, etag="e"), context())
+    capture = handler("parse_key")(object_created_event(LOCAL_BUCKET, "images/x.jpg", size=1, etag="e"), context())
     result = handler("decide_verdict")({"capture": capture}, context("decide"))
     document = result["document"]
     assert document["status"] == "ERROR"

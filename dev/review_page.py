@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import html
 import io
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from itertools import groupby
@@ -101,9 +101,15 @@ def reference_key(target: Target, capture_key: str, images_prefix: str, referenc
 
 
 def render_page(
-    target: Target, verdicts: list[Verdict], statuses: tuple[str, ...], images_prefix: str, reference_prefix: str
+    target: Target,
+    verdicts: list[Verdict],
+    statuses: tuple[str, ...],
+    images_prefix: str,
+    reference_prefix: str,
+    notes: Mapping[str, str] | None = None,
 ) -> str:
-    """The page for the ``verdicts`` whose status is in ``statuses``, student by student.
+    """The page for the ``verdicts`` whose status is in ``statuses``, student by student; ``notes``
+    (by result key) add a line to a capture's caption.
 
     The pictures are read and drawn ``READERS`` at once (from a bucket, each is a round trip).
     """
@@ -134,6 +140,7 @@ def render_page(
                 + "<ul>"
                 + "".join(f"<li>{escape(line)}</li>" for line in verdict.why.splitlines())
                 + "</ul>"
+                + (f"<p><i>{escape(notes[verdict.result])}</i></p>" if notes and verdict.result in notes else "")
             )
             key, boxes = verdict.capture_key(target.bucket), face_boxes(verdict.document)
             parts.append(partial(_figure, target, key, caption, boxes))

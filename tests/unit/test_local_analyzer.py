@@ -8,6 +8,7 @@ import pytest
 from PIL import Image, ImageOps
 
 from proctoring.analysis.local import LocalAnalyzer, similarity_from_distance
+from proctoring.config import Settings
 from proctoring.images import prepare_image
 from proctoring.policy import PolicyConfig, decide
 
@@ -109,12 +110,17 @@ def test_no_face_on_an_empty_desk(analyzer, wheel_photos):
     assert confident(analyzer.detect_faces(from_pil(desk, "desk"))) == []
 
 
-def test_simulated_turn_is_looking_away(analyzer, wheel_photos):
-    _astronaut, grace, _desk = wheel_photos
-    from dev.demo import _turned
+def test_a_glance_reads_within_the_limit_and_a_head_turned_far_away_is_not_a_face(analyzer, wheel_photos):
+    """A synthetic 25-degree turn of the frontal portrait is found, its yaw within MAX_YAW; turned
+    60 degrees, the frontal detector no longer finds a usable face (the policy says NO_FACE)."""
+    from dev.accuracy.conditions import face_box_in_frame, turned_head, webcam_frame
+    from dev.accuracy.sources import WHEEL_PHOTOS
 
-    turned = _turned(grace.crop((0, 40, 512, 424)).resize((640, 480)))
-    assert abs(analyzer.detect_faces(from_pil(turned, "turned"))[0]["Pose"]["Yaw"]) > 35
+    photo = WHEEL_PHOTOS[1]  # Grace Hopper
+    frame, box = webcam_frame(photo.load(), photo.box, 0.32), face_box_in_frame(photo.box, 0.32)
+    [glance] = confident(analyzer.detect_faces(from_pil(turned_head(frame, box, 25), "glance")))
+    assert 10 < abs(glance["Pose"]["Yaw"]) < Settings.max_yaw
+    assert confident(analyzer.detect_faces(from_pil(turned_head(frame, box, 60), "turned"))) == []
 
 
 def test_labels_are_not_checked_offline(analyzer, wheel_photos):
@@ -126,6 +132,37 @@ def test_labels_are_not_checked_offline(analyzer, wheel_photos):
     assert "not checked" in labels["note"]
     # A person is counted as DetectLabels counts one: at or above MinConfidence.
     assert analyzer.detect_labels(from_pil(grace, "grace-labels"), 10, 100.0)["person_count"] == 0
+
+
+@pytest.mark.parametrize(("confidences", "persons"), [((99.0, 89.9), 1), ((99.0, 90.0), 2), ((80.0,), 0)])
+def test_a_faint_detection_is_not_counted_as_a_person(analyzer, wheel_photos, monkeypatch, confidences, persons):
+    """Below FACE_MIN_CONFIDENCE (90) a detection (grain, a pattern) is no one: no EXTRA_PERSON of it."""
+    _astronaut, grace, _desk = wheel_photos
+    image = from_pil(grace, f"faint-{confidences}")
+    faces = [{**analyzer.detect_faces(image)[0], "Confidence": confidence} for confidence in confidences]
+    monkeypatch.setattr(analyzer, "detect_faces", lambda image: faces)
+    assert analyzer.detect_labels(image, 10, 75.0)["person_count"] == persons
+
+
+def test_detection_doubles_the_picture_only_when_no_usable_face_is_found(analyzer, wheel_photos, monkeypatch):
+    """A webcam face is found at the frame's own size, in one pass; a face under 80 px needs the
+    doubled picture, searched only then."""
+    _astronaut, grace, _desk = wheel_photos
+    passes = []
+    original = analyzer._detections
+    monkeypatch.setattr(
+        analyzer,
+        "_detections",
+        lambda pixels, scale, upsample: passes.append(upsample) or original(pixels, scale, upsample=upsample),
+    )
+    frame = grace.crop((0, 40, 512, 424)).resize((640, 480))
+    assert len(confident(analyzer.detect_faces(from_pil(frame, "webcam-size")))) == 1
+    assert passes == [0]
+    passes.clear()
+    small = Image.new("RGB", (640, 480), (90, 90, 90))
+    small.paste(frame.resize((120, 90)), (260, 195))  # the face is about 45 px wide
+    assert len(confident(analyzer.detect_faces(from_pil(small, "small-face")))) == 1
+    assert passes == [0, 1]
 
 
 def test_reference_embedding_is_computed_once_per_version(analyzer, wheel_photos, monkeypatch):
@@ -235,12 +272,14 @@ def test_yaw_is_negative_when_the_face_turns_to_the_image_left(analyzer, faces_d
 
 @pytest.mark.faces
 def test_the_student_beside_someone_is_named_in_the_verdict(analyzer, faces_dir):
-    # two_people.jpg against Obama's reference: Biden's box is a little the larger, so he is the face
-    # judged (a mismatch); the verdict also says that the other face, Obama's, matches.
+    # two_people.jpg against Biden's reference: Obama's box is a little the larger (the faces are of
+    # one size), so his is the face judged (a mismatch); the verdict also says that Biden's matches.
     capture = photo(faces_dir / "two_people.jpg")
-    comparison = analyzer.compare_faces(photo(faces_dir / "obama.jpg"), capture)
+    faces = analyzer.detect_faces(capture)
+    assert faces[0]["BoundingBox"]["Left"] < 0.5 and faces[0]["BoundingBox"]["Width"] > faces[1]["BoundingBox"]["Width"]
+    comparison = analyzer.compare_faces(photo(faces_dir / "biden2.jpg"), capture)
     analysis = {
-        "faces": analyzer.detect_faces(capture),
+        "faces": faces,
         "reference": {"status": "ok", "face_count": 1},
         **comparison,
         "labels": analyzer.detect_labels(capture, 10, 75),

@@ -195,7 +195,18 @@ def test_extra_person(count, alert):
 
 @pytest.mark.parametrize(
     ("yaw", "pitch", "alert"),
-    [(35.0, 0, False), (35.01, 0, True), (-35.01, 0, True), (0, 25.0, False), (0, -25.01, True), (20, 20, False)],
+    [
+        (40.0, 0, False),
+        (40.01, 0, True),
+        (-40.01, 0, True),
+        (0, 25.0, False),
+        (0, -25.01, True),
+        (20, 20, False),
+        # A glance at a second line of the screen, as the offline estimator reads 25-30 degree turns
+        # (docs/accuracy.md), stays OK; a head turned 45 degrees or more alerts.
+        (-35.6, 0, False),
+        (45.0, 0, True),
+    ],
 )
 def test_looking_away_at_the_angles(yaw, pitch, alert):
     verdict = decide(policy_input(faces=[face(yaw=yaw, pitch=pitch)]), CONFIG)
@@ -215,7 +226,9 @@ def test_looking_away_angles_are_configurable():
     [(19.99, 50, True), (20.0, 50, False), (50, 4.99, True), (50, 5.0, False)],
 )
 def test_low_quality_at_the_thresholds(brightness, sharpness, alert):
-    verdict = decide(policy_input(faces=[face(brightness=brightness, sharpness=sharpness)]), CONFIG)
+    """A face that could not be compared (here: no reference) is judged on its quality."""
+    unjudged = policy_input(faces=[face(brightness=brightness, sharpness=sharpness)], reference={"status": "missing"})
+    verdict = decide(unjudged, CONFIG)
     assert ("LOW_QUALITY" in reason_codes(verdict)) is alert
     if alert:
         assert verdict.reasons[-1].evidence == {
@@ -234,6 +247,26 @@ def test_low_quality_without_a_face_uses_the_whole_image():
     assert "too dark" in verdict.reasons[1].message
 
 
+@pytest.mark.parametrize(("similarity", "codes"), [(99.0, []), (12.0, ["FACE_MISMATCH"])])
+@pytest.mark.parametrize(("brightness", "sharpness", "state"), [(4.0, 50, "dark"), (50, 1.0, "blurred")])
+def test_a_face_found_and_compared_is_judged_whatever_the_light(similarity, codes, brightness, sharpness, state):
+    """LOW_QUALITY means the capture could not be judged: a confident face compared with the
+    reference was judged (a dim room, a matching face: OK), and the note says the light was poor."""
+    verdict = decide(
+        policy_input(faces=[face(brightness=brightness, sharpness=sharpness)], similarity=similarity), CONFIG
+    )
+    assert reason_codes(verdict) == codes
+    assert any(note.startswith(f"The face is {state} (") and "was found and compared" in note for note in verdict.notes)
+
+
+def test_a_faint_face_in_the_dark_is_not_judged_so_the_dark_is_raised():
+    """Below FACE_MIN_CONFIDENCE the detection is not a face: nothing was compared; the whole
+    picture's darkness is the reason, with NO_FACE, never a silent OK."""
+    faint = face(confidence=60.0, brightness=3.0)
+    verdict = decide(policy_input(faces=[faint], image_quality={"Brightness": 3.0, "Sharpness": 40}), CONFIG)
+    assert reason_codes(verdict) == ["NO_FACE", "LOW_QUALITY"]
+
+
 @pytest.mark.parametrize(
     ("brightness", "sharpness", "message"),
     [
@@ -245,26 +278,27 @@ def test_low_quality_without_a_face_uses_the_whole_image():
     ],
 )
 def test_low_quality_says_what_is_wrong_and_the_minimum(brightness, sharpness, message):
-    verdict = decide(policy_input(faces=[face(brightness=brightness, sharpness=sharpness)]), CONFIG)
+    unjudged = policy_input(faces=[face(brightness=brightness, sharpness=sharpness)], reference={"status": "missing"})
+    verdict = decide(unjudged, CONFIG)
     assert verdict.reasons[-1].message == f"The capture is {message}."
 
 
 @pytest.mark.parametrize(
     ("yaw", "pitch", "message"),
     [
-        (-35.44, 0.78, "yaw -35.4 degrees, beyond ±35; pitch 0.8 degrees"),
-        # Rounded to -35.0 or -35 it would read as within the limit.
-        (-35.04, 3, "yaw -35.04 degrees, beyond ±35; pitch 3.0 degrees"),
-        (35.0004, 3, "yaw 35.0004 degrees, beyond ±35; pitch 3.0 degrees"),
+        (-40.44, 0.78, "yaw -40.4 degrees, beyond ±40; pitch 0.8 degrees"),
+        # Rounded to -40.0 or -40 it would read as within the limit.
+        (-40.04, 3, "yaw -40.04 degrees, beyond ±40; pitch 3.0 degrees"),
+        (40.0004, 3, "yaw 40.0004 degrees, beyond ±40; pitch 3.0 degrees"),
         (10, -30, "yaw 10.0 degrees; pitch -30.0 degrees, beyond ±25"),
-        (50, 40, "yaw 50.0 degrees, beyond ±35; pitch 40.0 degrees, beyond ±25"),
+        (50, 40, "yaw 50.0 degrees, beyond ±40; pitch 40.0 degrees, beyond ±25"),
     ],
 )
 def test_looking_away_says_which_angle_is_past_its_limit(yaw, pitch, message):
     verdict = decide(policy_input(faces=[face(yaw=yaw, pitch=pitch)]), CONFIG)
     [reason] = [reason for reason in verdict.reasons if reason.code == "LOOKING_AWAY"]
     assert reason.message == f"The student is looking away ({message})."
-    assert reason.evidence["limits"] == {"yaw": 35.0, "pitch": 25.0}
+    assert reason.evidence["limits"] == {"yaw": 40.0, "pitch": 25.0}
 
 
 def test_all_reasons_are_kept_most_serious_first():
@@ -277,7 +311,6 @@ def test_all_reasons_are_kept_most_serious_first():
         "EXTRA_PERSON",
         "FORBIDDEN_OBJECT",
         "LOOKING_AWAY",
-        "LOW_QUALITY",
     ]
     assert verdict.reason == "FACE_MISMATCH"
     assert [code for code in SEVERITY if code in reason_codes(verdict)] == reason_codes(verdict)

@@ -64,7 +64,7 @@ class Settings:
     max_labels: int = 10
     similarity_threshold: float = 90.0
     face_min_confidence: float = 90.0
-    max_yaw: float = 35.0
+    max_yaw: float = 40.0
     max_pitch: float = 25.0
     min_brightness: float = 20.0
     min_sharpness: float = 5.0

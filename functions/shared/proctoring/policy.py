@@ -26,7 +26,7 @@ ERROR: Final = "ERROR"
 # than answered from stored verdicts. 2: FACE_MISMATCH judges the main face; faint faces are not faces.
 # 3: ties (faces of one size, labels of one confidence) are broken the same way in any input order.
 # 4: FACE_MISMATCH says when another face in the picture matches the reference.
-RULES_VERSION = 4
+RULES_VERSION = 5
 
 # Most serious first. An impostor outranks company, company outranks objects, and so on.
 SEVERITY = (
@@ -247,12 +247,14 @@ def decide(analysis: PolicyInput, config: PolicyConfig) -> Verdict:
     quality: Mapping[str, Any] = (
         (main_face.get("Quality") if main_face else None) or analysis.get("image_quality") or {}
     )
+    # Judged: a confident face was compared with the reference (matching it or not).
+    quality_reasons, quality_notes = _quality_reasons(quality, config, judged=similarity is not None)
     reasons = [
         *_face_reasons(faces),
         *reference_reasons,
         *label_reasons,
         *pose_reasons,
-        *_quality_reasons(quality, config),
+        *quality_reasons,
     ]
     reasons.sort(key=lambda reason: SEVERITY.index(reason.code))
     return Verdict(
@@ -260,7 +262,7 @@ def decide(analysis: PolicyInput, config: PolicyConfig) -> Verdict:
         reasons=tuple(reasons),
         face=_shown_face(main_face),
         labels=tuple(labels),
-        notes=(*label_notes, *pose_notes),
+        notes=(*label_notes, *pose_notes, *quality_notes),
         face_count=len(faces),
         similarity=similarity,
     )
@@ -374,24 +376,34 @@ def _pose_reasons(main_face: Face | None, config: PolicyConfig) -> tuple[list[Re
     return [Reason("LOOKING_AWAY", f"The student is looking away ({'; '.join(angles)}).", evidence)], []
 
 
-def _quality_reasons(quality: Mapping[str, Any], config: PolicyConfig) -> list[Reason]:
+def _quality_reasons(
+    quality: Mapping[str, Any], config: PolicyConfig, *, judged: bool
+) -> tuple[list[Reason], list[str]]:
+    """LOW_QUALITY: the capture could not be judged because it is too dark or too blurred.
+
+    ``judged``: a confident face was found and compared with the reference. Then the picture was
+    good enough to judge, whatever its light: a dim room is said in a note, not raised as an alert.
+    """
     if not quality:
-        return []
+        return [], []
     brightness, sharpness = float(quality.get("Brightness", 100)), float(quality.get("Sharpness", 100))
     dark, blurred = brightness < config.min_brightness, sharpness < config.min_sharpness
     if not (dark or blurred):
-        return []
+        return [], []
     problem = " and ".join(word for word, holds in (("too dark", dark), ("too blurred", blurred)) if holds)
     measures = [
         _measure("brightness", brightness, config.min_brightness, beyond=False),
         _measure("sharpness", sharpness, config.min_sharpness, beyond=False),
     ]
+    if judged:
+        state = problem.replace("too ", "")
+        return [], [f"The face is {state} ({'; '.join(measures)}) but was found and compared with the reference."]
     evidence = {
         "brightness": brightness,
         "sharpness": sharpness,
         "minimums": {"brightness": config.min_brightness, "sharpness": config.min_sharpness},
     }
-    return [Reason("LOW_QUALITY", f"The capture is {problem} to judge ({'; '.join(measures)}).", evidence)]
+    return [Reason("LOW_QUALITY", f"The capture is {problem} to judge ({'; '.join(measures)}).", evidence)], []
 
 
 def _shown_face(main_face: Face | None) -> Face | None:

@@ -18,15 +18,16 @@ def get_analyzer() -> FaceAnalyzer:
             if _analyzer is None:
                 from ..config import get_settings
 
-                _analyzer = create_analyzer(get_settings().analyzer)
+                settings = get_settings()
+                _analyzer = create_analyzer(settings.analyzer, settings.face_min_confidence)
     return _analyzer
 
 
-def create_analyzer(kind: str) -> FaceAnalyzer:
+def create_analyzer(kind: str, face_min_confidence: float = 90.0) -> FaceAnalyzer:
     if kind == "local":
         from .local import LocalAnalyzer
 
-        return LocalAnalyzer()
+        return LocalAnalyzer(face_min_confidence=face_min_confidence)
     if kind == "rekognition":
         from .rekognition import RekognitionAnalyzer
 

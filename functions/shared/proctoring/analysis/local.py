@@ -18,7 +18,9 @@ Conventions (so the policy can treat both analyzers alike):
   pitch > 0 when it tilts down, roll > 0 when it tilts clockwise in the image. The policy only
   uses absolute values, so a sign difference from Rekognition cannot change a verdict.
 * Labels: there is no object model, so ``checked`` is False and ``person_count`` is the number of
-  faces found at or above MinConfidence.
+  faces found at or above both MinConfidence and FACE_MIN_CONFIDENCE.
+* Detection: HOG at the picture's own size, and at twice the size (of at most ``DETECT_MAX_SIDE``)
+  only when no face of FACE_MIN_CONFIDENCE was found (docs/accuracy.md: what each costs and finds).
 """
 
 from __future__ import annotations
@@ -83,8 +85,14 @@ class LocalAnalyzer(FaceAnalyzer):
 
     name = "local"
 
-    def __init__(self, cache_size: int = 256, detect_max_side: int = DETECT_MAX_SIDE) -> None:
+    def __init__(
+        self, cache_size: int = 256, detect_max_side: int = DETECT_MAX_SIDE, face_min_confidence: float = 90.0
+    ) -> None:
+        """``face_min_confidence``: FACE_MIN_CONFIDENCE, what the policy counts as a face. Detection
+        looks again, at twice the size, only when none such was found; and a person is counted only
+        for such a face."""
         super().__init__(cache_size)
+        self._face_min_confidence = face_min_confidence
         import dlib
 
         directory = models_dir()
@@ -105,25 +113,18 @@ class LocalAnalyzer(FaceAnalyzer):
     def _detect_faces(self, image: PreparedImage) -> list[Face]:
         pixels = np.asarray(image.image)
         height, width = pixels.shape[:2]
-        scale = min(1.0, self._detect_max_side / max(width, height))
-        if scale < 1.0:
-            small = image.image.resize((max(1, round(width * scale)), max(1, round(height * scale))))
-            detect_pixels = np.asarray(small)
-        else:
-            detect_pixels = pixels
 
         def detect() -> list[tuple[Any, float, Any]]:
-            rects, scores, _ = self._detector.run(detect_pixels, 1, 0.0)
-            found = []
-            for rect, score in zip(rects, scores, strict=True):
-                full = self._dlib.rectangle(
-                    round(rect.left() / scale),
-                    round(rect.top() / scale),
-                    round(rect.right() / scale),
-                    round(rect.bottom() / scale),
-                )
-                found.append((full, score, self._predictor(pixels, full)))
-            return found
+            # HOG at the picture's own size finds faces from 80 px: a webcam face, and a person
+            # behind the student, in a quarter of the time of a doubled 640x480 frame. Only when no
+            # usable face is found is the picture searched again at twice the size (at most
+            # DETECT_MAX_SIDE before doubling), for faces from 40 px.
+            found = self._detections(pixels, 1.0, upsample=0)
+            if not any(confidence_from_score(score) >= self._face_min_confidence for _rect, score in found):
+                scale = min(1.0, self._detect_max_side / max(width, height))
+                small = pixels if scale == 1.0 else np.asarray(image.image.resize(_scaled(width, height, scale)))
+                found = self._detections(small, scale, upsample=1)
+            return [(rect, score, self._predictor(pixels, rect)) for rect, score in found]
 
         faces = self._dlib_thread.submit(detect).result()
         shapes = [shape for _full, _score, shape in faces]
@@ -148,6 +149,22 @@ class LocalAnalyzer(FaceAnalyzer):
         with self._cache_lock:
             self._shapes[image.identity] = shapes
         return details
+
+    def _detections(self, pixels: np.ndarray, scale: float, *, upsample: int) -> list[tuple[Any, float]]:
+        """HOG's boxes on ``pixels`` (the picture scaled by ``scale``), in the picture's pixels."""
+        rects, scores, _ = self._detector.run(pixels, upsample, 0.0)
+        return [
+            (
+                self._dlib.rectangle(
+                    round(rect.left() / scale),
+                    round(rect.top() / scale),
+                    round(rect.right() / scale),
+                    round(rect.bottom() / scale),
+                ),
+                float(score),
+            )
+            for rect, score in zip(rects, scores, strict=True)
+        ]
 
     # -- comparison ------------------------------------------------------------------------
     @cachedmethod(
@@ -193,13 +210,19 @@ class LocalAnalyzer(FaceAnalyzer):
 
     # -- labels ----------------------------------------------------------------------------
     def detect_labels(self, image: PreparedImage, max_labels: int, min_confidence: float) -> DetectedLabels:
+        person_confidence = max(min_confidence, self._face_min_confidence)
         return {
             "checked": False,
             "labels": [],
-            # As DetectLabels reports a Person instance: at or above MinConfidence.
-            "person_count": sum(face["Confidence"] >= min_confidence for face in self.detect_faces(image)),
+            # A person is a face the policy counts (FACE_MIN_CONFIDENCE), and at or above MinConfidence
+            # as DetectLabels reports a Person instance: a faint detection in sensor grain is no one.
+            "person_count": sum(face["Confidence"] >= person_confidence for face in self.detect_faces(image)),
             "note": "the offline analyzer has no object model: phones, books and other objects were not checked",
         }
+
+
+def _scaled(width: int, height: int, scale: float) -> tuple[int, int]:
+    return max(1, round(width * scale)), max(1, round(height * scale))
 
 
 def _box_area(face: Face) -> float:
@@ -209,15 +232,21 @@ def _box_area(face: Face) -> float:
 def head_pose(shape: Any, width: int, height: int) -> Pose | None:
     """Yaw, pitch and roll in degrees from six of the 68 landmarks (see the module docstring);
     None when the solver does not converge."""
-    import cv2
-
     points = np.array([(shape.part(i).x, shape.part(i).y) for i in _LANDMARKS], dtype=np.float64)
     all_points = np.array([(shape.part(i).x, shape.part(i).y) for i in range(68)], dtype=np.float64)
-    centre = all_points.mean(axis=0)
+    return pose_from_points(points, all_points.mean(axis=0), float(np.ptp(all_points[:, 0])), width, height)
+
+
+def pose_from_points(points: np.ndarray, centre: np.ndarray, face_width: float, width: int, height: int) -> Pose | None:
+    """The pose from the six landmarks ``_LANDMARKS`` (nose tip, chin, outer eye corners, mouth
+    corners) in picture pixels; ``centre`` and ``face_width`` of all 68 (benchmarked on its own in
+    ``dev.accuracy.pose``)."""
+    import cv2
+
+    face_width = face_width or 1.0
     focal = float(max(width, height))
     # Principal point on the face centre: off-centre faces otherwise gain 10-20 degrees of false pitch.
     camera = np.array([[focal, 0, centre[0]], [0, focal, centre[1]], [0, 0, 1]], dtype=np.float64)
-    face_width = float(np.ptp(all_points[:, 0])) or 1.0
     rvec = np.array([[math.pi], [0.0], [0.0]])
     tvec = np.array([[0.0], [0.0], [focal * 450.0 / face_width]])
     ok, rvec, tvec = cv2.solvePnP(

@@ -27,7 +27,7 @@ from tests.builders import (
     create_tables,
     sent_bytes,
 )
-from tests.fakes import RecordedRekognition
+from tests.fakes import CannedRekognition
 
 # Property tests explore new examples on every local run; CI (HYPOTHESIS_PROFILE=ci) runs the same
 # examples every time, so its verdict does not depend on the draw.
@@ -119,12 +119,12 @@ def local_env(tmp_path: Path) -> Iterator[Path]:
 
 @dataclass
 class AwsPipeline:
-    """The real ASL with moto's S3 and DynamoDB, recorded Rekognition answers, and the handlers."""
+    """The real ASL with moto's S3 and DynamoDB, hand-written Rekognition answers, and the handlers."""
 
     sfn: LocalStepFunctions
     s3: Any
     dynamodb: Any
-    rekognition: RecordedRekognition
+    rekognition: CannedRekognition
     alert_table: str
     idempotency_table: str
 
@@ -191,12 +191,12 @@ def make_aws_pipeline() -> Iterator[Callable[..., AwsPipeline]]:
         context = environment(values)
         context.__enter__()
         stack.append(lambda: context.__exit__(None, None, None))
-        recorded = RecordedRekognition()
-        set_analyzer(RekognitionAnalyzer(client=recorded))
+        canned = CannedRekognition()
+        set_analyzer(RekognitionAnalyzer(client=canned))
         sfn = LocalStepFunctions(webhook_enabled=bool(webhook_url), retry_sleep=lambda seconds: None, mock=False)
         sfn.__enter__()
         stack.append(lambda: sfn.__exit__(None, None, None))
-        return AwsPipeline(sfn, s3, dynamodb, recorded, alert_table, idempotency_table)
+        return AwsPipeline(sfn, s3, dynamodb, canned, alert_table, idempotency_table)
 
     yield build
     while stack:

@@ -1,5 +1,6 @@
 """Test doubles for AWS services moto does not emulate faithfully: Rekognition answers come from
-recorded responses (tests/fixtures/rekognition), validated against botocore's service model."""
+hand-written responses in the service's shapes (tests/fixtures/rekognition), validated against botocore's
+service model: not recordings of the live service."""
 
 from __future__ import annotations
 
@@ -31,8 +32,8 @@ def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-class RecordedRekognition:
-    """A Rekognition client answering from recorded responses, chosen by the image sent.
+class CannedRekognition:
+    """A Rekognition client answering from the hand-written responses, chosen by the image sent.
 
     ``register(image_bytes, detect_faces=..., detect_labels=..., compare_faces=...)`` ties the
     exact bytes the analyzer sends to fixture names. ``fail(operation, code, times)`` makes the
@@ -72,7 +73,7 @@ class RecordedRekognition:
             )
         name = self._answers.get((operation, _digest(image)))
         if name is None:
-            raise AssertionError(f"no recorded {api_name} response for this image")
+            raise AssertionError(f"no canned {api_name} response for this image")
         response = fixture(name) if isinstance(name, str) else name
         body = {k: v for k, v in response.items() if k != "ResponseMetadata"}
         report = ParamValidator().validate(body, operation_model.output_shape)
@@ -93,7 +94,7 @@ class RecordedRekognition:
 def crowd_responses(people: int, labels: int) -> dict[str, dict[str, Any]]:
     """Rekognition's answers for a crowd: ``people`` faces (DetectFaces returns at most 100) and
     CompareFaces matches, and ``labels`` labels each boxing every person (as Person, Adult, Man,
-    Face, Head... do), built from the recorded responses' own entries."""
+    Face, Head... do), built from the canned responses' own entries."""
     faces, compare, found = (
         fixture("detect_faces_two"),
         fixture("compare_faces_mismatch"),
@@ -191,7 +192,7 @@ class RekognitionEndpoint:
     """Rekognition on loopback, speaking its JSON protocol, for code that builds its own boto3
     client (the runner's workers, with ``AWS_ENDPOINT_URL_REKOGNITION`` pointing here).
 
-    Every request is checked against botocore's service model. Answers come from the recorded
+    Every request is checked against botocore's service model. Answers come from the canned
     fixtures (``answers`` maps an API name to a fixture name); ``fail(api_name, code, status,
     times)`` scripts service errors first. ``calls`` lists the API names asked for, in order.
     """

@@ -1,7 +1,7 @@
 """``python -m dev run --analyzer rekognition``: the whole local run calling Rekognition over HTTP.
 
 The workers build their own boto3 clients, so Rekognition stands on loopback
-(``AWS_ENDPOINT_URL_REKOGNITION``), answering from the recorded responses and checking every
+(``AWS_ENDPOINT_URL_REKOGNITION``), answering from the hand-written responses and checking every
 request against botocore's service model; S3 and DynamoDB stay emulated in-process.
 """
 

@@ -113,7 +113,7 @@ def test_an_oversized_file_is_refused_without_being_downloaded(pipeline, monkeyp
     ],
 )
 def test_unusual_but_valid_images_are_analysed(pipeline, name, data):
-    # Rekognition's answers are recorded for the normalised (upright, 8-bit RGB, <= 5 MB) bytes:
+    # Rekognition's canned answers are registered for the normalised (upright, 8-bit RGB, <= 5 MB) bytes:
     # the execution only succeeds if that is exactly what the pipeline sends.
     payload = data()
     execution = run(pipeline, f"images/exam/user/{name}", payload, **OK)

@@ -1,5 +1,5 @@
 """The real statemachine/proctoring.asl.json, executed end to end from an S3 "Object Created" event,
-with moto's S3 and DynamoDB, recorded Rekognition answers and a real webhook receiver."""
+with moto's S3 and DynamoDB, hand-written Rekognition answers in the service's shapes and a real webhook receiver."""
 
 from __future__ import annotations
 

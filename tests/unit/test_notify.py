@@ -189,9 +189,9 @@ def test_secret_comes_from_ssm_securestring_and_is_cached():
         assert secret.get() == "s3cr3t"
         ssm.put_parameter(Name="/proctoring/webhook-secret", Value="rotated", Type="SecureString", Overwrite=True)
         assert secret.get() == "s3cr3t"  # served from Powertools' cache for max_age seconds
-        from aws_lambda_powertools.utilities import parameters
+        from proctoring.notify import _provider
 
-        fresh = parameters.get_parameter("/proctoring/webhook-secret", decrypt=True, force_fetch=True)
+        fresh = _provider("ssm").get("/proctoring/webhook-secret", decrypt=True, force_fetch=True)
         assert fresh == "rotated"  # the rotation is picked up once the cache entry expires
 
 

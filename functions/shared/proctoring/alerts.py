@@ -62,9 +62,9 @@ class DynamoDBAlertHistory:
 
     def __init__(self, table_name: str, ttl_days: int = 30, client: Any = None) -> None:
         if client is None:
-            import boto3
+            from .aws_clients import client as aws_client
 
-            client = boto3.client("dynamodb")
+            client = aws_client("dynamodb")
         self._client = client
         self._table = table_name
         self._ttl_days = ttl_days

@@ -120,7 +120,9 @@ def create_persistence_layer(settings: Settings | None = None) -> BasePersistenc
 
     if not settings.idempotency_table:
         raise ConfigurationError("IDEMPOTENCY_TABLE is not set")
-    return DynamoDBPersistenceLayer(table_name=settings.idempotency_table)
+    from .aws_clients import config
+
+    return DynamoDBPersistenceLayer(table_name=settings.idempotency_table, boto_config=config("dynamodb"))
 
 
 def replay_counter(metrics: Metrics, name: str) -> IdempotentHookFunction:

@@ -91,15 +91,28 @@ class ParameterSecret:
     max_age: int = 300
 
     def get(self) -> str:
-        from aws_lambda_powertools.utilities import parameters
-
         if _SECRETS_MANAGER_ARN.match(self.name) or self.name.startswith("secretsmanager:"):
-            value = parameters.get_secret(self.name.removeprefix("secretsmanager:"), max_age=self.max_age)
+            value = _provider("secretsmanager").get(self.name.removeprefix("secretsmanager:"), max_age=self.max_age)
         else:
-            value = parameters.get_parameter(self.name, decrypt=True, max_age=self.max_age)
+            value = _provider("ssm").get(self.name, decrypt=True, max_age=self.max_age)
         if not value:
             raise ConfigurationError(f"webhook secret {self.name} is empty")
         return str(value)
+
+
+_providers: dict[str, Any] = {}
+
+
+def _provider(service: str) -> Any:
+    """Powertools' parameter provider for ``service`` (it caches values), with the project's timeouts."""
+    if service not in _providers:
+        from aws_lambda_powertools.utilities.parameters import SecretsProvider, SSMProvider
+
+        from .aws_clients import config
+
+        kind = SecretsProvider if service == "secretsmanager" else SSMProvider
+        _providers[service] = kind(boto_config=config(service))
+    return _providers[service]
 
 
 def _what_failed(exc: BaseException) -> str:

@@ -77,11 +77,10 @@ class S3Storage:
 
     def __init__(self, client: Any = None) -> None:
         if client is None:
-            import boto3
-            from botocore.config import Config
+            from .aws_clients import client as aws_client
 
             # Retries are declared once, in the state machine; the SDK makes a single attempt.
-            client = boto3.client("s3", config=Config(retries={"total_max_attempts": 1}))
+            client = aws_client("s3")
         self._client = client
 
     @staticmethod

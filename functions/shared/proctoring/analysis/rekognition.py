@@ -24,11 +24,10 @@ class RekognitionAnalyzer(FaceAnalyzer):
     def __init__(self, client: Any = None, cache_size: int = 64) -> None:
         super().__init__(cache_size)
         if client is None:
-            import boto3
-            from botocore.config import Config
+            from ..aws_clients import client as aws_client
 
             # Throttling is retried by the state machine, with backoff, not by the SDK.
-            client = boto3.client("rekognition", config=Config(retries={"total_max_attempts": 1}))
+            client = aws_client("rekognition")
         self._client = client
 
     def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:

@@ -68,7 +68,9 @@ def pipeline_options(sub: argparse.ArgumentParser) -> None:
         help="local: offline dlib models (default); rekognition: the real service, your credentials",
     )
     sub.add_argument("--webhook", metavar="URL", help="POST each result document to this URL")
-    sub.add_argument("--webhook-secret", help="HMAC key for the signature (default: $PROCTORING_WEBHOOK_SECRET)")
+    sub.add_argument(
+        "--webhook-secret", help="Standard Webhooks secret, whsec_... (default: $PROCTORING_WEBHOOK_SECRET)"
+    )
 
 
 def workers_option(sub: argparse.ArgumentParser, what: str = "worker processes") -> None:
@@ -78,10 +80,13 @@ def workers_option(sub: argparse.ArgumentParser, what: str = "worker processes")
 def webhook_secret(args: argparse.Namespace) -> str:
     """The key deliveries are signed with: ``--webhook-secret``, else $PROCTORING_WEBHOOK_SECRET, else
     the public development key, which only a receiver on this machine may be sent."""
-    from dev.checks import check_webhook_secret, check_webhook_url
+    from dev.checks import UsageError, check_webhook_secret, check_webhook_url
     from dev.run.workers import DEFAULT_SECRET
+    from proctoring.notify import secret_problem
 
     secret = args.webhook_secret or os.environ.get("PROCTORING_WEBHOOK_SECRET")
+    if secret and (problem := secret_problem(secret)):
+        raise UsageError(problem)
     if webhook := getattr(args, "webhook", None):
         check_webhook_url(webhook)  # what is wrong with the URL itself comes first
         check_webhook_secret(webhook, secret_given=bool(secret))

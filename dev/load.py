@@ -26,8 +26,9 @@ from dev.checks import claim_build_folder
 from dev.cli import Commands, positive_int, workers_option
 from dev.run import BUILT_LAYOUT, find_captures, run_folder, stored_result_path
 from dev.webhook import WebhookReceiver
+from proctoring.notify import new_secret
 
-SECRET = "load-test-secret"  # noqa: S105 - a loopback receiver's key for this run only
+SECRET = new_secret()  # a loopback receiver's key for this run only
 
 
 @dataclass

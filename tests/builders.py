@@ -18,7 +18,7 @@ from proctoring.storage import file_etag
 ROOT = Path(__file__).resolve().parent.parent
 FACES = ROOT.parent / "shared" / "faces"
 BUCKET = "proctoring-test-bucket"
-WEBHOOK_SECRET = "test-webhook-secret"
+WEBHOOK_SECRET = "whsec_cHJvY3RvcmluZy10ZXN0LXdlYmhvb2stc2VjcmV0LWs="
 LOCAL_BUCKET = "local"  # the bucket name of the handlers' events in the local_env fixture
 
 

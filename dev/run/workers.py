@@ -40,7 +40,8 @@ from dev.run.report import SHOWN, RunReport, and_more
 if TYPE_CHECKING:
     from proctoring.config import Settings
 
-DEFAULT_SECRET = "local-development-secret"  # noqa: S105 - local runs only; real deployments use SSM
+# "proctoring-local-development-key": public, so it signs only for a receiver on this machine.
+DEFAULT_SECRET = "whsec_cHJvY3RvcmluZy1sb2NhbC1kZXZlbG9wbWVudC1rZXk="  # noqa: S105 - local runs only
 
 
 class WorkerCrashed(RuntimeError):

@@ -16,6 +16,7 @@ from dev.run import (
     run_folder,
     this_python,
 )
+from proctoring.notify import new_secret
 from tests.builders import synthetic_jpeg
 from tests.fakes import FACTORY
 
@@ -112,8 +113,8 @@ def test_cli_exit_code_is_one_when_the_webhook_refused_the_documents(exam, capsy
     original = runner.run_folder
     monkeypatch.setattr(runner, "run_folder", lambda root, **kw: original(root, **{**kw, "analyzer_factory": FACTORY}))
     # The receiver holds another key: it answers 401, which is not retried.
-    with WebhookReceiver(secret="the receiver's key") as receiver:
-        code = main(["run", str(exam), "--webhook", receiver.url, "--webhook-secret", "another key", "--no-progress"])
+    with WebhookReceiver(secret=new_secret()) as receiver:
+        code = main(["run", str(exam), "--webhook", receiver.url, "--webhook-secret", new_secret(), "--no-progress"])
     assert code == 1
     captured = capsys.readouterr()
     said = " ".join(captured.out.split())
@@ -242,3 +243,10 @@ def test_cli_exit_code_is_one_when_an_execution_failed_after_its_retries(exam, c
     document = json.loads((exam / "results/exam1/ana/boom.json").read_text())
     assert (document["status"], document["error"]["name"]) == ("ERROR", "RuntimeError")
     assert json.loads((exam / "results/exam1/ana/c0.json").read_text())["status"] == "OK"
+
+
+@pytest.mark.parametrize("command", ["run", "menu"])
+def test_a_secret_that_is_not_a_standard_webhooks_one_is_a_usage_error(exam, capsys, command):
+    code = main([command, str(exam), "--webhook", "http://127.0.0.1:9/hook", "--webhook-secret", "s3cr3t"])
+    assert code == 2
+    assert "must be a Standard Webhooks secret" in capsys.readouterr().err

@@ -133,7 +133,7 @@ def test_webhook_answering_500_twice_gets_exactly_one_delivery(make_aws_pipeline
     assert_valid(delivery.payload, "webhook")
     obj = event["detail"]["object"]
     upload = idempotency_key("proctoring-test-bucket", obj["key"], obj["version-id"], obj["etag"])
-    assert delivery.headers["Idempotency-Key"] == delivery_key(upload, delivery.payload)
+    assert delivery.headers["webhook-id"] == delivery_key(upload, delivery.payload)
     notification = pipeline.result(result_key(0))["notification"]
     assert notification["status"] == "delivered"
     assert notification["attempts"] == 3
@@ -215,7 +215,7 @@ def test_reprocessing_after_a_new_reference_gives_a_new_verdict_and_one_new_deli
     assert document["status"] == "OK"
     assert document["alert_count"] == 1  # the earlier alert of this capture is not counted again
     assert [delivery.payload["status"] for delivery in receiver.deliveries] == ["ALERT", "OK"]
-    # A receiver that drops repeated Idempotency-Keys must not drop the corrected verdict.
+    # A receiver that drops repeated webhook-ids must not drop the corrected verdict.
     assert len(set(receiver.idempotency_keys())) == 2
 
 

@@ -23,7 +23,7 @@ def forbidden_in(text: str, image: bytes) -> list[str]:
     problems = []
     if WEBHOOK_SECRET in text:
         problems.append("webhook secret")
-    if "v1=" in text or "X-Proctoring-Signature" in text:
+    if "v1," in text or "webhook-signature" in text:
         problems.append("signature header")
     if base64.b64encode(image[:48]).decode()[:40] in text or "/9j/" in text:
         problems.append("image bytes (base64)")

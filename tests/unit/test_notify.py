@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import http.client
+import http.server
 import json
 import re
 import subprocess
 import sys
+import threading
 import time
 
 import boto3
@@ -25,32 +28,96 @@ from proctoring.notify import (
     WebhookNotifier,
     delivery_key,
     encode_payload,
+    new_secret,
     payload_of,
+    secret_problem,
     sign,
     verify,
 )
-from tests.builders import ROOT
+from tests.builders import ROOT, WEBHOOK_SECRET
 
 BODY = b'{"status":"ALERT"}'
+K = WEBHOOK_SECRET
+OTHER = "whsec_" + base64.b64encode(b"another-secret-of-thirty-two-byt").decode()
 
 
-def test_signature_is_hmac_sha256_of_timestamp_dot_body():
+def signed(secret: str, body: bytes, message_id: str = "msg-1", timestamp: int | None = None) -> dict[str, str]:
+    """The headers a sender signing with ``secret`` sends."""
+    timestamp = int(time.time()) if timestamp is None else timestamp
+    return {
+        IDEMPOTENCY_HEADER: message_id,
+        TIMESTAMP_HEADER: str(timestamp),
+        SIGNATURE_HEADER: sign(secret, message_id, timestamp, body),
+    }
+
+
+def test_the_signature_is_the_standard_webhooks_one():
+    """v1, and the base64 HMAC-SHA256 of "id.timestamp.body" keyed with the secret's base64 bytes."""
     import hashlib
     import hmac
 
-    expected = hmac.new(b"k", b"1700000000." + BODY, hashlib.sha256).hexdigest()
-    assert sign("k", "1700000000", BODY) == f"v1={expected}"
+    key = base64.b64decode(K.removeprefix("whsec_"))
+    expected = base64.b64encode(hmac.new(key, b"msg-1.1700000000." + BODY, hashlib.sha256).digest()).decode()
+    assert sign(K, "msg-1", 1700000000, BODY) == f"v1,{expected}"
 
 
 def test_verify_accepts_a_fresh_signature_and_rejects_tampering_and_replays():
-    now = time.time()
-    timestamp = str(int(now))
-    signature = sign("k", timestamp, BODY)
-    assert verify("k", timestamp, BODY, signature, now=now)
-    assert not verify("k", timestamp, BODY + b" ", signature, now=now)
-    assert not verify("other", timestamp, BODY, signature, now=now)
-    assert not verify("k", timestamp, BODY, signature, now=now + 301)  # replayed later
-    assert not verify("k", "not-a-time", BODY, signature, now=now)
+    headers = signed(K, BODY)
+    assert verify(K, headers, BODY)
+    assert not verify(K, headers, BODY + b" ")
+    assert not verify(OTHER, headers, BODY)
+    assert not verify(K, {**headers, IDEMPOTENCY_HEADER: "msg-2"}, BODY)  # the id is signed too
+    assert not verify(K, signed(K, BODY, timestamp=int(time.time()) - 301), BODY)  # replayed later
+    assert not verify(K, {key: value for key, value in headers.items() if key != TIMESTAMP_HEADER}, BODY)
+
+
+@pytest.mark.parametrize(
+    ("secret", "problem"),
+    [
+        ("s3cr3t", "must be a Standard Webhooks secret"),
+        ("whsec_not base64!", "not base64"),
+        ("whsec_" + base64.b64encode(b"short").decode(), "holds 5 bytes"),
+    ],
+)
+def test_a_secret_that_is_not_a_standard_webhooks_one_is_refused_with_what_to_do(secret, problem):
+    assert problem in secret_problem(secret)
+    with pytest.raises(ConfigurationError, match=problem):
+        sign(secret, "msg-1", 1700000000, BODY)
+
+
+def test_a_new_secret_is_a_valid_one_of_32_random_bytes():
+    first, second = new_secret(), new_secret()
+    assert first != second and secret_problem(first) == ""
+    assert len(base64.b64decode(first.removeprefix("whsec_"))) == 32
+
+
+def test_a_receiver_using_the_standardwebhooks_library_verifies_a_delivery_over_http():
+    """The receiver a proctoring system would write: the library, its own HTTP server, our POST."""
+    from standardwebhooks.webhooks import Webhook
+
+    verified = []
+
+    class Receiver(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            verified.append(Webhook(K).verify(body, dict(self.headers.items())))
+            self.send_response(204)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args) -> None: ...
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+        notifier = WebhookNotifier(url, StaticSecret(K), allow_http=True)
+        outcome = notifier.send({"status": "ALERT", "reasons": [], "notification": None}, "upload-1")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert outcome["status"] == "delivered" and outcome["http_status"] == 204
+    assert verified == [{"status": "ALERT", "reasons": []}]
 
 
 def test_the_delivery_key_is_one_per_upload_and_verdict():
@@ -72,18 +139,18 @@ def test_payload_leaves_out_the_delivery_record_and_is_canonical():
 @pytest.mark.parametrize("url", ["http://proctor.example/hook", "ftp://proctor.example/hook", "proctor.example/hook"])
 def test_only_https_unless_allowed(url):
     with pytest.raises(ConfigurationError, match="https"):
-        WebhookNotifier(url, StaticSecret("k"))
+        WebhookNotifier(url, StaticSecret(K))
     if url.startswith("http://"):
-        assert WebhookNotifier(url, StaticSecret("k"), allow_http=True).url == url
+        assert WebhookNotifier(url, StaticSecret(K), allow_http=True).url == url
 
 
 def test_a_failed_connection_names_its_cause_and_never_the_url(tmp_path):
     """An https URL pointed at a plain-HTTP server: the TLS handshake fails, and the error says so
     by class name only (a webhook URL can carry a token; the message lands in the document)."""
-    with WebhookReceiver(secret="k") as receiver:
+    with WebhookReceiver(secret=K) as receiver:
         url = receiver.url.replace("http://", "https://") + "?token=url-secret"
         with pytest.raises(WebhookTransientError) as error:
-            WebhookNotifier(url, StaticSecret("k")).send({"status": "OK"}, "key")
+            WebhookNotifier(url, StaticSecret(K)).send({"status": "OK"}, "key")
     failure = json.loads(str(error.value))
     # The TLS layer's own class and reason (WRONG_VERSION_NUMBER, say; it varies with OpenSSL).
     assert re.fullmatch(r"connection failed: SSLError \(SSL\w*Error: [A-Z_]+\)", failure["error"]), failure
@@ -96,7 +163,7 @@ def test_a_failed_connection_names_its_cause_and_never_the_url(tmp_path):
 )
 def test_a_url_that_cannot_work_is_a_configuration_error_that_does_not_echo_it(url, message):
     with pytest.raises(ConfigurationError, match=message) as error:
-        WebhookNotifier(url, StaticSecret("k"))
+        WebhookNotifier(url, StaticSecret(K))
     assert "url-secret" not in str(error.value)
 
 
@@ -127,7 +194,7 @@ def test_an_answer_broken_off_mid_way_is_transient():
     threading.Thread(target=answer_short, daemon=True).start()
     url = f"http://127.0.0.1:{server.getsockname()[1]}/hook?token=url-secret"
     with server, pytest.raises(WebhookTransientError) as error:
-        WebhookNotifier(url, StaticSecret("k"), allow_http=True).send({"status": "OK"}, "key")
+        WebhookNotifier(url, StaticSecret(K), allow_http=True).send({"status": "OK"}, "key")
     failure = json.loads(str(error.value))
     assert failure["error"] == "request failed: ChunkedEncodingError (IncompleteRead)"
     assert "url-secret" not in str(error.value)
@@ -169,7 +236,7 @@ def test_a_redirect_is_not_followed_and_says_where_it_points_without_the_path(lo
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/hook?token=url-secret"
         with pytest.raises(WebhookRejected) as error:
-            WebhookNotifier(url, StaticSecret("k"), allow_http=True).send({"status": "OK"}, "key")
+            WebhookNotifier(url, StaticSecret(K), allow_http=True).send({"status": "OK"}, "key")
     finally:
         server.shutdown()
         server.server_close()
@@ -214,13 +281,13 @@ def test_headers_carry_timestamp_signature_and_idempotency_key():
             return type("Response", (), {"status_code": 204})()
 
     notifier = WebhookNotifier(
-        "https://proctor.example/hook", StaticSecret("k"), session=Session(), connect_timeout=2, read_timeout=7
+        "https://proctor.example/hook", StaticSecret(K), session=Session(), connect_timeout=2, read_timeout=7
     )
     outcome = notifier.send({"status": "OK", "notification": None}, "idem-1", attempt=2)
     assert outcome == {"status": "delivered", "attempts": 2, "http_status": 204}
     headers = sent["headers"]
     assert headers[IDEMPOTENCY_HEADER] == delivery_key("idem-1", {"status": "OK"})
-    assert verify("k", headers[TIMESTAMP_HEADER], sent["data"], headers[SIGNATURE_HEADER])
+    assert verify(K, headers, sent["data"])
     assert sent["timeout"] == (2, 7)
     assert sent["allow_redirects"] is False
     assert json.loads(sent["data"]) == {"status": "OK"}
@@ -229,7 +296,7 @@ def test_headers_carry_timestamp_signature_and_idempotency_key():
 def test_dev_webhook_receiver_verifies_and_prints(tmp_path, unused_port):
     port = unused_port
     process = subprocess.Popen(
-        [sys.executable, "-m", "dev", "webhook", "--port", str(port), "--webhook-secret", "k"],
+        [sys.executable, "-m", "dev", "webhook", "--port", str(port), "--webhook-secret", K],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -252,19 +319,8 @@ def test_dev_webhook_receiver_verifies_and_prints(tmp_path, unused_port):
             "details": ["No face was found in the capture."],
         }
         body = encode_payload(document)
-        timestamp = str(int(time.time()))
-        good = requests.post(
-            url,
-            data=body,
-            timeout=5,
-            headers={TIMESTAMP_HEADER: timestamp, SIGNATURE_HEADER: sign("k", timestamp, body)},
-        )
-        forged = requests.post(
-            url,
-            data=body,
-            timeout=5,
-            headers={TIMESTAMP_HEADER: timestamp, SIGNATURE_HEADER: sign("wrong", timestamp, body)},
-        )
+        good = requests.post(url, data=body, timeout=5, headers=signed(K, body))
+        forged = requests.post(url, data=body, timeout=5, headers=signed(OTHER, body))
     finally:
         process.terminate()
         out, _err = process.communicate(timeout=10)
@@ -310,16 +366,14 @@ def test_dev_webhook_receiver_names_a_capture_outside_the_convention_by_its_obje
 def test_the_local_receiver_refuses_malformed_requests_and_keeps_serving():
     """Signed bodies that are not a JSON object, and bad lengths, get a 4xx, not a traceback."""
     seen = []
-    with WebhookReceiver(secret="k", on_delivery=seen.append, on_rejected=seen.append) as receiver:
+    with WebhookReceiver(secret=K, on_delivery=seen.append, on_rejected=seen.append) as receiver:
 
-        def post(body: bytes, signed_with: str = "k") -> int:
-            timestamp = str(int(time.time()))
-            signed = {TIMESTAMP_HEADER: timestamp, SIGNATURE_HEADER: sign(signed_with, timestamp, body)}
-            return requests.post(receiver.url, data=body, headers=signed, timeout=5).status_code
+        def post(body: bytes, signed_with: str = K) -> int:
+            return requests.post(receiver.url, data=body, headers=signed(signed_with, body), timeout=5).status_code
 
         assert post(b"not json") == 400
         assert post(b"[1, 2]") == 400
-        assert post(b"[1, 2]", signed_with="wrong") == 401  # shown as refused, with what could be read of it
+        assert post(b"[1, 2]", signed_with=OTHER) == 401  # shown as refused, with what could be read of it
         for length, status in (("2000000", 413), ("two", 400)):  # what requests would never send: by hand
             connection = http.client.HTTPConnection("127.0.0.1", receiver.port, timeout=5)
             connection.putrequest("POST", "/hook")

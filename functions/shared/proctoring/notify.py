@@ -1,16 +1,20 @@
-"""Webhook delivery: a signed POST of the result document.
+"""Webhook delivery: a POST of the result document, signed as the Standard Webhooks specification
+says (https://www.standardwebhooks.com), so a receiver in any language verifies it with an
+existing library.
 
-Headers: ``X-Proctoring-Timestamp`` (unix seconds), ``X-Proctoring-Signature``
-(``v1=`` + hex HMAC-SHA256 of ``"{timestamp}.{body}"``) and ``Idempotency-Key`` (one per upload
-and verdict, see :func:`delivery_key`).
+Headers: ``webhook-id`` (one per upload and verdict, see :func:`delivery_key`: the idempotency
+key), ``webhook-timestamp`` (unix seconds) and ``webhook-signature`` (``v1,`` + base64 HMAC-SHA256
+of ``"{id}.{timestamp}.{body}"``, keyed with the secret ``whsec_<base64>``), made and checked
+with the ``standardwebhooks`` package.
 Retries are the state machine's job: this module makes exactly one attempt and says, through the
 exception's class, whether another attempt could help.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
-import hmac
 import json
 import re
 import socket
@@ -22,9 +26,10 @@ from urllib.parse import urljoin, urlparse
 
 from .errors import ConfigurationError, WebhookRejected, WebhookTransientError
 
-SIGNATURE_HEADER = "X-Proctoring-Signature"
-TIMESTAMP_HEADER = "X-Proctoring-Timestamp"
-IDEMPOTENCY_HEADER = "Idempotency-Key"
+SIGNATURE_HEADER = "webhook-signature"
+TIMESTAMP_HEADER = "webhook-timestamp"
+IDEMPOTENCY_HEADER = "webhook-id"
+SECRET_PREFIX = "whsec_"  # noqa: S105 - the format's prefix, not a secret
 USER_AGENT = "proctoring-pipeline/1.0"
 # A Secrets Manager secret in any partition (aws, aws-cn, aws-us-gov); anything else is an SSM name.
 _SECRETS_MANAGER_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:")
@@ -40,7 +45,7 @@ def encode_payload(payload: dict[str, Any]) -> bytes:
 
 
 def delivery_key(capture_key: str, document: dict[str, Any]) -> str:
-    """The ``Idempotency-Key`` of a delivery: one value per uploaded object version and verdict.
+    """The ``webhook-id`` of a delivery: one value per uploaded object version and verdict.
 
     Every retry of a delivery repeats it, so a receiver that deduplicates on it drops a repeat; a
     changed verdict for the same upload (an ERROR redriven into a verdict, a capture judged again
@@ -51,22 +56,58 @@ def delivery_key(capture_key: str, document: dict[str, Any]) -> str:
     return hashlib.sha256(f"{capture_key}\n{verdict}".encode()).hexdigest()
 
 
-def sign(secret: str, timestamp: str, body: bytes) -> str:
-    mac = hmac.new(secret.encode("utf-8"), timestamp.encode("ascii") + b"." + body, hashlib.sha256)
-    return "v1=" + mac.hexdigest()
+def signer(secret: str) -> Any:
+    """The Standard Webhooks signer and verifier for ``secret``, which must be ``whsec_`` and
+    base64 (at least 24 bytes): what ``python -m dev webhook --new-secret`` prints."""
+    from standardwebhooks.webhooks import Webhook
+
+    problem = secret_problem(secret)
+    if problem:
+        raise ConfigurationError(problem)
+    return Webhook(secret)
 
 
-def verify(
-    secret: str, timestamp: str, body: bytes, signature: str, *, tolerance: int = 300, now: float | None = None
-) -> bool:
-    """Check a delivery's signature and that its timestamp is recent (replay protection)."""
+def secret_problem(secret: str) -> str:
+    """What is wrong with ``secret`` as a Standard Webhooks secret, or "" when nothing is."""
+    if not secret.startswith(SECRET_PREFIX):
+        return (
+            "the webhook secret must be a Standard Webhooks secret, 'whsec_' and base64; "
+            "make one with: python -m dev webhook --new-secret"
+        )
     try:
-        age = abs((now if now is not None else time.time()) - int(timestamp))
-    except ValueError:
+        key = base64.b64decode(secret.removeprefix(SECRET_PREFIX), validate=True)
+    except (binascii.Error, ValueError):
+        return "the webhook secret after 'whsec_' is not base64"
+    if len(key) < 24:
+        return f"the webhook secret holds {len(key)} bytes; Standard Webhooks asks for 24 to 64"
+    return ""
+
+
+def new_secret() -> str:
+    """A fresh secret: 32 random bytes."""
+    import secrets
+
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode("ascii")
+
+
+def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
+    """The ``webhook-signature`` header's value."""
+    from datetime import UTC, datetime
+
+    signature: str = signer(secret).sign(message_id, datetime.fromtimestamp(timestamp, UTC), body)
+    return signature
+
+
+def verify(secret: str, headers: dict[str, str], body: bytes) -> bool:
+    """Whether ``headers`` sign ``body`` with ``secret``, with a timestamp within five minutes
+    (replay protection): the receiver's check, with the library any receiver would use."""
+    from standardwebhooks.webhooks import WebhookVerificationError
+
+    try:
+        signer(secret).verify(body, headers, json_parse=False)
+    except WebhookVerificationError:
         return False
-    if age > tolerance:
-        return False
-    return hmac.compare_digest(sign(secret, timestamp, body), signature)
+    return True
 
 
 class SecretSource(Protocol):
@@ -183,13 +224,14 @@ class WebhookNotifier:
         import requests
 
         body = encode_payload(payload_of(document))
-        timestamp = str(int(time.time()))
+        timestamp = int(time.time())
+        message_id = delivery_key(idempotency_key, document)
         headers = {
             "Content-Type": "application/json; charset=utf-8",
             "User-Agent": USER_AGENT,
-            TIMESTAMP_HEADER: timestamp,
-            SIGNATURE_HEADER: sign(self._secret.get(), timestamp, body),
-            IDEMPOTENCY_HEADER: delivery_key(idempotency_key, document),
+            IDEMPOTENCY_HEADER: message_id,
+            TIMESTAMP_HEADER: str(timestamp),
+            SIGNATURE_HEADER: sign(self._secret.get(), message_id, timestamp, body),
         }
 
         def failure(error_class: type[Exception], status: int | None, error: str) -> Exception:

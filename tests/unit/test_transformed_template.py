@@ -1,0 +1,121 @@
+"""template.yaml as AWS reads it: after SAM's own transform (aws-sam-translator), the generated
+EventBridge rule, roles and policies. (`make lint` runs cfn-lint with the translator installed, so
+it lints the generated CloudFormation too.)"""
+
+from __future__ import annotations
+
+import copy
+import json
+from functools import lru_cache
+from typing import Any
+
+import pytest
+
+from dev.events import object_created_event
+from dev.template import load_template, parameter_defaults, resolve
+
+BUCKET = "proctoring-captures-123456789012"
+
+
+class _NoManagedPolicies:
+    """The translator asks IAM for AWS managed policies' ARNs only when a template names one by name."""
+
+    def load(self) -> dict[str, str]:
+        return {}
+
+
+@lru_cache(maxsize=1)
+def transformed() -> dict[str, Any]:
+    from samtranslator.translator.transform import transform
+
+    template = copy.deepcopy(load_template())
+    # What `sam package` does first (and cfn-lint before its transform): local paths become S3 objects.
+    for resource in template["Resources"].values():
+        for field in ("CodeUri", "DefinitionUri", "ContentUri"):
+            if isinstance(resource.get("Properties", {}).get(field), str):
+                resource["Properties"][field] = f"s3://artifacts/{resource['Properties'][field].strip('/')}"
+    return transform(template, parameter_defaults(), _NoManagedPolicies())
+
+
+def resources_of(kind: str) -> dict[str, dict[str, Any]]:
+    return {name: resource for name, resource in transformed()["Resources"].items() if resource["Type"] == kind}
+
+
+def _refs() -> dict[str, Any]:
+    refs: dict[str, Any] = {**parameter_defaults(), "CaptureBucket": BUCKET, "AWS::AccountId": "123456789012"}
+    refs.update({"AWS::Region": "us-east-1", "AWS::Partition": "aws", "AWS::StackName": "proctoring"})
+    return refs
+
+
+@lru_cache(maxsize=1)
+def upload_rule() -> Any:
+    from moto.events.models import EventPattern
+
+    [rule] = [r for r in resources_of("AWS::Events::Rule").values() if "EventPattern" in r["Properties"]]
+    pattern = resolve(rule["Properties"]["EventPattern"], _refs(), {"CreateBucket": True})
+    return EventPattern.load(json.dumps(pattern))
+
+
+def test_the_transform_generates_the_rule_the_state_machine_and_a_role_per_function():
+    assert len(resources_of("AWS::Events::Rule")) >= 1
+    assert len(resources_of("AWS::StepFunctions::StateMachine")) == 1
+    functions = resources_of("AWS::Lambda::Function")
+    roles = resources_of("AWS::IAM::Role")
+    assert len(functions) == 8
+    for name, function in functions.items():
+        role = function["Properties"]["Role"]["Fn::GetAtt"][0]
+        assert role in roles, f"{name}'s role {role} is not generated"
+
+
+@pytest.mark.parametrize(
+    ("key", "starts"),
+    [
+        ("images/exam_123/user_456/capture_001.jpg", True),
+        ("images/exam 1/josé/c+1.png", True),
+        ("images/stray.jpg", True),  # outside the convention: still judged, as an ERROR document
+        ("reference/user_456.jpg", False),
+        ("results/exam_123/user_456/capture_001.json", False),
+        ("reference-checks/user_456.json", False),
+    ],
+)
+def test_the_generated_rule_starts_an_execution_for_captures_only(key, starts):
+    event = object_created_event(BUCKET, key, size=1000, etag="0" * 32)
+    assert upload_rule().matches_event(event) is starts
+
+
+def test_the_generated_rule_ignores_another_bucket_and_other_events():
+    capture = object_created_event(BUCKET, "images/e/u/c.jpg", size=1000, etag="0" * 32)
+    other_bucket = {**capture, "detail": {**capture["detail"], "bucket": {"name": "someone-else"}}}
+    deleted = {**capture, "detail-type": "Object Deleted"}
+    assert upload_rule().matches_event(capture)
+    assert not upload_rule().matches_event(other_bucket)
+    assert not upload_rule().matches_event(deleted)
+
+
+def test_the_generated_notify_role_may_read_the_webhook_secret_and_nothing_broader():
+    [notify_role] = [
+        name
+        for name, function in resources_of("AWS::Lambda::Function").items()
+        if "notify" in json.dumps(function["Properties"].get("Code", {})).lower() or name.startswith("Notify")
+    ]
+    role = resources_of("AWS::IAM::Role")[f"{notify_role}Role"]
+    statements = [
+        statement
+        for policy in role["Properties"].get("Policies", [])
+        for entry in policy["PolicyDocument"]["Statement"]
+        for statement in _either_branch(entry)
+    ]
+    actions = {action for statement in statements for action in _as_list(statement["Action"])}
+    assert {"ssm:GetParameter"} <= actions or {"secretsmanager:GetSecretValue"} <= actions
+    assert not any(action.endswith(":*") or action == "*" for action in actions)
+
+
+def _either_branch(entry: dict[str, Any]) -> list[dict[str, Any]]:
+    """A statement, or both statements of an ``Fn::If`` (each deployment has one of them)."""
+    if "Fn::If" in entry:
+        return [branch for branch in entry["Fn::If"][1:] if isinstance(branch, dict) and "Action" in branch]
+    return [entry]
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]

@@ -19,6 +19,14 @@ ROOT = Path(__file__).resolve().parent.parent
 FACES = ROOT.parent / "shared" / "faces"
 BUCKET = "proctoring-test-bucket"
 WEBHOOK_SECRET = "whsec_cHJvY3RvcmluZy10ZXN0LXdlYmhvb2stc2VjcmV0LWs="
+# A capture of the student alone, matching the reference: Rekognition's canned answers for it.
+OK_ANSWERS = {
+    "detect_faces": "detect_faces_one",
+    "compare_faces": "compare_faces_match",
+    "detect_labels": "detect_labels_person",
+}
+CAPTURE_KEY = "images/exam_123/user_456/capture_001.jpg"
+RESULT_KEY = "results/exam_123/user_456/capture_001.json"
 LOCAL_BUCKET = "local"  # the bucket name of the handlers' events in the local_env fixture
 
 

@@ -12,13 +12,9 @@ import pytest
 from PIL import Image
 
 from dev.webhook import WebhookReceiver
-from tests.builders import BUCKET, WEBHOOK_SECRET, assert_valid, synthetic_jpeg
+from tests.builders import BUCKET, OK_ANSWERS, WEBHOOK_SECRET, assert_valid, synthetic_jpeg
 
-OK = {
-    "detect_faces": "detect_faces_one",
-    "compare_faces": "compare_faces_match",
-    "detect_labels": "detect_labels_person",
-}
+OK = OK_ANSWERS
 
 
 def encode(image: Image.Image, fmt: str, **kwargs) -> bytes:

@@ -10,18 +10,14 @@ import pytest
 from dev.webhook import WebhookReceiver
 from proctoring.keys import idempotency_key
 from proctoring.notify import delivery_key
-from tests.builders import BUCKET, WEBHOOK_SECRET, assert_valid, synthetic_jpeg
+from tests.builders import BUCKET, OK_ANSWERS, WEBHOOK_SECRET, assert_valid, synthetic_jpeg
 
 MISMATCH = {
     "detect_faces": "detect_faces_one",
     "compare_faces": "compare_faces_mismatch",
     "detect_labels": "detect_labels_person",
 }
-OK = {
-    "detect_faces": "detect_faces_one",
-    "compare_faces": "compare_faces_match",
-    "detect_labels": "detect_labels_person",
-}
+OK = OK_ANSWERS
 
 
 def key(index: int, user: str = "ana") -> str:

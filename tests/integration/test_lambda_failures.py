@@ -9,15 +9,9 @@ import pytest
 
 from dev.webhook import WebhookReceiver
 from proctoring.aws_clients import TIMEOUTS
-from tests.builders import ROOT, WEBHOOK_SECRET, synthetic_jpeg
+from tests.builders import CAPTURE_KEY, OK_ANSWERS, RESULT_KEY, ROOT, WEBHOOK_SECRET, synthetic_jpeg
 
-CAPTURE = "images/exam_123/user_456/capture_001.jpg"
-RESULT = "results/exam_123/user_456/capture_001.json"
-OK_ANSWERS = {
-    "detect_faces": "detect_faces_one",
-    "compare_faces": "compare_faces_match",
-    "detect_labels": "detect_labels_person",
-}
+CAPTURE, RESULT = CAPTURE_KEY, RESULT_KEY
 LAMBDA_FAILURES = ("Lambda.Unknown", "Sandbox.Timedout", "Lambda.ClientExecutionTimeoutException")
 
 

@@ -10,13 +10,9 @@ import re
 import pytest
 
 from dev.webhook import WebhookReceiver
-from tests.builders import WEBHOOK_SECRET, synthetic_jpeg
+from tests.builders import OK_ANSWERS, WEBHOOK_SECRET, synthetic_jpeg
 
-OK = {
-    "detect_faces": "detect_faces_one",
-    "compare_faces": "compare_faces_match",
-    "detect_labels": "detect_labels_person",
-}
+OK = OK_ANSWERS
 
 
 def forbidden_in(text: str, image: bytes) -> list[str]:

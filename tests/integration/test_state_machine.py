@@ -7,18 +7,12 @@ import pytest
 
 from dev.burst import throttling_policies
 from dev.webhook import WebhookReceiver
-from tests.builders import BUCKET, WEBHOOK_SECRET, synthetic_jpeg
+from tests.builders import BUCKET, CAPTURE_KEY, OK_ANSWERS, RESULT_KEY, WEBHOOK_SECRET, synthetic_jpeg
 from tests.fakes import crowd_responses, fixture
 
 STEP_FUNCTIONS_STATE_LIMIT = 256 * 1024
 
-CAPTURE = "images/exam_123/user_456/capture_001.jpg"
-RESULT = "results/exam_123/user_456/capture_001.json"
-OK_ANSWERS = {
-    "detect_faces": "detect_faces_one",
-    "compare_faces": "compare_faces_match",
-    "detect_labels": "detect_labels_person",
-}
+CAPTURE, RESULT = CAPTURE_KEY, RESULT_KEY
 
 
 @pytest.fixture

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.builders import synthetic_jpeg
+from tests.builders import CAPTURE_KEY, RESULT_KEY, synthetic_jpeg
 
-CAPTURE = "images/exam_123/user_456/capture_001.jpg"
-RESULT = "results/exam_123/user_456/capture_001.json"
+CAPTURE, RESULT = CAPTURE_KEY, RESULT_KEY
 
 
 @pytest.fixture

@@ -177,7 +177,7 @@ def _is_past(value: float, limit: float, *, beyond: bool) -> bool:
 def _past(value: float, limit: float, *, beyond: bool) -> str:
     """``value`` with as few decimals (one to three) as show it on the wrong side of ``limit``.
 
-    A yaw of -35.04 printed as "-35" or "-35.0" beside a limit of 35 reads as within it.
+    A yaw of -40.04 printed as "-40" or "-40.0" beside a limit of 40 reads as within it.
     ``beyond``: the value is past the limit in magnitude (angles); otherwise below it.
     """
     for places in (1, 2, 3):

@@ -8,7 +8,7 @@ import importlib
 import os
 import sys
 
-COMMANDS = ("run", "demo", "menu", "bench", "accuracy", "load", "burst", "webhook", "reconcile", "review")
+COMMANDS = ("run", "demo", "menu", "bench", "accuracy", "cost", "load", "burst", "webhook", "reconcile", "review")
 
 
 def parser() -> argparse.ArgumentParser:

@@ -117,23 +117,6 @@ def emitted_metrics(step: str, event: dict[str, Any], monkeypatch: Any, capsys: 
     return found
 
 
-def create_tables(dynamodb: Any) -> tuple[str, str]:
-    """The two tables with the key schemas template.yaml declares."""
-    dynamodb.create_table(
-        TableName="alert-history",
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-    )
-    dynamodb.create_table(
-        TableName="idempotency",
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-    )
-    return "alert-history", "idempotency"
-
-
 def policy_input(**overrides: Any) -> dict[str, Any]:
     """What the policy judges for a clean capture: one frontal face matching its reference, a person
     and no object; ``overrides`` replace whole fields."""

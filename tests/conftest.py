@@ -16,18 +16,18 @@ import pytest
 from botocore.config import Config
 from hypothesis import settings
 
+from dev.canned_rekognition import CannedRekognition
 from dev.engine import LocalStepFunctions
 from dev.events import object_created_event
 from dev.lambdas import environment, reset_backends
+from dev.stack import create_bucket, create_tables
 from tests.builders import (
     BUCKET,
     FACES,
     WEBHOOK_SECRET,
     assert_valid,
-    create_tables,
     sent_bytes,
 )
-from tests.fakes import CannedRekognition
 
 # Property tests explore new examples on every local run; CI (HYPOTHESIS_PROFILE=ci) runs the same
 # examples every time, so its verdict does not depend on the draw.
@@ -169,8 +169,7 @@ def make_aws_pipeline() -> Iterator[Callable[..., AwsPipeline]]:
         mocker.start()
         stack.append(mocker.stop)
         s3 = boto3.client("s3", region_name="us-east-1")
-        s3.create_bucket(Bucket=BUCKET)
-        s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+        create_bucket(s3, BUCKET)
         dynamodb = boto3.client("dynamodb", region_name="us-east-1")
         alert_table, idempotency_table = create_tables(dynamodb)
         values = {

@@ -1,94 +1,22 @@
-"""Test doubles for AWS services moto does not emulate faithfully: Rekognition answers come from
-hand-written responses in the service's shapes (tests/fixtures/rekognition), validated against botocore's
-service model: not recordings of the live service."""
+"""Test doubles: analyzers with canned answers, a Rekognition endpoint on loopback, crowds of faces.
+Rekognition's own answers are dev.canned_rekognition's."""
 
 from __future__ import annotations
 
 import base64
-import copy
-import hashlib
 import json
 import os
 import threading
-from pathlib import Path
 from typing import Any, ClassVar
 
 import boto3
-from botocore.exceptions import ClientError
 from botocore.validate import ParamValidator
 
+from dev.canned_rekognition import fixture
 from tests.builders import face
 
-FIXTURES = Path(__file__).parent / "fixtures" / "rekognition"
 # The runner's workers build their analyzer from a "module:factory" name: every image one matching face.
 FACTORY = "tests.fakes:one_face_analyzer"
-
-
-def fixture(name: str) -> dict[str, Any]:
-    return json.loads((FIXTURES / f"{name}.json").read_text())
-
-
-def _digest(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-class CannedRekognition:
-    """A Rekognition client answering from the hand-written responses, chosen by the image sent.
-
-    ``register(image_bytes, detect_faces=..., detect_labels=..., compare_faces=...)`` ties the
-    exact bytes the analyzer sends to fixture names. ``fail(operation, code, times)`` makes the
-    next calls raise the service error ``code`` (throttling, internal errors).
-    """
-
-    def __init__(self) -> None:
-        self._model = boto3.client(
-            "rekognition", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
-        ).meta.service_model
-        self._answers: dict[tuple[str, str], str] = {}
-        self._failures: dict[str, list[str]] = {}
-        self.calls: list[str] = []
-        self._lock = threading.Lock()
-
-    def register(self, image: bytes, **answers: str | dict[str, Any]) -> None:
-        """Answers are fixture names, or whole responses built by a test (checked the same way)."""
-        for operation, name in answers.items():
-            self._answers[(operation, _digest(image))] = name
-
-    def fail(self, operation: str, code: str, times: int = 1) -> None:
-        self._failures.setdefault(operation, []).extend([code] * times)
-
-    def _answer(self, operation: str, api_name: str, params: dict[str, Any], image: bytes) -> dict[str, Any]:
-        operation_model = self._model.operation_model(api_name)
-        report = ParamValidator().validate(params, operation_model.input_shape)
-        if report.has_errors():
-            raise AssertionError(f"invalid {api_name} request: {report.generate_report()}")
-        with self._lock:
-            self.calls.append(operation)
-            pending = self._failures.get(operation)
-            code = pending.pop(0) if pending else None
-        if code:
-            raise ClientError(
-                {"Error": {"Code": code, "Message": f"simulated {code}"}, "ResponseMetadata": {"HTTPStatusCode": 400}},
-                api_name,
-            )
-        name = self._answers.get((operation, _digest(image)))
-        if name is None:
-            raise AssertionError(f"no canned {api_name} response for this image")
-        response = fixture(name) if isinstance(name, str) else name
-        body = {k: v for k, v in response.items() if k != "ResponseMetadata"}
-        report = ParamValidator().validate(body, operation_model.output_shape)
-        if report.has_errors():
-            raise AssertionError(f"fixture {str(name)[:80]} does not match {api_name}: {report.generate_report()}")
-        return copy.deepcopy(response)
-
-    def detect_faces(self, **params: Any) -> dict[str, Any]:
-        return self._answer("detect_faces", "DetectFaces", params, params["Image"]["Bytes"])
-
-    def detect_labels(self, **params: Any) -> dict[str, Any]:
-        return self._answer("detect_labels", "DetectLabels", params, params["Image"]["Bytes"])
-
-    def compare_faces(self, **params: Any) -> dict[str, Any]:
-        return self._answer("compare_faces", "CompareFaces", params, params["TargetImage"]["Bytes"])
 
 
 def crowd_responses(people: int, labels: int) -> dict[str, dict[str, Any]]:

@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 
 from dev.burst import throttling_policies
+from dev.canned_rekognition import fixture
 from dev.webhook import WebhookReceiver
 from tests.builders import BUCKET, CAPTURE_KEY, OK_ANSWERS, RESULT_KEY, WEBHOOK_SECRET, synthetic_jpeg
-from tests.fakes import crowd_responses, fixture
+from tests.fakes import crowd_responses
 
 STEP_FUNCTIONS_STATE_LIMIT = 256 * 1024
 

@@ -1,5 +1,5 @@
 """Verdict rules that hold for Rekognition's answers as for the offline analyzer's: the real ASL
-with Rekognition-shaped answers (tests/fixtures/rekognition, checked against botocore's model)."""
+with Rekognition-shaped answers (dev/fixtures/rekognition, checked against botocore's model)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,29 @@
+"""The stack's stores as template.yaml declares them, made in moto: what the AWS-shaped local runs
+(the tests, ``python -m dev cost``) need before the first execution."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def create_tables(dynamodb: Any) -> tuple[str, str]:
+    """The two tables with the key schemas template.yaml declares."""
+    dynamodb.create_table(
+        TableName="alert-history",
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+    )
+    dynamodb.create_table(
+        TableName="idempotency",
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+    )
+    return "alert-history", "idempotency"
+
+
+def create_bucket(s3: Any, bucket: str) -> None:
+    """The capture bucket: versioned, as the stack makes it (PersistResult's ordering reads versions)."""
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})

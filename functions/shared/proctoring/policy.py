@@ -15,6 +15,7 @@ from typing import Any, Final, TypedDict
 from .config import Settings
 from .payloads import DetectedLabels, Face, FaceMatch, FaceQuality, Pose, Rejection, Status
 from .payloads import Reason as ReasonDocument
+from .sentences import as_sentence, measure, past
 
 OK: Final = "OK"
 ALERT: Final = "ALERT"
@@ -169,43 +170,6 @@ def main_face_similarity(analysis: PolicyInput, main_face: Face | None) -> float
     return None if similarity is None else float(similarity)
 
 
-def _is_past(value: float, limit: float, *, beyond: bool) -> bool:
-    """``beyond``: past the limit in magnitude (angles); otherwise below it."""
-    return abs(value) > limit if beyond else value < limit
-
-
-def _past(value: float, limit: float, *, beyond: bool) -> str:
-    """``value`` with as few decimals (one to three) as show it on the wrong side of ``limit``.
-
-    A yaw of -40.04 printed as "-40" or "-40.0" beside a limit of 40 reads as within it.
-    ``beyond``: the value is past the limit in magnitude (angles); otherwise below it.
-    """
-    for places in (1, 2, 3):
-        shown = f"{value:.{places}f}"
-        if _is_past(float(shown), limit, beyond=beyond):
-            return shown
-    return repr(value)
-
-
-def _measure(name: str, value: float, limit: float, *, beyond: bool, unit: str = "") -> str:
-    """``name value``, and the limit when the value is past it (``beyond``: in magnitude; else below)."""
-    if _is_past(value, limit, beyond=beyond):
-        return f"{name} {_past(value, limit, beyond=beyond)}{unit}, {'beyond ±' if beyond else 'below '}{limit:g}"
-    return f"{name} {value:.1f}{unit}"
-
-
-def as_sentence(message: str) -> str:
-    """An error's message as the sentence a proctor reads beside the alerts' sentences.
-
-    The messages are written to fit inside a sentence too ("The reference photo cannot be used:
-    the file is empty (0 bytes)."), so they start in lower case and end without a full stop.
-    """
-    message = message.strip()
-    if message[:1].islower():
-        message = message[0].upper() + message[1:]
-    return message if not message or message.endswith((".", "!", "?")) else f"{message}."
-
-
 def _norm(name: str) -> str:
     return " ".join(name.lower().replace("-", " ").split())
 
@@ -299,7 +263,7 @@ def _reference_reasons(
     shown = (
         "no face matched it"
         if similarity is None
-        else f"similarity {_past(similarity, config.similarity_threshold, beyond=False)}"
+        else f"similarity {past(similarity, config.similarity_threshold, beyond=False)}"
     )
     evidence: dict[str, Any] = {"similarity": similarity, "threshold": config.similarity_threshold}
     message = f"The face does not match the reference ({shown}, threshold {config.similarity_threshold:g})"
@@ -366,7 +330,7 @@ def _pose_reasons(main_face: Face | None, config: PolicyConfig) -> tuple[list[Re
     if abs(yaw) <= config.max_yaw and abs(pitch) <= config.max_pitch:
         return [], []
     angles = [
-        _measure(name, value, limit, beyond=True, unit=" degrees")
+        measure(name, value, limit, beyond=True, unit=" degrees")
         for name, value, limit in (("yaw", yaw, config.max_yaw), ("pitch", pitch, config.max_pitch))
     ]
     evidence = {
@@ -392,8 +356,8 @@ def _quality_reasons(
         return [], []
     problem = " and ".join(word for word, holds in (("too dark", dark), ("too blurred", blurred)) if holds)
     measures = [
-        _measure("brightness", brightness, config.min_brightness, beyond=False),
-        _measure("sharpness", sharpness, config.min_sharpness, beyond=False),
+        measure("brightness", brightness, config.min_brightness, beyond=False),
+        measure("sharpness", sharpness, config.min_sharpness, beyond=False),
     ]
     if judged:
         state = problem.replace("too ", "")

@@ -13,7 +13,8 @@ from typing import Any
 
 from .keys import capture_identity, key_candidates
 from .payloads import Capture, ExecutionState, Notification, ObjectVersion, ResultDocument, Status
-from .policy import ERROR, PolicyInput, Verdict, as_sentence
+from .policy import ERROR, PolicyInput, Verdict
+from .sentences import as_sentence
 
 SCHEMA_VERSION = "1.0"
 

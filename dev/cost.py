@@ -133,7 +133,7 @@ def measure(captures: int, mix: dict[str, int], students: int = 10, rekognition_
     from dev.engine import LocalStepFunctions
     from dev.events import object_created_event
     from dev.lambdas import environment, reset_backends
-    from dev.stack import create_bucket, create_tables
+    from dev.stack import aws_environment
     from dev.template import step_functions
     from dev.webhook import WebhookReceiver
     from proctoring.analysis import set_analyzer
@@ -149,19 +149,8 @@ def measure(captures: int, mix: dict[str, int], students: int = 10, rekognition_
         WebhookReceiver(secret=secret) as receiver,
     ):
         s3, dynamodb = boto3.client("s3", region_name="us-east-1"), boto3.client("dynamodb", region_name="us-east-1")
-        create_bucket(s3, BUCKET)
-        alert_table, idempotency_table = create_tables(dynamodb)
         values = {
-            "STORAGE": "s3",
-            "CAPTURE_BUCKET": BUCKET,
-            "ANALYZER": "rekognition",
-            "ALERT_HISTORY": "dynamodb",
-            "ALERT_TABLE": alert_table,
-            "IDEMPOTENCY_STORE": "dynamodb",
-            "IDEMPOTENCY_TABLE": idempotency_table,
-            "WEBHOOK_URL": receiver.url,
-            "WEBHOOK_SECRET": secret,
-            "WEBHOOK_ALLOW_HTTP": "true",
+            **aws_environment(s3, dynamodb, BUCKET, receiver.url, secret),
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_METRICS_DISABLED": "true",
             "POWERTOOLS_LOG_LEVEL": "CRITICAL",

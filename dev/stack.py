@@ -27,3 +27,22 @@ def create_bucket(s3: Any, bucket: str) -> None:
     """The capture bucket: versioned, as the stack makes it (PersistResult's ordering reads versions)."""
     s3.create_bucket(Bucket=bucket)
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+
+
+def aws_environment(s3: Any, dynamodb: Any, bucket: str, webhook_url: str = "", secret: str = "") -> dict[str, str]:
+    """Make the bucket and the tables, and return the steps' environment that uses them: S3 storage,
+    Rekognition as the analyzer, DynamoDB for the alert history and idempotency."""
+    create_bucket(s3, bucket)
+    alert_table, idempotency_table = create_tables(dynamodb)
+    return {
+        "STORAGE": "s3",
+        "CAPTURE_BUCKET": bucket,
+        "ANALYZER": "rekognition",
+        "ALERT_HISTORY": "dynamodb",
+        "ALERT_TABLE": alert_table,
+        "IDEMPOTENCY_STORE": "dynamodb",
+        "IDEMPOTENCY_TABLE": idempotency_table,
+        "WEBHOOK_URL": webhook_url,
+        "WEBHOOK_SECRET": secret if webhook_url else "",
+        "WEBHOOK_ALLOW_HTTP": "true",
+    }

@@ -20,7 +20,7 @@ from dev.canned_rekognition import CannedRekognition
 from dev.engine import LocalStepFunctions
 from dev.events import object_created_event
 from dev.lambdas import environment, reset_backends
-from dev.stack import create_bucket, create_tables
+from dev.stack import aws_environment
 from tests.builders import (
     BUCKET,
     FACES,
@@ -169,24 +169,10 @@ def make_aws_pipeline() -> Iterator[Callable[..., AwsPipeline]]:
         mocker.start()
         stack.append(mocker.stop)
         s3 = boto3.client("s3", region_name="us-east-1")
-        create_bucket(s3, BUCKET)
         dynamodb = boto3.client("dynamodb", region_name="us-east-1")
-        alert_table, idempotency_table = create_tables(dynamodb)
-        values = {
-            **QUIET,
-            "STORAGE": "s3",
-            "CAPTURE_BUCKET": BUCKET,
-            "ANALYZER": "rekognition",
-            "ALERT_HISTORY": "dynamodb",
-            "ALERT_TABLE": alert_table,
-            "IDEMPOTENCY_STORE": "dynamodb",
-            "IDEMPOTENCY_TABLE": idempotency_table,
-            "WEBHOOK_URL": webhook_url,
-            "WEBHOOK_SECRET": WEBHOOK_SECRET if webhook_url else "",
-            "WEBHOOK_ALLOW_HTTP": "true",
-            "WEBHOOK_READ_TIMEOUT": "1",
-            **env,
-        }
+        stores = aws_environment(s3, dynamodb, BUCKET, webhook_url, WEBHOOK_SECRET)
+        alert_table, idempotency_table = stores["ALERT_TABLE"], stores["IDEMPOTENCY_TABLE"]
+        values = {**QUIET, **stores, "WEBHOOK_READ_TIMEOUT": "1", **env}
         context = environment(values)
         context.__enter__()
         stack.append(lambda: context.__exit__(None, None, None))

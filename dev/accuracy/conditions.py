@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -164,6 +163,3 @@ def paste_face(frame: Any, photo: Any, box: Box, at: tuple[int, int], width: int
     out = frame.copy()
     out.paste(head, at, mask)
     return out
-
-
-Condition = Callable[[Any, int], Any]

@@ -24,6 +24,22 @@ def fixture(name: str) -> dict[str, Any]:
     return json.loads((FIXTURES / f"{name}.json").read_text())
 
 
+def compared(detected: str | dict[str, Any], similarity: float, others: float = 5.0) -> dict[str, Any]:
+    """The CompareFaces answer for a capture whose DetectFaces answer is ``detected`` (a fixture name
+    or response): each face as a ``ComparedFace`` (box, confidence, landmarks, pose, quality), the
+    first with ``similarity`` to the reference, the others with ``others``."""
+    faces = (fixture(detected) if isinstance(detected, str) else detected)["FaceDetails"]
+    fields = ("BoundingBox", "Confidence", "Landmarks", "Pose", "Quality")
+    return {
+        "SourceImageFace": fixture("compare_faces_match")["SourceImageFace"],
+        "FaceMatches": [
+            {"Similarity": similarity if index == 0 else others, "Face": {k: face[k] for k in fields if k in face}}
+            for index, face in enumerate(faces)
+        ],
+        "UnmatchedFaces": [],
+    }
+
+
 def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -57,7 +73,9 @@ class CannedRekognition:
     def fail(self, operation: str, code: str, times: int = 1) -> None:
         self._failures.setdefault(operation, []).extend([code] * times)
 
-    def _answer(self, operation: str, api_name: str, params: dict[str, Any], image: bytes) -> dict[str, Any]:
+    def _answer(
+        self, operation: str, api_name: str, params: dict[str, Any], image: bytes, error: str | None = None
+    ) -> dict[str, Any]:
         operation_model = self._model.operation_model(api_name)
         report = ParamValidator().validate(params, operation_model.input_shape)
         if report.has_errors():
@@ -65,7 +83,7 @@ class CannedRekognition:
         with self._lock:
             self.calls.append(operation)
             pending = self._failures.get(operation)
-            code = pending.pop(0) if pending else None
+            code = pending.pop(0) if pending else error
         if code:
             raise ClientError(
                 {"Error": {"Code": code, "Message": f"simulated {code}"}, "ResponseMetadata": {"HTTPStatusCode": 400}},
@@ -88,4 +106,19 @@ class CannedRekognition:
         return self._answer("detect_labels", "DetectLabels", params, params["Image"]["Bytes"])
 
     def compare_faces(self, **params: Any) -> dict[str, Any]:
-        return self._answer("compare_faces", "CompareFaces", params, params["TargetImage"]["Bytes"])
+        """As the service: InvalidParameterException for a target its DetectFaces answer finds no face
+        in, unless a test registered another answer; and each ``ComparedFace`` with the pose and
+        quality of the target's DetectFaces answer for the same box, where the answer leaves them out."""
+        target = _digest(params["TargetImage"]["Bytes"])
+        detected = self._answers.get(("detect_faces", target))
+        detected_faces = (fixture(detected) if isinstance(detected, str) else detected or {}).get("FaceDetails")
+        faceless = ("compare_faces", target) not in self._answers and detected is not None and not detected_faces
+        error = "InvalidParameterException" if faceless else None
+        response = self._answer("compare_faces", "CompareFaces", params, params["TargetImage"]["Bytes"], error)
+        compared = [match["Face"] for match in response.get("FaceMatches", [])] + response.get("UnmatchedFaces", [])
+        for face in compared:
+            same = next((d for d in detected_faces or [] if d.get("BoundingBox") == face.get("BoundingBox")), None)
+            for field in ("Pose", "Quality", "Landmarks"):
+                if same is not None and field not in face and field in same:
+                    face[field] = copy.deepcopy(same[field])
+        return response

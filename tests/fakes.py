@@ -64,16 +64,18 @@ class CannedAnalyzer:
     def _record(self, method: str, image: Any) -> None:
         self.calls.append((method, image.identity))
 
+    def _faces_in(self, image: Any) -> list[dict[str, Any]]:
+        return next((faces for marker, faces in self._faces.items() if marker in image.identity), [])
+
     def detect_faces(self, image: Any) -> list[dict[str, Any]]:
         self._record("detect_faces", image)
-        for marker, faces in self._faces.items():
-            if marker in image.identity:
-                return faces
-        return []
+        return self._faces_in(image)
 
     def compare_faces(self, reference: Any, capture: Any) -> dict[str, Any]:
+        """As the offline analyzer: the capture's faces, the best similarity when there is one."""
         self._record("compare_faces", capture)
-        return {"similarity": self._similarity, "face_matches": []}
+        faces = self._faces_in(capture)
+        return {"similarity": self._similarity if faces else None, "face_matches": [], "faces": faces}
 
     def detect_labels(self, image: Any, max_labels: int, min_confidence: float) -> dict[str, Any]:
         self._record("detect_labels", image)

@@ -27,7 +27,7 @@ __all__ = ["lambda_handler", "metrics"]
 persistence_layer = ConfiguredPersistenceLayer()
 # With the result key in it, a capture processed after ResultsPrefix changed is written where results now go.
 once_per_judgement = idempotency_config(
-    "[event.capture.idempotency_key, event.capture.reference_etag, event.capture.result_key, analyzer, policy]",
+    "[event.capture.idempotency_key, event.capture.reference.etag, event.capture.result_key, analyzer, policy]",
     on_replay=replay_counter(metrics, "VerdictsReplayed"),
 )
 

@@ -1,4 +1,5 @@
-"""ParseKey: turn the S3 "Object Created" event into the capture this execution is about."""
+"""ParseKey: turn the S3 "Object Created" event into the capture this execution is about, with the
+student's reference photo and its stored check."""
 
 from __future__ import annotations
 
@@ -35,5 +36,6 @@ def lambda_handler(event: S3EventBridgeNotificationEvent, context: LambdaContext
         count("CapturesRejected")
     else:
         about(capture["exam_id"], capture["user_id"])
-        logger.info("capture located", extra={"has_reference": capture.get("reference_key") is not None})
+        reference = capture.get("reference")
+        logger.info("capture located", extra={"reference": reference["status"] if reference else "missing"})
     return capture

@@ -94,7 +94,7 @@ def test_an_earlier_uploads_execution_finishing_last_leaves_the_later_uploads_do
     assert document["notification"]["status"] == "delivered"
     # Each upload was judged and its verdict delivered once; only the stored document is the later one's.
     assert sorted(delivery.payload["status"] for delivery in receiver.deliveries) == ["ALERT", "OK"]
-    assert executions[1].output["persisted"]["superseded"] is True
+    assert executions[1].output["notified"]["persisted"]["superseded"] is True
 
 
 def test_ten_alerting_captures_at_once_give_one_alert_final(make_aws_pipeline):

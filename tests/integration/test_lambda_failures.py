@@ -34,7 +34,7 @@ def _failing_once(monkeypatch, function: str, error: str) -> list[str]:
 
 @pytest.mark.parametrize("error", LAMBDA_FAILURES)
 @pytest.mark.parametrize(
-    "function", ["ParseKeyFunction", "DetectFacesFunction", "CompareToReferenceFunction", "DecideVerdictFunction"]
+    "function", ["ParseKeyFunction", "CheckReferenceFunction", "CompareToReferenceFunction", "DecideVerdictFunction"]
 )
 def test_a_step_lambda_failed_to_run_is_retried_and_the_capture_is_judged(
     make_aws_pipeline, monkeypatch, error, function
@@ -84,8 +84,16 @@ def test_every_lambda_task_retries_what_lambda_itself_fails_with():
 
 # The steps that make each kind of call (their functions' timeouts are read from template.yaml).
 CALLERS = {
-    "s3": ("ParseKey", "DetectFaces", "CompareToReference", "DetectLabels", "PersistResult"),
-    "rekognition": ("DetectFaces", "CompareToReference", "DetectLabels"),
+    "s3": (
+        "ParseKey",
+        "CheckReference",
+        "DetectFaces",
+        "CompareToReference",
+        "DetectLabels",
+        "PersistResult",
+        "Notify",
+    ),
+    "rekognition": ("CheckReference", "DetectFaces", "CompareToReference", "DetectLabels"),
     "dynamodb": ("DecideVerdict", "Notify"),
     "ssm": ("Notify",),
     "secretsmanager": ("Notify",),

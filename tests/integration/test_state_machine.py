@@ -33,8 +33,9 @@ def test_ok_capture_compares_in_parallel_and_writes_ok(pipeline):
 
     assert execution.status == "SUCCEEDED"
     states = execution.entered_states()
-    assert states[:4] == ["Configuration", "ParseKey", "IsKeyValid", "DetectFaces"]
-    assert {"CompareAndDetectLabels", "CompareToReference", "DetectLabels"} <= set(states)
+    # The student's first capture checks the reference, once; then one comparison, with the labels.
+    assert states[:5] == ["ParseKey", "RouteCapture", "CheckReference", "RouteCapture", "CompareAndDetectLabels"]
+    assert {"CompareToReference", "DetectLabels"} <= set(states) and "DetectFaces" not in states
     assert states[-4:] == ["IsWebhookConfigured", "PersistResultWithoutWebhook", "Finish", "Done"]
     document = pipeline.result(RESULT)
     assert document["status"] == "OK"
@@ -51,7 +52,9 @@ def test_ok_capture_compares_in_parallel_and_writes_ok(pipeline):
     assert pipeline.result_keys() == [RESULT]
 
 
-def test_no_face_skips_compare_faces(pipeline):
+def test_no_face_refused_by_compare_faces_is_settled_by_detect_faces(pipeline):
+    # CompareFaces answers a capture without a face with InvalidParameterException (as the service
+    # does: the canned service raises it for a target whose DetectFaces answer has no face).
     with_reference(pipeline)
     event = pipeline.upload(
         CAPTURE, synthetic_jpeg(2), detect_faces="detect_faces_none", detect_labels="detect_labels_person"
@@ -61,28 +64,27 @@ def test_no_face_skips_compare_faces(pipeline):
 
     assert execution.status == "SUCCEEDED"
     states = execution.entered_states()
-    assert "DetectLabelsOnly" in states
-    assert "CompareToReference" not in states
-    assert "compare_faces" not in pipeline.rekognition.calls
+    assert states[states.index("HasFace") + 1] == "DetectFaces"
+    assert pipeline.rekognition.calls.count("compare_faces") == 1
+    assert execution.task_failures() == []  # the refusal is an answer, not a failure
     document = pipeline.result(RESULT)
     assert document["status"] == "ALERT"
     assert document["reason"] == "NO_FACE"
     assert document["alert_count"] == 1
 
 
-def test_a_faint_detection_alone_is_no_face_and_never_reaches_compare_faces(pipeline):
-    # DetectFaces may answer a pattern or a poster at low confidence; CompareFaces would find no
-    # face there and refuse the call (InvalidParameterException), failing the execution.
-    faint = fixture("detect_faces_one")
-    faint["FaceDetails"][0]["Confidence"] = 41.5
+def test_a_faint_detection_alone_is_no_face(pipeline):
+    # CompareFaces may answer a pattern or a poster as a face at low confidence: listed, not counted.
+    compare = fixture("compare_faces_match")
+    compare["FaceMatches"][0]["Face"]["Confidence"] = 41.5
+    compare["FaceMatches"][0]["Similarity"] = 3.0
     with_reference(pipeline)
-    event = pipeline.upload(CAPTURE, synthetic_jpeg(2), detect_faces=faint, detect_labels="detect_labels_person")
+    event = pipeline.upload(CAPTURE, synthetic_jpeg(2), compare_faces=compare, detect_labels="detect_labels_person")
 
     execution = pipeline.sfn.run(event)
 
     assert execution.status == "SUCCEEDED"
-    assert "DetectLabelsOnly" in execution.entered_states()
-    assert "compare_faces" not in pipeline.rekognition.calls
+    assert "DetectFaces" not in execution.entered_states()  # a count of 0 is an answer: nothing to settle
     document = pipeline.result(RESULT)
     assert (document["reason"], document["analysis"]["face_count"]) == ("NO_FACE", 0)
     assert document["analysis"]["image_quality"] is not None  # judged as a picture without a face
@@ -116,12 +118,10 @@ def test_a_photo_of_the_student_held_up_by_someone_else_is_a_mismatch(pipeline):
 
 def test_several_faces_alert_with_count_and_boxes(pipeline):
     with_reference(pipeline)
+    two, compare = fixture("detect_faces_two"), fixture("compare_faces_match")
+    compare["UnmatchedFaces"] = [two["FaceDetails"][1]]  # CompareFaces describes every face it finds
     event = pipeline.upload(
-        CAPTURE,
-        synthetic_jpeg(3),
-        detect_faces="detect_faces_two",
-        compare_faces="compare_faces_match",
-        detect_labels="detect_labels_two_people",
+        CAPTURE, synthetic_jpeg(3), detect_faces=two, compare_faces=compare, detect_labels="detect_labels_two_people"
     )
 
     execution = pipeline.sfn.run(event)
@@ -209,7 +209,7 @@ def test_missing_reference_skips_compare(pipeline):
 
     assert execution.status == "SUCCEEDED"
     states = execution.entered_states()
-    assert states[states.index("HasReference") + 1] == "DetectLabelsOnly"
+    assert states[states.index("RouteCapture") + 1] == "DetectFacesAndLabels"
     assert "CompareToReference" not in states
     document = pipeline.result(RESULT)
     assert document["status"] == "ALERT"
@@ -221,13 +221,13 @@ def test_missing_reference_skips_compare(pipeline):
 def test_throttled_once_then_succeeds_through_asl_retry(pipeline, code):
     with_reference(pipeline)
     event = pipeline.upload(CAPTURE, synthetic_jpeg(7), **OK_ANSWERS)
-    pipeline.rekognition.fail("detect_faces", code, times=1)
+    pipeline.rekognition.fail("compare_faces", code, times=1)
 
     execution = pipeline.sfn.run(event)
 
     assert execution.status == "SUCCEEDED"
     assert execution.task_failures() == ["RekognitionThrottled"]
-    assert execution.entered_states().count("DetectFaces") == 1  # one state, two attempts
+    assert execution.entered_states().count("CompareToReference") == 1  # one state, two attempts
     assert pipeline.sfn.retry_sleeps[:1] == [pytest.approx(2, abs=2)]  # the ASL's backoff, not the SDK's
     assert pipeline.result(RESULT)["status"] == "OK"
 
@@ -346,7 +346,7 @@ def test_webhook_configured_delivers_once_signed(make_aws_pipeline):
 
     assert execution.status == "SUCCEEDED"
     states = execution.entered_states()
-    assert states[-5:] == ["PersistResult", "Notify", "RecordNotification", "Finish", "Done"]
+    assert states[-4:] == ["PersistResult", "Notify", "Finish", "Done"]
     assert len(receiver.deliveries) == 1
     delivery = receiver.deliveries[0]
     assert delivery.signature_valid
@@ -392,7 +392,7 @@ def test_each_step_runs_with_its_functions_timeout_and_memory_from_the_template(
     assert set(seen.values()) == {30}
     assert {"ParseKeyFunction", "DecideVerdictFunction", "PersistResultFunction"} <= set(seen)
     # The image steps have room to decode the largest image accepted; the JSON steps need little.
-    image_steps = {"DetectFacesFunction", "CompareToReferenceFunction", "DetectLabelsFunction"}
+    image_steps = {"CheckReferenceFunction", "CompareToReferenceFunction", "DetectLabelsFunction"}
     assert {memory[name] for name in image_steps} == {1024}
     assert {size for name, size in memory.items() if name not in image_steps} == {256}
 
@@ -414,22 +414,33 @@ def test_the_event_names_the_version_that_is_judged_even_after_a_newer_upload(pi
 
 def test_the_reference_version_found_by_parse_key_is_the_one_compared(pipeline, monkeypatch):
     # The reference is replaced between ParseKey and CompareToReference: this execution compares
-    # the version it found (and named in its idempotency key); the next capture sees the new one.
+    # the version it found and checked; the next capture finds the new one unchecked and checks it.
     from dev.lambdas import load_handler_module
     from tests.builders import ROOT
 
     step = load_handler_module(ROOT / "functions" / "compare_to_reference")  # the module the engine runs
     pipeline.reference("user_456", synthetic_jpeg(1000))
-    original, replaced = step.compare_to_reference, []
+    first = pipeline.s3.head_object(Bucket=BUCKET, Key="reference/user_456.jpg")
+    original, compared = step.compare_to_reference, []
 
     def replaced_meanwhile(storage, analyzer, capture, *args, **kwargs):
         pipeline.reference("user_456", synthetic_jpeg(1001), faces="detect_faces_two")
-        replaced.append(capture.get("reference_etag"))
+        compared.append(capture["reference"])
         return original(storage, analyzer, capture, *args, **kwargs)
 
     monkeypatch.setattr(step, "compare_to_reference", replaced_meanwhile)
     execution = pipeline.sfn.run(pipeline.upload(CAPTURE, synthetic_jpeg(33), **OK_ANSWERS))
 
     assert execution.status == "SUCCEEDED"
-    assert replaced and replaced[0]  # the reference changed under a running execution
-    assert pipeline.result(RESULT)["status"] == "OK"  # not REFERENCE_INVALID from the new two-face photo
+    assert pipeline.result(RESULT)["status"] == "OK"
+    [checked] = compared
+    assert (checked["version_id"], checked["etag"]) == (first["VersionId"], first["ETag"].strip('"'))
+    monkeypatch.setattr(step, "compare_to_reference", original)
+    later = "images/exam_123/user_456/capture_002.jpg"
+    execution = pipeline.sfn.run(pipeline.upload(later, synthetic_jpeg(34), **OK_ANSWERS))
+    assert "CheckReference" in execution.entered_states()
+    document = pipeline.result("results/exam_123/user_456/capture_002.json")
+    assert (document["reason"], document["reasons"][0]["evidence"]["error_code"]) == (
+        "REFERENCE_INVALID",
+        "SEVERAL_FACES",
+    )

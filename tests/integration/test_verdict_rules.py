@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from dev.canned_rekognition import compared
 from tests.builders import CAPTURE_KEY, RESULT_KEY, synthetic_jpeg
 
 CAPTURE, RESULT = CAPTURE_KEY, RESULT_KEY
@@ -16,9 +17,9 @@ def pipeline(make_aws_pipeline):
 
 
 def test_a_dark_capture_whose_face_matched_is_ok_with_a_note(pipeline):
-    """Brightness 9.6 (DetectFaces' Quality for the face), compared and matched: it was judged."""
+    """Brightness 9.6 (the face's Quality as CompareFaces describes it), compared and matched: it was judged."""
     pipeline.reference("user_456", synthetic_jpeg(1000))
-    answers = {"detect_faces": "detect_faces_dark", "compare_faces": "compare_faces_match"}
+    answers = {"detect_faces": "detect_faces_dark", "compare_faces": compared("detect_faces_dark", 99.1)}
     event = pipeline.upload(CAPTURE, synthetic_jpeg(1), **answers, detect_labels="detect_labels_person")
 
     assert pipeline.sfn.run(event).status == "SUCCEEDED"
@@ -41,7 +42,10 @@ def test_a_dark_capture_that_could_not_be_compared_is_low_quality(pipeline):
 
 def test_a_head_turned_past_the_limit_is_looking_away(pipeline):
     pipeline.reference("user_456", synthetic_jpeg(1000))
-    answers = {"detect_faces": "detect_faces_looking_away", "compare_faces": "compare_faces_match"}
+    answers = {
+        "detect_faces": "detect_faces_looking_away",
+        "compare_faces": compared("detect_faces_looking_away", 99.1),
+    }
     event = pipeline.upload(CAPTURE, synthetic_jpeg(3), **answers, detect_labels="detect_labels_person")
 
     pipeline.sfn.run(event)

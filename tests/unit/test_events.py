@@ -28,7 +28,7 @@ def sample(name: str) -> dict:
 def sample_bucket(local_env):
     """The capture and reference the samples name, as real JPEG files; one matching face in each."""
     capture = sample("detect_faces")["capture"]
-    for key, seed in ((capture["key"], 1), (capture["reference_key"], 2)):
+    for key, seed in ((capture["key"], 1), (capture["reference"]["key"], 2)):
         path = local_env / key
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(synthetic_jpeg(seed))
@@ -67,14 +67,16 @@ def test_the_upload_event_sample_is_parse_keys_input(sample_bucket):
     capture = handler("parse_key")(sample("parse_key"), LambdaContext("sample"))
     assert "rejection" not in capture
     assert capture["result_key"] == sample("detect_faces")["capture"]["result_key"]
-    assert capture["reference_key"] == sample("detect_faces")["capture"]["reference_key"]
+    assert capture["reference"]["key"] == sample("detect_faces")["capture"]["reference"]["key"]
 
 
 def test_the_analysis_samples_run_through_their_steps(sample_bucket):
+    reference = handler("check_reference")(sample("check_reference"), LambdaContext("sample"))
+    assert reference["status"] == "usable"
     faces = handler("detect_faces")(sample("detect_faces"), LambdaContext("sample"))
     assert faces["face_count"] == 1 and "rejection" not in faces
     comparison = handler("compare_to_reference")(sample("compare_to_reference"), LambdaContext("sample"))
-    assert comparison["reference"]["status"] == "ok" and comparison["similarity"] == 99.0
+    assert comparison["face_count"] == 1 and comparison["comparison"]["similarity"] == 99.0
     labels = handler("detect_labels")(sample("detect_labels"), LambdaContext("sample"))
     assert labels["checked"] is True
 
@@ -83,6 +85,7 @@ def test_the_analysis_samples_run_through_their_steps(sample_bucket):
     ("step", "expected"),
     [
         ("parse_key", {"CapturesReceived"}),
+        ("check_reference", {"ReferencesUsable"}),
         ("detect_faces", {"ImagesAnalysed"}),
         ("compare_to_reference", {"FaceComparisons"}),
         ("detect_labels", {"LabelDetections"}),

@@ -35,14 +35,14 @@ def test_parse_key_finds_capture_and_reference(local_env):
     assert capture["exam_id"] == "exam_123"
     assert capture["user_id"] == "user_456"
     assert capture["result_key"] == "results/exam_123/user_456/capture_001.json"
-    assert capture["reference_key"] == "reference/user_456.jpg"
-    assert capture["reference_etag"]
+    assert capture["reference"]["key"] == "reference/user_456.jpg"
+    assert capture["reference"]["etag"] and capture["reference"]["status"] == "unchecked"
     assert "rejection" not in capture
 
 
 def test_parse_key_without_reference(local_env):
     capture = capture_state(local_env, "images/e/u/c.jpg", synthetic_jpeg(1))
-    assert capture["reference_key"] is None
+    assert capture["reference"] is None
 
 
 @pytest.mark.parametrize("name", ["u.png", "u.JPG", "u.PNG"])
@@ -50,7 +50,7 @@ def test_parse_key_accepts_other_reference_extensions(local_env, name):
     put(local_env, f"reference/{name}", synthetic_jpeg(2))
     capture = capture_state(local_env, "images/e/u/c.jpg", synthetic_jpeg(1))
     # lower(): on a case-insensitive disk (macOS) the first candidate, "u.jpg", already finds it.
-    assert capture["reference_key"].lower() == f"reference/{name}".lower()
+    assert capture["reference"]["key"].lower() == f"reference/{name}".lower()
 
 
 @pytest.mark.parametrize(
@@ -132,11 +132,16 @@ def decide_state(local_env, name: str, faces: list, similarity: float | None = 9
     capture = capture_state(
         local_env, f"images/exam/user/{name}.jpg", synthetic_jpeg(sum(map(ord, name))), synthetic_jpeg(5)
     )
+    capture["reference"]["status"] = "usable"
     return {
         "capture": capture,
-        "faces": {"face_count": len(faces), "faces": faces, "image_quality": {"Brightness": 60, "Sharpness": 60}},
         "analysis": {
-            "comparison": {"reference": {"status": "ok", "face_count": 1}, "similarity": similarity},
+            "faces": {
+                "face_count": len(faces),
+                "faces": faces,
+                "image_quality": {"Brightness": 60, "Sharpness": 60},
+                "comparison": {"similarity": similarity, "face_matches": []},
+            },
             "labels": {"checked": True, "labels": [], "person_count": 1},
         },
     }
@@ -165,8 +170,8 @@ def test_decide_verdict_escalates_at_the_third_alert_and_is_idempotent(local_env
 def test_decide_verdict_leaves_alerts_of_excluded_reasons_out_of_the_count(local_env):
     def without_reference(name: str, faces: list) -> dict:
         state = decide_state(local_env, name, faces, similarity=None)
-        state["capture"]["reference_key"] = None  # judged before the reference was uploaded
-        del state["analysis"]["comparison"]
+        state["capture"]["reference"] = None  # judged before the reference was uploaded
+        del state["analysis"]["faces"]["comparison"]
         return state
 
     decide = handler("decide_verdict")
@@ -312,18 +317,43 @@ def notify_env(local_env, url, monkeypatch):
     reset_backends()
 
 
-def test_notify_posts_once_and_replays_the_stored_outcome(local_env, monkeypatch, capsys):
+def test_notify_posts_once_records_the_delivery_and_replays_the_stored_outcome(local_env, monkeypatch, capsys):
     event = json.loads((ROOT / "events" / "notify.json").read_text())
     with WebhookReceiver(secret=WEBHOOK_SECRET) as receiver:
         notify_env(local_env, receiver.url, monkeypatch)
         first = handler("notify")(event, context("notify"))
         second = handler("notify")({**event, "retry_count": 3}, context("notify"))
         replayed = emitted_metrics("notify", event, monkeypatch, capsys)
-    assert first["status"] == "delivered"
-    assert first == second
-    assert set(replayed) == {"DeliveriesReplayed"}
+    assert first["delivery"]["status"] == "delivered"
+    assert first["delivery"] == second["delivery"]
+    assert set(replayed) == {"DeliveriesReplayed", "ResultsWritten"}
     assert len(receiver.deliveries) == 1
     assert receiver.idempotency_keys() == [delivery_key(event["idempotency_key"], event["document"])]
+    recorded = json.loads((local_env / event["key"]).read_text())
+    assert recorded["notification"] == first["delivery"]
+    assert {k: v for k, v in recorded.items() if k != "notification"} == receiver.deliveries[0].payload
+
+
+def test_notify_whose_record_fails_posts_once_when_the_state_machine_retries(local_env, monkeypatch):
+    from proctoring.errors import StorageUnavailable
+    from proctoring.storage import LocalStorage
+
+    event = json.loads((ROOT / "events" / "notify.json").read_text())
+    original, failures = LocalStorage.create_json, [StorageUnavailable("PutObject: SlowDown")]
+
+    def failing_once(self, *args, **kwargs):
+        if failures:
+            raise failures.pop()
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(LocalStorage, "create_json", failing_once)
+    with WebhookReceiver(secret=WEBHOOK_SECRET) as receiver:
+        notify_env(local_env, receiver.url, monkeypatch)
+        with pytest.raises(StorageUnavailable):
+            handler("notify")(event, context("notify"))
+        retried = handler("notify")({**event, "retry_count": 1}, context("notify"))
+    assert len(receiver.deliveries) == 1  # the retry answered the delivery from the idempotency store
+    assert json.loads((local_env / event["key"]).read_text())["notification"] == retried["delivery"]
 
 
 @pytest.mark.parametrize(

@@ -26,14 +26,17 @@ def history(tmp_path):
 def analysed(name: str, *, faces: int = 1, has_reference: bool = True, user: str = "ana") -> dict:
     """The state DecideVerdict receives; without a reference the state machine skips the comparison."""
     capture = capture_identity("bucket", f"images/exam/{user}/{name}.jpg", etag=f"etag-{name}", version_id=None)
-    capture["reference_key"] = "reference/ana.jpg" if has_reference else None
-    analysis = {"labels": {"checked": True, "labels": [], "person_count": faces}}
-    if has_reference and faces:
-        analysis["comparison"] = {"reference": {"status": "ok", "face_count": 1}, "similarity": 99.0}
+    capture["reference"] = (
+        {"key": "reference/ana.jpg", "etag": "r", "version_id": None, "size": 1, "status": "usable"}
+        if has_reference
+        else None
+    )
+    found = {"face_count": faces, "faces": [face() for _ in range(faces)], "image_quality": None}
+    if has_reference:
+        found["comparison"] = {"similarity": 99.0 if faces else None, "face_matches": []}
     return {
         "capture": capture,
-        "faces": {"face_count": faces, "faces": [face() for _ in range(faces)], "image_quality": None},
-        "analysis": analysis,
+        "analysis": {"faces": found, "labels": {"checked": True, "labels": [], "person_count": faces}},
     }
 
 
@@ -74,7 +77,7 @@ def test_an_alert_whose_reasons_are_all_excluded_is_shown_but_not_counted(histor
 
 def test_a_capture_deleted_before_its_analysis_is_an_error_document_that_counts_no_alert(history):
     state = analysed("c1", faces=0)
-    state["faces"]["rejection"] = capture_gone(state["capture"])
+    state["analysis"]["faces"]["rejection"] = capture_gone(state["capture"])
     document = judge_capture(state, SETTINGS, POLICY, history)["document"]
     assert (document["status"], document["reason"]) == ("ERROR", "CAPTURE_NOT_FOUND")
     assert "images/exam/ana/c1.jpg no longer exists" in document["reasons"][0]["message"]

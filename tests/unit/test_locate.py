@@ -91,7 +91,7 @@ def test_a_reference_is_found_in_either_unicode_spelling_of_the_students_id(tmp_
     capture = locate_capture(
         LocalStorage(tmp_path), "b", f"images/e/{nfd}/c.jpg", etag=None, version_id=None, size=None, settings=SETTINGS
     )
-    assert capture["reference_key"] == f"reference/{nfc}.png"
+    assert capture["reference"]["key"] == f"reference/{nfc}.png"
     assert capture["reference_expected"] == f"reference/{nfd}.jpg"
 
 

@@ -98,7 +98,11 @@ def test_the_execution_state_declares_every_path_the_asl_writes():
                 visit(branch["States"])
 
     visit(ASL["States"])
-    written |= set(ASL["States"]["Configuration"]["Parameters"]) and {"detail", "settings"}
+    # ParseKey replaces the state (ResultPath "$") with its ResultSelector's fields; the event's
+    # detail is there before it, and kept with the settings on the way to RecordFailure.
+    assert ASL["States"]["ParseKey"]["ResultPath"] == "$"
+    written |= set(ASL["States"]["ParseKey"]["ResultSelector"]) | set(ASL["States"]["ParseKeyFailed"]["Parameters"])
+    written = {path.removesuffix(".$").split(".")[0] for path in written} - {"$"}
     assert written == set(payloads.ExecutionState.__annotations__)
 
 
@@ -106,11 +110,11 @@ def test_the_execution_state_declares_every_path_the_asl_writes():
     ("state", "declared"),
     [
         ("PersistResult", payloads.PersistRequest),
-        ("RecordNotification", payloads.PersistRequest),
         ("RecordNotificationFailure", payloads.PersistRequest),
         ("PersistResultWithoutWebhook", payloads.PersistRequest),
         ("Notify", payloads.NotifyRequest),
         ("DetectFaces", payloads.StepInput),
+        ("CheckReference", payloads.ReferenceRequest),
     ],
 )
 def test_what_the_asl_passes_a_step_is_what_the_step_declares(state, declared):
@@ -121,13 +125,14 @@ def test_what_the_asl_passes_a_step_is_what_the_step_declares(state, declared):
 
 STEP_TYPES = {
     "parse_key": payloads.Capture,
+    "check_reference": payloads.ReferenceState,
     "detect_faces": payloads.DetectedFaces,
-    "compare_to_reference": payloads.Comparison,
+    "compare_to_reference": payloads.ComparedFaces,
     "detect_labels": payloads.DetectedLabels,
     "decide_verdict": payloads.JudgedResult,
     "record_failure": payloads.JudgedResult,
     "persist_result": payloads.Persisted,
-    "notify": payloads.Delivery,
+    "notify": payloads.Notified,
 }
 
 
@@ -138,17 +143,18 @@ def test_each_handler_returns_its_declared_payload(step):
 
 TASK_STEPS = {
     "ParseKey": payloads.Capture,
+    "CheckReference": payloads.ReferenceState,
     "DetectFaces": payloads.DetectedFaces,
-    "CompareToReference": payloads.Comparison,
+    "DetectCaptureFaces": payloads.DetectedFaces,
+    "CompareToReference": payloads.ComparedFaces,
     "DetectLabels": payloads.DetectedLabels,
-    "DetectLabelsOnly": payloads.DetectedLabels,
+    "DetectCaptureLabels": payloads.DetectedLabels,
     "DecideVerdict": payloads.JudgedResult,
     "RecordFailure": payloads.JudgedResult,
     "PersistResult": payloads.Persisted,
     "PersistResultWithoutWebhook": payloads.Persisted,
-    "RecordNotification": payloads.Persisted,
     "RecordNotificationFailure": payloads.Persisted,
-    "Notify": payloads.Delivery,
+    "Notify": payloads.Notified,
 }
 
 
@@ -192,7 +198,8 @@ def test_every_step_of_a_real_execution_returns_its_declared_payload(make_aws_pi
 
     assert execution.status == "SUCCEEDED"
     outputs = _step_outputs(execution)
-    assert {state for state, _ in outputs} >= {"ParseKey", "DetectFaces", "DecideVerdict"}
+    assert {state for state, _ in outputs} >= {"ParseKey", "DecideVerdict"}
+    assert {state for state, _ in outputs} & {"DetectFaces", "DetectCaptureFaces", "CompareToReference"}
     assert ("Notify" in dict(outputs)) is webhook
     for state, output in outputs:
         assert payload_problems(output, TASK_STEPS[state], state) == []

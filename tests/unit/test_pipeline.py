@@ -67,48 +67,49 @@ def test_detect_faces_refuses_oversized_files_before_downloading(local_env):
 
 
 # -- CompareToReference -----------------------------------------------------------------------------
-@pytest.mark.parametrize(
-    ("reference_faces", "status", "face_count"),
-    [([face()], "ok", 1), ([], "invalid", 0), ([face(), face()], "invalid", 2)],
-)
-def test_compare_checks_the_reference_has_exactly_one_face(local_env, reference_faces, status, face_count):
-    analyzer = CannedAnalyzer({"reference": reference_faces, "capture": [face()]}, similarity=97.5)
+def checked_capture(root, capture_faces, similarity=97.5):
+    """A capture whose reference (one face) is checked usable, and the analyzer that then answers."""
+    analyzer = CannedAnalyzer({"reference": [face()], "capture": capture_faces}, similarity=similarity)
     set_analyzer(analyzer)
-    capture = capture_state(local_env, "images/e/u/capture.jpg", synthetic_jpeg(1), synthetic_jpeg(2))
-    result = handler("compare_to_reference")({"capture": capture}, context())
-    assert result["reference"]["status"] == status
-    assert result["reference"]["face_count"] == face_count
-    compared = [call for call in analyzer.calls if call[0] == "compare_faces"]
-    assert bool(compared) is (status == "ok")
-    assert result["similarity"] == (97.5 if status == "ok" else None)
-
-
-def test_compare_reports_a_corrupt_reference(local_env):
-    set_analyzer(CannedAnalyzer({"capture": [face()]}))
-    capture = capture_state(local_env, "images/e/u/capture.jpg", synthetic_jpeg(1), b"not an image at all" * 10)
-    result = handler("compare_to_reference")({"capture": capture}, context())
-    assert result["reference"]["status"] == "invalid"
-    assert result["reference"]["error_code"] == "IMAGE_UNREADABLE"
-
-
-def test_compare_refuses_an_oversized_reference_without_downloading_it(local_env, monkeypatch):
-    from proctoring.images import MAX_SOURCE_BYTES
-    from proctoring.storage import LocalStorage
-
-    set_analyzer(CannedAnalyzer({"capture": [face()]}))
-    capture = capture_state(local_env, "images/e/u/capture.jpg", synthetic_jpeg(1), b"\0" * (MAX_SOURCE_BYTES + 1))
-    assert capture["reference_size"] == MAX_SOURCE_BYTES + 1
-    original, read = LocalStorage.read, []
-    monkeypatch.setattr(
-        LocalStorage, "read", lambda self, *args, **kw: read.append(args[1]) or original(self, *args, **kw)
+    capture = capture_state(root, "images/e/u/capture.jpg", synthetic_jpeg(1), synthetic_jpeg(2))
+    capture["reference"] = handler("check_reference")(
+        {"bucket": capture["bucket"], "key": capture["reference"]["key"]}, context()
     )
+    analyzer.calls.clear()
+    return capture, analyzer
+
+
+def test_compare_describes_the_captures_faces_in_the_one_comparison(local_env):
+    capture, analyzer = checked_capture(local_env, [face(confidence=99.0), face(confidence=40.0)])
     result = handler("compare_to_reference")({"capture": capture}, context())
-    assert result["reference"] == {
-        "status": "invalid",
-        "error_code": "IMAGE_TOO_LARGE",
-        "error": "the file is 15.0 MB; the limit is 15 MB",
-    }
-    assert "reference/u.jpg" not in read
+    assert [call[0] for call in analyzer.calls] == ["compare_faces"]  # no DetectFaces of either picture
+    assert (result["face_count"], len(result["faces"])) == (1, 2)  # the faint one is listed, not counted
+    assert result["comparison"]["similarity"] == 97.5
+    assert result["image"]["format"] == "JPEG"
+
+
+def test_compare_answers_no_face_as_a_count_of_zero_where_the_analyzer_can_tell(local_env):
+    capture, _ = checked_capture(local_env, [])
+    result = handler("compare_to_reference")({"capture": capture}, context())
+    assert (result["face_count"], result["faces"], result["comparison"]["similarity"]) == (0, [], None)
+    assert result["image_quality"] is not None  # the picture's own quality, with no face to judge
+
+
+def test_compare_rejects_an_unreadable_capture_without_comparing(local_env):
+    capture, analyzer = checked_capture(local_env, [face()])
+    (local_env / capture["key"]).write_bytes(b"not an image" * 20)
+    capture["etag"] = "changed"
+    result = handler("compare_to_reference")({"capture": capture}, context())
+    assert result["rejection"]["code"] == "IMAGE_UNREADABLE"
+    assert analyzer.calls == []
+
+
+def test_compare_refuses_a_capture_whose_reference_is_not_checked_usable(local_env):
+    set_analyzer(CannedAnalyzer({"capture": [face()]}))
+    capture = capture_state(local_env, "images/e/u/capture.jpg", synthetic_jpeg(1), synthetic_jpeg(2))
+    assert capture["reference"]["status"] == "unchecked"
+    with pytest.raises(ValueError, match="checked and usable"):
+        handler("compare_to_reference")({"capture": capture}, context())
 
 
 # -- DetectLabels -----------------------------------------------------------------------------------

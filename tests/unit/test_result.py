@@ -27,28 +27,39 @@ CAPTURE = {
     "s3_input": "s3://b/images/e/u/c.jpg",
     "etag": "abc",
     "version_id": "v1",
-    "reference_key": "reference/u.jpg",
+    "reference": {"key": "reference/u.jpg", "etag": "r", "version_id": None, "size": 1, "status": "usable"},
     "result_key": "results/e/u/c.json",
     "idempotency_key": "k",
 }
 
 
 def test_analysis_input_reads_each_branch_of_the_state():
-    missing = {**CAPTURE, "reference_key": None, "reference_expected": "reference/u.jpg"}
+    missing = {**CAPTURE, "reference": None, "reference_expected": "reference/u.jpg"}
     assert analysis_input({"capture": missing})["reference"] == {"status": "missing", "expected_key": "reference/u.jpg"}
-    assert analysis_input({"capture": CAPTURE})["reference"] == {"status": "skipped"}  # no face: not compared
+    unusable = {
+        **CAPTURE,
+        "reference": {**CAPTURE["reference"], "status": "unusable", "code": "NO_FACE", "reason": "r"},
+    }
+    assert analysis_input({"capture": unusable})["reference"] == {
+        "status": "invalid",
+        "key": "reference/u.jpg",
+        "error": "r",
+        "error_code": "NO_FACE",
+    }
     compared = analysis_input(
         {
             "capture": CAPTURE,
-            "faces": {"faces": [face()]},
             "analysis": {
-                "comparison": {"reference": {"status": "ok"}, "similarity": 97.0},
+                "faces": {"faces": [face()], "comparison": {"similarity": 97.0, "face_matches": []}},
                 "labels": {"checked": True},
             },
         }
     )
-    assert compared["similarity"] == 97.0 and compared["reference"] == {"status": "ok", "key": "reference/u.jpg"}
-    rejected = analysis_input({"capture": CAPTURE, "faces": {"rejection": {"code": "IMAGE_EMPTY", "message": "m"}}})
+    assert compared["similarity"] == 97.0
+    assert compared["reference"] == {"status": "ok", "face_count": 1, "key": "reference/u.jpg"}
+    rejected = analysis_input(
+        {"capture": CAPTURE, "analysis": {"faces": {"rejection": {"code": "IMAGE_EMPTY", "message": "m"}}}}
+    )
     assert rejected["rejection"]["code"] == "IMAGE_EMPTY"
 
 

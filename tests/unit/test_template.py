@@ -16,7 +16,14 @@ LAMBDA_ERRORS = {
     "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
 }
-CAUGHT = {"ParseKey", "DetectFaces", "DetectLabelsOnly", "CompareAndDetectLabels", "DecideVerdict"}
+CAUGHT = {
+    "ParseKey",
+    "CheckReference",
+    "CompareAndDetectLabels",
+    "DetectFaces",
+    "DetectFacesAndLabels",
+    "DecideVerdict",
+}
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +46,7 @@ def test_one_function_per_step_each_with_its_handler_and_event(template):
     steps = tpl.step_functions()
     assert {step["resource"] for step in steps.values()} == {
         "ParseKeyFunction",
+        "CheckReferenceFunction",
         "DetectFacesFunction",
         "CompareToReferenceFunction",
         "DetectLabelsFunction",
@@ -84,7 +92,14 @@ def test_every_task_outlasts_lambda_throttling_at_an_exams_start(definition):
 
 def test_analysis_steps_retry_throttling_with_backoff(definition):
     states = dict(tpl.all_states(definition))
-    for name in ("DetectFaces", "DetectLabelsOnly", "CompareToReference", "DetectLabels"):
+    for name in (
+        "CheckReference",
+        "DetectFaces",
+        "CompareToReference",
+        "DetectLabels",
+        "DetectCaptureFaces",
+        "DetectCaptureLabels",
+    ):
         retry = next(r for r in states[name]["Retry"] if "RekognitionThrottled" in r["ErrorEquals"])
         assert retry["BackoffRate"] > 1 and retry["MaxAttempts"] >= 3
 
@@ -109,7 +124,7 @@ def test_execution_timeout_outlasts_every_retry_budget(template, definition):
                 attempts += retry.get("MaxAttempts", 3)
             waits += sum(min(interval * rate**n, cap) for n in range(retry.get("MaxAttempts", 3)))
         worst += attempts * timeout + waits
-    assert tasks == 12
+    assert tasks == 13
     assert definition["TimeoutSeconds"] > worst, f"worst case {worst / 60:.0f} min"
 
 
@@ -129,11 +144,15 @@ def test_analysis_steps_catch_into_the_error_document_path(definition):
     states = definition["States"]
     for name in CAUGHT:
         catch = states[name]["Catch"]
-        # ParseKey first sends an input that is no upload event (started by hand) to its own Fail.
+        # ParseKey first sends an input that is no upload event (started by hand) to its own Fail,
+        # and any other failure by way of ParseKeyFailed, which adds the settings ParseKey's output has.
         first = [{"ErrorEquals": ["InvalidEvent"], "ResultPath": "$.error", "Next": "NotAnUploadEvent"}]
+        then = "ParseKeyFailed" if name == "ParseKey" else "RecordFailure"
         assert catch == (first if name == "ParseKey" else []) + [
-            {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "RecordFailure"}
+            {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": then}
         ], name
+    assert states["ParseKeyFailed"]["Next"] == "RecordFailure"
+    assert states["ParseKeyFailed"]["Parameters"]["settings"] == states["ParseKey"]["ResultSelector"]["settings"]
     assert states["RecordFailure"]["Next"] == "IsWebhookConfigured"
     assert states["ProcessingFailed"]["Type"] == "Fail"
     assert (states["NotAnUploadEvent"]["Type"], states["NotAnUploadEvent"]["Error"]) == ("Fail", "InvalidEvent")
@@ -193,16 +212,22 @@ def test_no_wildcard_actions(template):
 
 def test_s3_access_is_scoped_to_the_prefixes_each_step_needs(template):
     reads_images = {"ParseKeyFunction", "DetectFacesFunction", "CompareToReferenceFunction", "DetectLabelsFunction"}
+    writes_results = {"PersistResultFunction", "NotifyFunction"}  # Notify records the delivery
     for name, statement in iam_statements(template):
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         if not any(action.startswith("s3:") for action in actions):
             continue
         resources = json.dumps(statement["Resource"])
+        if name == "CheckReferenceFunction":  # references in, their checks out, nothing else
+            assert "${ImagesPrefix}" not in resources and "${ResultsPrefix}" not in resources
+            if "s3:PutObject" in actions:
+                assert "reference-checks/*" in resources and "${ReferencePrefix}" not in resources
+            continue
         if "s3:PutObject" in actions:
-            assert name == "PersistResultFunction" and "${ResultsPrefix}" in resources
-        if "s3:GetObject" in actions and name != "PersistResultFunction":
+            assert name in writes_results and "${ResultsPrefix}" in resources
+        if "s3:GetObject" in actions and name not in writes_results:
             assert name in reads_images and "${ResultsPrefix}" not in resources
-        if name == "PersistResultFunction":  # its own documents only: it tells whose is at a name
+        if name in writes_results:  # their own documents only: they tell whose is at a name
             assert "${ResultsPrefix}" in resources and "${ImagesPrefix}" not in resources
 
 
@@ -226,7 +251,7 @@ def test_only_notify_reads_the_webhook_secret_from_the_store_it_was_given(templa
     # Each grant exists only when its parameter is set; the function is told which one to read.
     statements = template["Resources"]["NotifyFunction"]["Properties"]["Policies"][0]["Statement"]
     conditions = [statement["Fn::If"][0] for statement in statements if "Fn::If" in statement]
-    assert conditions == ["HasWebhookSecretParameter", "HasWebhookSecretArn"]
+    assert conditions == ["HasBucketKmsKey", "HasWebhookSecretParameter", "HasWebhookSecretArn"]
     variable = template["Resources"]["NotifyFunction"]["Properties"]["Environment"]["Variables"]
     assert variable["WEBHOOK_SECRET_PARAMETER"] == {
         "Fn::If": ["HasWebhookSecretArn", {"Ref": "WebhookSecretArn"}, {"Ref": "WebhookSecretParameter"}]
@@ -394,6 +419,9 @@ def test_an_existing_buckets_kms_key_is_usable_through_s3_by_the_steps_that_need
                 assert via == {"Fn::Sub": "s3.${AWS::Region}.amazonaws.com"}
                 grants[name] = granted["Action"]
     assert grants == {
+        "ParseKeyFunction": "kms:Decrypt",  # the reference checks
+        "CheckReferenceFunction": ["kms:Decrypt", "kms:GenerateDataKey"],
+        "NotifyFunction": ["kms:GenerateDataKey", "kms:Decrypt"],
         "DetectFacesFunction": "kms:Decrypt",
         "CompareToReferenceFunction": "kms:Decrypt",
         "DetectLabelsFunction": "kms:Decrypt",

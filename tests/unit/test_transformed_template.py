@@ -47,21 +47,34 @@ def _refs() -> dict[str, Any]:
     return refs
 
 
-@lru_cache(maxsize=1)
-def upload_rule() -> Any:
+def rule_to(target: str) -> dict[str, Any]:
+    """The generated rule whose target is the resource ``target``."""
+    [rule] = [
+        rule
+        for rule in resources_of("AWS::Events::Rule").values()
+        if target in json.dumps(rule["Properties"]["Targets"][0]["Arn"])
+    ]
+    return rule
+
+
+@lru_cache(maxsize=2)
+def pattern_of(target: str) -> Any:
     from moto.events.models import EventPattern
 
-    [rule] = [r for r in resources_of("AWS::Events::Rule").values() if "EventPattern" in r["Properties"]]
-    pattern = resolve(rule["Properties"]["EventPattern"], _refs(), {"CreateBucket": True})
+    pattern = resolve(rule_to(target)["Properties"]["EventPattern"], _refs(), {"CreateBucket": True})
     return EventPattern.load(json.dumps(pattern))
 
 
+def upload_rule() -> Any:
+    return pattern_of("ProctoringStateMachine")
+
+
 def test_the_transform_generates_the_rule_the_state_machine_and_a_role_per_function():
-    assert len(resources_of("AWS::Events::Rule")) >= 1
+    assert len(resources_of("AWS::Events::Rule")) == 2  # captures, and reference enrolment
     assert len(resources_of("AWS::StepFunctions::StateMachine")) == 1
     functions = resources_of("AWS::Lambda::Function")
     roles = resources_of("AWS::IAM::Role")
-    assert len(functions) == 8
+    assert len(functions) == 9
     for name, function in functions.items():
         role = function["Properties"]["Role"]["Fn::GetAtt"][0]
         assert role in roles, f"{name}'s role {role} is not generated"
@@ -81,6 +94,42 @@ def test_the_transform_generates_the_rule_the_state_machine_and_a_role_per_funct
 def test_the_generated_rule_starts_an_execution_for_captures_only(key, starts):
     event = object_created_event(BUCKET, key, size=1000, etag="0" * 32)
     assert upload_rule().matches_event(event) is starts
+
+
+@pytest.mark.parametrize(
+    ("key", "checks"),
+    [
+        ("reference/user_456.jpg", True),
+        ("reference/josé.png", True),
+        ("images/exam_123/user_456/capture_001.jpg", False),
+        ("reference-checks/user_456.jpg.json", False),  # its own output never starts it again
+        ("results/exam_123/user_456/capture_001.json", False),
+    ],
+)
+def test_the_generated_enrolment_rule_checks_references_only(key, checks):
+    event = object_created_event(BUCKET, key, size=1000, etag="0" * 32)
+    assert pattern_of("CheckReferenceFunction").matches_event(event) is checks
+
+
+def test_the_enrolment_rule_gives_check_reference_the_bucket_and_key_and_keeps_what_it_cannot_deliver():
+    target = rule_to("CheckReferenceFunction")["Properties"]["Targets"][0]
+    transformer = target["InputTransformer"]
+    event = object_created_event(BUCKET, "reference/user_456.jpg", size=1000, etag="0" * 32)
+    # EventBridge's substitution: each <name> becomes the JSON value its path selects in the event.
+    values = {"bucket": event["detail"]["bucket"]["name"], "key": event["detail"]["object"]["key"]}
+    paths = {name: path.removeprefix("$.detail.").split(".") for name, path in transformer["InputPathsMap"].items()}
+    assert {name: _dig(event["detail"], path) for name, path in paths.items()} == values
+    delivered = transformer["InputTemplate"]
+    for name, value in values.items():
+        delivered = delivered.replace(f"<{name}>", json.dumps(value))
+    assert json.loads(delivered) == {"bucket": BUCKET, "key": "reference/user_456.jpg"}
+    assert "DeadLetterConfig" in target and target["RetryPolicy"]["MaximumRetryAttempts"] > 0
+
+
+def _dig(value: Any, path: list[str]) -> Any:
+    for part in path:
+        value = value[part]
+    return value
 
 
 def test_the_generated_rule_ignores_another_bucket_and_other_events():

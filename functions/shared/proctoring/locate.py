@@ -12,6 +12,7 @@ from .config import Settings
 from .errors import InvalidEvent
 from .keys import capture_identity, key_candidates, parse_capture_key
 from .payloads import Capture, Rejection
+from .references import stored_check
 from .storage import ObjectInfo, Storage
 
 
@@ -44,7 +45,7 @@ def locate_capture(
     settings: Settings,
     sequencer: str | None = None,
 ) -> Capture:
-    """Resolve the event's key, parse it, and find the student's reference photo.
+    """Resolve the event's key, parse it, and find the student's reference photo and its check.
 
     Returns the ``capture`` state. Keys outside the convention, and objects that no longer
     exist, come back with a ``rejection`` so the state machine still writes a result document.
@@ -66,15 +67,7 @@ def locate_capture(
     )
     # The event names one version of the object; a newer upload of the same key may be there by now.
     size = size if size is not None else (info.size if info else None)
-    capture.update(
-        {
-            "size": size,
-            "reference_key": None,
-            "reference_etag": None,
-            "reference_size": None,
-            "reference_version_id": None,
-        }
-    )
+    capture.update({"size": size, "reference": None})
     if "rejection" in capture:
         return capture
     if info is None:
@@ -84,12 +77,14 @@ def locate_capture(
     capture["reference_expected"] = reference_keys[0]  # named in a REFERENCE_MISSING verdict
     found_reference = first_existing(storage, bucket, reference_keys)
     if found_reference is not None:
-        reference_key, reference = found_reference
-        capture["reference_key"] = reference_key
-        capture["reference_etag"] = reference.etag
-        capture["reference_size"] = reference.size
         # Compare reads this version: a reference replaced meanwhile is judged next time.
-        capture["reference_version_id"] = reference.version_id
+        capture["reference"] = stored_check(
+            storage,
+            bucket,
+            found_reference[1],
+            reference_prefix=settings.reference_prefix,
+            analyzer=settings.analyzer,
+        )
     return capture
 
 

@@ -22,8 +22,51 @@ class Rejection(TypedDict):
     message: str
 
 
+class ReferenceState(TypedDict):
+    """The student's reference photo as ParseKey found it (``$.capture.reference``), and its check.
+
+    ``unchecked``: no stored check for this ETag yet; CheckReference makes one and answers
+    ``usable``, or ``unusable`` with a ``code`` (NO_FACE, SEVERAL_FACES, FACE_TOO_SMALL, IMAGE_...)
+    and a ``reason`` sentence.
+    """
+
+    key: str
+    etag: str | None
+    version_id: str | None
+    size: int | None
+    status: Literal["unchecked", "usable", "unusable"]
+    code: NotRequired[str]
+    reason: NotRequired[str]
+    face_count: NotRequired[int]
+
+
+class StoredReferenceCheck(TypedDict):
+    """``reference-checks/{name}.json``: a reference's check, for the ETag and analyzer it names."""
+
+    key: str
+    etag: str | None
+    version_id: str | None
+    size: int | None
+    status: Literal["usable", "unusable"]
+    code: NotRequired[str]
+    reason: NotRequired[str]
+    face_count: NotRequired[int]
+    face: NotRequired["Face"]
+    analyzer: str
+    checked_at: str
+
+
+class ReferenceRequest(TypedDict):
+    """CheckReference's input: from the ASL (``$.capture.reference``) or the enrolment rule."""
+
+    bucket: str
+    key: str
+    version_id: NotRequired[str | None]
+
+
 class Capture(TypedDict):
-    """ParseKey's output (``$.capture``): which upload this execution is about, and its reference."""
+    """ParseKey's output (``$.capture``): which upload this execution is about, and its reference
+    (None when the student has none)."""
 
     bucket: str
     key: str
@@ -37,10 +80,7 @@ class Capture(TypedDict):
     file_name: str | None
     result_key: str
     size: NotRequired[int | None]
-    reference_key: NotRequired[str | None]
-    reference_etag: NotRequired[str | None]
-    reference_size: NotRequired[int | None]
-    reference_version_id: NotRequired[str | None]
+    reference: NotRequired[ReferenceState | None]
     reference_expected: NotRequired[str]
     rejection: NotRequired[Rejection]
 
@@ -90,9 +130,14 @@ class StepInput(TypedDict):
 
 
 class DetectedFaces(TypedDict):
-    """DetectFaces' output (``$.faces``): the faces, or why the image cannot be analysed."""
+    """The capture's faces (``$.analysis.faces``), or why the image cannot be analysed.
 
-    face_count: int
+    ``face_count`` counts the faces at or above FACE_MIN_CONFIDENCE. It is None only where
+    CompareFaces answered with InvalidParameterException, which is how it says it found no face
+    (and also how it refuses a bad request): DetectFaces then tells which.
+    """
+
+    face_count: int | None
     faces: list[Face]
     image_quality: NotRequired[FaceQuality | None]
     image: NotRequired[ImageInfo]
@@ -100,6 +145,8 @@ class DetectedFaces(TypedDict):
 
 
 class ReferenceCheck(TypedDict):
+    """What the policy reads of the reference."""
+
     status: Literal["ok", "invalid", "missing"]
     face_count: NotRequired[int]
     error_code: NotRequired[str]
@@ -113,12 +160,10 @@ class FaceMatch(TypedDict, total=False):
 
 
 class Comparison(TypedDict):
-    """CompareToReference's output: the reference's check and the capture's similarity to it."""
+    """The capture's similarity to the (usable) reference: the best, and each face's."""
 
-    reference: ReferenceCheck
     similarity: float | None
-    face_matches: NotRequired[list[FaceMatch]]
-    rejection: NotRequired[Rejection]
+    face_matches: list[FaceMatch]
 
 
 class Label(TypedDict):
@@ -138,13 +183,21 @@ class DetectedLabels(TypedDict):
     labels: list[Label]
     person_count: int | None
     note: NotRequired[str]
+    rejection: NotRequired[Rejection]  # the image cannot be analysed: nothing was asked
+
+
+class ComparedFaces(DetectedFaces):
+    """CompareToReference's output: the capture's faces as CompareFaces describes them while it
+    compares them with the reference, and the comparison."""
+
+    comparison: Comparison
 
 
 class Analysis(TypedDict):
-    """``$.analysis``: the labels, and the comparison when the capture had a face and a reference."""
+    """``$.analysis``: the capture's faces (compared with the reference when it is usable) and labels."""
 
+    faces: DetectedFaces | ComparedFaces
     labels: DetectedLabels
-    comparison: NotRequired[Comparison]
 
 
 class Reason(TypedDict):
@@ -220,9 +273,9 @@ class PersistRequest(TypedDict):
 
 
 class Persisted(TypedDict):
-    """PersistResult's output (``$.persisted``)."""
+    """PersistResult's output (``$.persisted``); ``uri`` None: a document already there was kept."""
 
-    uri: str
+    uri: str | None
     key: str
     status: Status
     written: bool
@@ -230,9 +283,13 @@ class Persisted(TypedDict):
 
 
 class NotifyRequest(TypedDict):
-    """Notify's input: the document, the delivery's idempotency key, and the ASL's retry count."""
+    """Notify's input: where the document is, the document, the delivery's idempotency key, and
+    the ASL's retry count."""
 
+    bucket: str
+    key: str
     document: ResultDocument
+    sequencer: str | None
     idempotency_key: str
     retry_count: NotRequired[int]
 
@@ -246,16 +303,24 @@ class Delivery(TypedDict):
     delivered_at: NotRequired[str]
 
 
-class ExecutionState(TypedDict):
-    """The whole state of one execution, as the ASL's ResultPaths accumulate it."""
+class Notified(TypedDict):
+    """Notify's output (``$.notified``): the delivery, and the document as it records it."""
 
-    detail: dict[str, Any]
-    settings: dict[str, Any]
+    delivery: Delivery
+    persisted: Persisted
+
+
+class ExecutionState(TypedDict):
+    """The whole state of one execution, as the ASL's ResultPaths accumulate it. ``detail`` (the
+    S3 event's) is there until ParseKey has read it, and again in RecordFailure's input when
+    ParseKey itself failed."""
+
+    detail: NotRequired[dict[str, Any]]
+    settings: NotRequired[dict[str, Any]]
     capture: NotRequired[Capture]
-    faces: NotRequired[DetectedFaces]
     analysis: NotRequired[Analysis]
     result: NotRequired[JudgedResult]
     error: NotRequired[dict[str, Any]]
     persisted: NotRequired[Persisted]
-    notification: NotRequired[Delivery]
+    notified: NotRequired[Notified]
     notification_error: NotRequired[dict[str, Any]]

@@ -15,7 +15,7 @@ from .analysis.base import FaceAnalyzer
 from .config import Settings
 from .images import MAX_SOURCE_BYTES, ImageRejected, PreparedImage, image_quality, prepare_image
 from .locate import capture_gone
-from .payloads import Capture, Comparison, DetectedFaces, DetectedLabels, FaceMatch, Label
+from .payloads import Capture, ComparedFaces, Comparison, DetectedFaces, DetectedLabels, Face, FaceMatch, Label
 from .policy import by_prominence, confident_faces
 from .storage import Storage
 
@@ -83,9 +83,7 @@ def detect_capture_faces(
 ) -> DetectedFaces:
     """Faces of the capture, or a ``rejection`` when the image cannot be analysed.
 
-    ``face_count`` counts the faces the policy counts (at or above ``min_face_confidence``): the
-    state machine compares with the reference only when there is one, so a faint detection (a
-    poster, a pattern) never reaches CompareFaces, which refuses an image it finds no face in.
+    ``face_count`` counts the faces the policy counts (at or above ``min_face_confidence``).
     """
     try:
         image = load_capture(storage, capture)
@@ -93,11 +91,16 @@ def detect_capture_faces(
         return {"face_count": 0, "faces": [], "rejection": exc.as_dict()}
     except FileNotFoundError:
         return {"face_count": 0, "faces": [], "rejection": capture_gone(capture)}
-    faces = by_prominence(analyzer.detect_faces(image))[:MAX_FACES]
-    face_count = len(confident_faces(faces, min_face_confidence))
+    return _described(image, analyzer.detect_faces(image), min_face_confidence)
+
+
+def _described(image: PreparedImage, faces: list[Face] | None, min_face_confidence: float) -> DetectedFaces:
+    """The capture's faces as the policy reads them; ``faces`` None: not known (see DetectedFaces)."""
+    ordered = by_prominence(faces or [])[:MAX_FACES]
+    face_count = None if faces is None else len(confident_faces(ordered, min_face_confidence))
     return {
         "face_count": face_count,
-        "faces": faces,
+        "faces": ordered,
         # Each face carries its own quality; the whole picture's only matters when there is none.
         "image_quality": None if face_count else image_quality(image.image),
         "image": {"width": image.source_size[0], "height": image.source_size[1], "format": image.source_format},
@@ -109,42 +112,37 @@ def compare_to_reference(
     analyzer: FaceAnalyzer,
     capture: Capture,
     min_face_confidence: float = Settings.face_min_confidence,
-) -> Comparison:
-    """Best similarity between the reference's face and the capture's faces.
+) -> ComparedFaces:
+    """The capture's faces and their similarity to the student's reference, in one comparison.
 
-    The reference must hold exactly one face; otherwise it is reported invalid and CompareFaces
-    is never called (Rekognition raises InvalidParameterException on a faceless image).
+    Only for a reference its check found usable (one face, large enough): CompareFaces describes
+    every face of the capture as DetectFaces would (box, confidence, pose, quality), so the capture
+    needs no DetectFaces of its own.
     """
-    reference_key = capture.get("reference_key")
-    if not reference_key:  # the state machine's HasReference sends no such capture here
-        return {"reference": {"status": "missing"}, "similarity": None}
-    try:
-        reference = load_image(
-            storage,
-            capture["bucket"],
-            reference_key,
-            etag=capture.get("reference_etag"),
-            version_id=capture.get("reference_version_id"),
-            size=capture.get("reference_size"),  # an oversized reference is refused before download
-        )
-    except ImageRejected as exc:
-        return {"reference": {"status": "invalid", "error_code": exc.code, "error": exc.message}, "similarity": None}
-    except FileNotFoundError:
-        return {"reference": {"status": "missing"}, "similarity": None}
-    # Count faces as the policy does: low-confidence detections (a patch, a poster) are not faces.
-    reference_faces = confident_faces(analyzer.detect_faces(reference), min_face_confidence)
-    if len(reference_faces) != 1:
-        return {"reference": {"status": "invalid", "face_count": len(reference_faces)}, "similarity": None}
+    nothing: Comparison = {"similarity": None, "face_matches": []}
     try:
         image = load_capture(storage, capture)
     except ImageRejected as exc:
-        return {"reference": {"status": "ok", "face_count": 1}, "similarity": None, "rejection": exc.as_dict()}
-    comparison = analyzer.compare_faces(reference, image)
-    return {
-        "reference": {"status": "ok", "face_count": 1},
-        "similarity": comparison.get("similarity"),
-        "face_matches": [_score_and_box(match) for match in comparison["face_matches"]],
+        return {"face_count": 0, "faces": [], "rejection": exc.as_dict(), "comparison": nothing}
+    except FileNotFoundError:
+        return {"face_count": 0, "faces": [], "rejection": capture_gone(capture), "comparison": nothing}
+    reference = capture.get("reference")
+    if not reference or reference["status"] != "usable":  # the state machine sends no such capture here
+        raise ValueError("CompareToReference needs a capture whose reference is checked and usable")
+    reference_image = load_image(
+        storage,
+        capture["bucket"],
+        reference["key"],
+        etag=reference.get("etag"),
+        version_id=reference.get("version_id"),
+        size=reference.get("size"),
+    )
+    compared = analyzer.compare_faces(reference_image, image)
+    comparison: Comparison = {
+        "similarity": compared["similarity"],
+        "face_matches": [_score_and_box(match) for match in compared["face_matches"]],
     }
+    return {**_described(image, compared["faces"], min_face_confidence), "comparison": comparison}
 
 
 def _score_and_box(match: FaceMatch) -> FaceMatch:
@@ -160,5 +158,12 @@ def _score_and_box(match: FaceMatch) -> FaceMatch:
 def detect_capture_labels(
     storage: Storage, analyzer: FaceAnalyzer, capture: Capture, settings: Settings
 ) -> DetectedLabels:
-    image = load_capture(storage, capture)
+    """Objects and people in the capture; nothing is asked of an image that cannot be analysed (the
+    face step beside this one says why)."""
+    try:
+        image = load_capture(storage, capture)
+    except ImageRejected as exc:
+        return {"checked": False, "labels": [], "person_count": None, "rejection": exc.as_dict()}
+    except FileNotFoundError:
+        return {"checked": False, "labels": [], "person_count": None, "rejection": capture_gone(capture)}
     return bounded_labels(analyzer.detect_labels(image, settings.max_labels, settings.min_confidence))

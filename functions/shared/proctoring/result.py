@@ -31,26 +31,35 @@ def object_version(capture: Capture) -> ObjectVersion:
 def analysis_input(state: ExecutionState) -> PolicyInput:
     """Gather what the policy needs from the state machine's accumulated state."""
     capture: Mapping[str, Any] = state.get("capture") or {}
-    faces: Mapping[str, Any] = state.get("faces") or {}
     analysis: Mapping[str, Any] = state.get("analysis") or {}
+    faces: Mapping[str, Any] = analysis.get("faces") or {}
+    comparison = faces.get("comparison") or {}
     rejection = capture.get("rejection") or faces.get("rejection")
-    comparison = analysis.get("comparison") or {}
-    if not capture.get("reference_key"):
-        reference = {"status": "missing", "expected_key": capture.get("reference_expected")}
-    elif comparison:
-        # The key goes along so that a REFERENCE_INVALID verdict names the file to replace.
-        reference = {**(comparison.get("reference") or {"status": "ok"}), "key": capture["reference_key"]}
-    else:
-        reference = {"status": "skipped"}
     return {
         "rejection": rejection,
         "faces": faces.get("faces") or [],
         "image_quality": faces.get("image_quality"),
-        "reference": reference,
+        "reference": reference_input(capture.get("reference"), capture.get("reference_expected")),
         "similarity": comparison.get("similarity"),
         "face_matches": comparison.get("face_matches") or [],
         "labels": analysis.get("labels") or {},
     }
+
+
+def reference_input(reference: Mapping[str, Any] | None, expected_key: str | None) -> dict[str, Any]:
+    """The reference as the policy reads it: missing, invalid (with why, from its check), or ok
+    (compared: a face with no similarity is then a mismatch, never a pass). The key goes along so
+    that a verdict names the file to replace."""
+    if not reference:
+        return {"status": "missing", "expected_key": expected_key}
+    if reference.get("status") == "unusable":
+        invalid = {"status": "invalid", "key": reference["key"], "error": reference.get("reason")}
+        if reference.get("code"):
+            invalid["error_code"] = reference["code"]
+        if reference.get("face_count") is not None:
+            invalid["face_count"] = reference["face_count"]
+        return invalid
+    return {"status": "ok", "face_count": 1, "key": reference["key"]}
 
 
 def build_document(

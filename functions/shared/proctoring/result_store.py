@@ -15,6 +15,8 @@ from typing import Any
 
 from .errors import ResultNameTaken, StorageUnavailable
 from .keys import result_key_candidates, sequencer_order
+from .payloads import Persisted, PersistRequest
+from .result import notification_from_error, with_notification
 from .storage import Storage
 
 # A document that changes between a look and a conditional write (deleted, replaced, or on S3
@@ -118,3 +120,38 @@ def find_result(storage: Storage, bucket: str, result_key: str, s3_input: str) -
         if owner_of(raw) == s3_input:
             return key, json.loads(raw)
     return None
+
+
+def persist(storage: Storage, request: PersistRequest) -> tuple[Persisted, str]:
+    """Write a step's document with its delivery record (PersistResult's and Notify's work), and
+    name the outcome for the metrics: the final document (``ResultsWritten``, one per capture, as
+    ParseKey's ``CapturesReceived``), or the early pending one, or kept for a later upload."""
+    document = request["document"]
+    if "notification_error" in request:
+        document = with_notification(document, notification_from_error(request["notification_error"]))
+    elif "notification" in request:
+        document = with_notification(document, request["notification"])
+    # The early "pending" write only fills an empty place: a duplicate event or a redrive must not
+    # turn a document an earlier execution finished back into "pending".
+    pending = bool(request.get("only_if_absent"))
+    stored = store_result(
+        storage,
+        request["bucket"],
+        request["key"],
+        dict(document),
+        only_if_absent=pending,
+        sequencer=request.get("sequencer"),
+    )
+    outcome = "ResultsWritten"
+    if pending:
+        outcome = "PendingResultsWritten" if stored.written else "PendingResultsKept"
+    elif stored.superseded:  # a later upload of the key was judged first; its document stands
+        outcome = "ResultsSuperseded"
+    persisted: Persisted = {
+        "uri": stored.uri,
+        "key": stored.key,
+        "status": document["status"],
+        "written": stored.written,
+        "superseded": stored.superseded,
+    }
+    return persisted, outcome

@@ -4,8 +4,9 @@
   ``Confidence`` (0-100), ``Pose`` (``Yaw``/``Pitch``/``Roll`` in degrees) and ``Quality``
   (``Brightness``/``Sharpness`` 0-100).
 * ``compare_faces`` returns the best similarity (0-100) between the reference's face and the
-  faces of the capture, and ``face_matches``: each face's ``Similarity`` and ``BoundingBox``, so
-  that the policy can judge the main face rather than the best one.
+  faces of the capture, ``face_matches``: each face's ``Similarity`` and ``BoundingBox``, so
+  that the policy can judge the main face rather than the best one, and ``faces``: the capture's
+  faces as ``detect_faces`` describes them.
 * ``detect_labels`` returns Rekognition-like labels plus ``checked``: an analyzer that has no
   object model says ``checked: False``; it never claims that no object was there.
 """
@@ -23,10 +24,13 @@ from ..payloads import DetectedLabels, Face, FaceMatch
 
 
 class FaceComparison(TypedDict):
-    """What an analyzer answers for one comparison: the best similarity and each face's."""
+    """What an analyzer answers for one comparison: the best similarity and each face's, and the
+    capture's faces as described while comparing (None: the analyzer cannot tell whether it
+    found none, as CompareFaces cannot)."""
 
     similarity: float | None
     face_matches: list[FaceMatch]
+    faces: list[Face] | None
 
 
 class FaceAnalyzer(ABC):
@@ -51,7 +55,7 @@ class FaceAnalyzer(ABC):
 
     @abstractmethod
     def compare_faces(self, reference: PreparedImage, capture: PreparedImage) -> FaceComparison:
-        """``{"similarity": float|None, "face_matches": [{"Similarity", "BoundingBox"}]}``."""
+        """``{"similarity": float|None, "face_matches": [{"Similarity", "BoundingBox"}], "faces": [...]|None}``."""
 
     @abstractmethod
     def detect_labels(self, image: PreparedImage, max_labels: int, min_confidence: float) -> DetectedLabels:

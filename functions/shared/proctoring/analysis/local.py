@@ -190,7 +190,7 @@ class LocalAnalyzer(FaceAnalyzer):
         capture_embeddings = self._face_embeddings(capture)
         faces = self.detect_faces(capture)
         if not reference_embeddings or not capture_embeddings:
-            return {"similarity": None, "face_matches": []}
+            return {"similarity": None, "face_matches": [], "faces": faces}
         # As CompareFaces does, the reference's largest face is the one compared.
         reference_faces = self.detect_faces(reference)
         largest = max(range(len(reference_faces)), key=lambda i: _box_area(reference_faces[i]))
@@ -206,7 +206,7 @@ class LocalAnalyzer(FaceAnalyzer):
                 }
             )
         matches.sort(key=lambda match: match.get("Similarity", 0.0), reverse=True)
-        return {"similarity": matches[0].get("Similarity"), "face_matches": matches}
+        return {"similarity": matches[0].get("Similarity"), "face_matches": matches, "faces": faces}
 
     # -- labels ----------------------------------------------------------------------------
     def detect_labels(self, image: PreparedImage, max_labels: int, min_confidence: float) -> DetectedLabels:

@@ -7,7 +7,7 @@ from typing import Any
 from ..aws_errors import transient_reason
 from ..errors import AnalyzerUnavailable, RekognitionThrottled
 from ..images import ImageRejected, PreparedImage
-from ..payloads import DetectedLabels, Face, FaceMatch, Label
+from ..payloads import DetectedLabels, Face, Label
 from .base import FaceAnalyzer, FaceComparison
 
 _THROTTLING = {"ThrottlingException", "ProvisionedThroughputExceededException", "LimitExceededException"}
@@ -56,37 +56,39 @@ class RekognitionAnalyzer(FaceAnalyzer):
 
     def _detect_faces(self, image: PreparedImage) -> list[Face]:
         response = self._call("detect_faces", Image={"Bytes": image.jpeg_bytes()}, Attributes=["DEFAULT"])
-        return [
-            {
-                "BoundingBox": face["BoundingBox"],
-                "Confidence": face["Confidence"],
-                "Pose": face.get("Pose", {}),
-                "Quality": face.get("Quality", {}),
-            }
-            for face in response.get("FaceDetails", [])
-        ]
+        return [_face(face) for face in response.get("FaceDetails", [])]
 
     def compare_faces(self, reference: PreparedImage, capture: PreparedImage) -> FaceComparison:
-        # SimilarityThreshold=0 returns every face with its similarity; the policy applies the threshold.
-        response = self._call(
-            "compare_faces",
-            SourceImage={"Bytes": reference.jpeg_bytes()},
-            TargetImage={"Bytes": capture.jpeg_bytes()},
-            SimilarityThreshold=0,
-        )
-        matches: list[FaceMatch] = [
-            {"Similarity": match["Similarity"], "BoundingBox": match["Face"]["BoundingBox"]}
-            for match in response.get("FaceMatches", [])
-        ]
-        best = max((match["Similarity"] for match in response.get("FaceMatches", [])), default=None)
+        """One CompareFaces: each face of the capture (``ComparedFace``: box, confidence, pose,
+        quality) with its similarity to the reference's largest face.
+
+        CompareFaces refuses an image in which it finds no face with InvalidParameterException, the
+        error it also gives a malformed request; the reference is known to hold one face, so the
+        answer is "no face in the capture, most likely": ``faces`` None, for DetectFaces to settle.
+        """
+        from botocore.exceptions import ClientError
+
+        try:
+            # SimilarityThreshold=0 returns every face with its similarity; the policy applies the threshold.
+            response = self._call(
+                "compare_faces",
+                SourceImage={"Bytes": reference.jpeg_bytes()},
+                TargetImage={"Bytes": capture.jpeg_bytes()},
+                SimilarityThreshold=0,
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "InvalidParameterException":
+                raise
+            return {"similarity": None, "face_matches": [], "faces": None}
+        compared = [(match["Face"], match["Similarity"]) for match in response.get("FaceMatches", [])]
         # Faces below the (zero) threshold, should any come back: scored 0, so that the policy
         # can find the main face among them rather than fall back to another face's best.
-        matches += [
-            {"Similarity": 0.0, "BoundingBox": face["BoundingBox"]}
-            for face in response.get("UnmatchedFaces", [])
-            if "BoundingBox" in face
-        ]
-        return {"similarity": best, "face_matches": matches}
+        compared += [(face, 0.0) for face in response.get("UnmatchedFaces", [])]
+        return {
+            "similarity": max((match["Similarity"] for match in response.get("FaceMatches", [])), default=None),
+            "face_matches": [{"Similarity": score, "BoundingBox": face["BoundingBox"]} for face, score in compared],
+            "faces": [_face(face) for face, _score in compared],
+        }
 
     def detect_labels(self, image: PreparedImage, max_labels: int, min_confidence: float) -> DetectedLabels:
         response = self._call(
@@ -106,3 +108,13 @@ class RekognitionAnalyzer(FaceAnalyzer):
         ]
         persons = next((label for label in labels if label["Name"] == "Person"), None)
         return {"checked": True, "labels": labels, "person_count": len(persons["Instances"]) if persons else 0}
+
+
+def _face(detail: dict[str, Any]) -> Face:
+    """What the policy reads of a FaceDetail (DetectFaces) or a ComparedFace (CompareFaces)."""
+    return {
+        "BoundingBox": detail["BoundingBox"],
+        "Confidence": detail["Confidence"],
+        "Pose": detail.get("Pose", {}),
+        "Quality": detail.get("Quality", {}),
+    }

@@ -80,8 +80,8 @@ LIBRARIES = ("Pillow", "pillow-heif", "numpy", "dlib-bin", "dlib", "face-recogni
 # happened (every step), and the reference (the steps that look at the capture alone), so that a
 # replaced reference repeats only the comparisons.
 _IGNORED = {
-    "detect_faces": ("sequencer", "reference_"),
-    "detect_labels": ("sequencer", "reference_"),
+    "detect_faces": ("sequencer", "reference"),
+    "detect_labels": ("sequencer", "reference"),
     "compare_to_reference": ("sequencer",),
 }
 

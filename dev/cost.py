@@ -1,12 +1,14 @@
 """``python -m dev cost``: what a capture costs on AWS, counted from the execution histories of its
 own run.
 
-It runs a mix of captures (by default 85% OK, 5% no face, 5% an impostor, 5% a phone) through the
-real ASL in moto, with Rekognition answering in its own shapes (``dev.canned_rekognition``) and a
-webhook receiver on loopback, then counts, per capture: the state transitions (states entered,
-retries included), the Rekognition calls by API, the Lambda invocations and their GB-seconds (each
-step's measured duration times its memory from template.yaml, plus an assumed latency per
-Rekognition call, since the canned answers take none), and prices them at list prices.
+It enrols the students' reference photos as the enrolment rule does (CheckReference on each
+upload), then runs a mix of captures (by default 85% OK, 5% no face, 5% an impostor, 5% a phone)
+through the real ASL in moto, with Rekognition answering in its own shapes
+(``dev.canned_rekognition``) and a webhook receiver on loopback, and counts, per capture: the state
+transitions (states entered, retries included), the Rekognition calls by API, the Lambda
+invocations and their GB-seconds (each step's measured duration times its memory from
+template.yaml, plus an assumed latency per Rekognition call, since the canned answers take none),
+and prices them at list prices. The enrolment is counted apart: once per student, not per capture.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import argparse
 import io
 import json
 import random
+import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -49,6 +52,15 @@ ANSWERS = {
     },
 }
 BUCKET = "proctoring-cost"
+
+
+@dataclass
+class Enrolment:
+    """What checking the students' references cost, once each, when they were uploaded."""
+
+    students: int
+    rekognition: Counter[str]
+    gb_seconds: float
 
 
 @dataclass
@@ -124,17 +136,19 @@ def _lambda_seconds(history: list[dict[str, Any]]) -> list[tuple[str, float]]:
     return found
 
 
-def measure(captures: int, mix: dict[str, int], students: int = 10, rekognition_ms: float = 250.0) -> list[CaptureCost]:
-    """Run the captures and cost each one (see the module docstring)."""
+def measure(
+    captures: int, mix: dict[str, int], students: int = 10, rekognition_ms: float = 250.0
+) -> tuple[Enrolment, list[CaptureCost]]:
+    """Enrol the references, run the captures, and cost both (see the module docstring)."""
     import boto3
     from moto import mock_aws
 
     from dev.canned_rekognition import CannedRekognition
     from dev.engine import LocalStepFunctions
     from dev.events import object_created_event
-    from dev.lambdas import environment, reset_backends
+    from dev.lambdas import LambdaContext, environment, load_handler_module, reset_backends
     from dev.stack import aws_environment
-    from dev.template import step_functions
+    from dev.template import ROOT, step_functions
     from dev.webhook import WebhookReceiver
     from proctoring.analysis import set_analyzer
     from proctoring.analysis.rekognition import RekognitionAnalyzer
@@ -157,14 +171,24 @@ def measure(captures: int, mix: dict[str, int], students: int = 10, rekognition_
             "AWS_DEFAULT_REGION": "us-east-1",
         }
         with environment(values):
+            check_reference = load_handler_module(ROOT / "functions" / "check_reference")  # its logger: quiet
             canned = CannedRekognition()
             set_analyzer(RekognitionAnalyzer(client=canned))
             try:
                 with LocalStepFunctions(webhook_enabled=True, retry_sleep=lambda seconds: None, mock=False) as sfn:
+                    started = time.perf_counter()
                     for student in range(students):
                         data = _jpeg(10_000 + student)
                         canned.register(prepare_image(data, "probe").jpeg_bytes(), detect_faces="detect_faces_one")
-                        s3.put_object(Bucket=BUCKET, Key=f"reference/student{student:03d}.jpg", Body=data)
+                        reference = f"reference/student{student:03d}.jpg"
+                        s3.put_object(Bucket=BUCKET, Key=reference, Body=data)
+                        # What the enrolment rule starts on the upload, with the rule's input.
+                        check_reference.lambda_handler({"bucket": BUCKET, "key": reference}, LambdaContext("enrol"))
+                    enrolment_calls = Counter(canned.calls)
+                    enrolment_seconds = time.perf_counter() - started + rekognition_ms / 1000 * enrolment_calls.total()
+                    enrolment = Enrolment(
+                        students, enrolment_calls, enrolment_seconds * memory["CheckReferenceFunction"] / 1024
+                    )
                     for index, kind in enumerate(_kinds(captures, mix)):
                         data = _jpeg(index)
                         canned.register(prepare_image(data, "probe").jpeg_bytes(), **ANSWERS[kind])
@@ -183,7 +207,7 @@ def measure(captures: int, mix: dict[str, int], students: int = 10, rekognition_
             finally:
                 set_analyzer(None)
                 reset_backends()
-    return costs
+    return enrolment, costs
 
 
 def _cost_of(kind: str, execution: Any, calls: list[str], memory: dict[str, int], rekognition_ms: float) -> CaptureCost:
@@ -225,7 +249,9 @@ def summarise(costs: list[CaptureCost]) -> Summary:
     )
 
 
-def report_lines(costs: list[CaptureCost], mix: dict[str, int], rekognition_ms: float) -> list[str]:
+def report_lines(
+    enrolment: Enrolment, costs: list[CaptureCost], mix: dict[str, int], rekognition_ms: float
+) -> list[str]:
     summary = summarise(costs)
     lines = [
         f"{summary.captures} captures, mix {', '.join(f'{kind} {share}' for kind, share in mix.items())}, webhook on",
@@ -240,14 +266,12 @@ def report_lines(costs: list[CaptureCost], mix: dict[str, int], rekognition_ms: 
     lines.append(f"  mean      {summary.transitions:.2f}")
     calls = ", ".join(f"{api} {value:.2f}" for api, value in summary.rekognition.items())
     lines.append(f"Rekognition calls per capture: {sum(summary.rekognition.values()):.2f} ({calls})")
-    # Each capture's own DetectFaces is one per capture; the rest are the references', which this one
-    # warm process analysed once per student. A cold function instance per capture analyses its
-    # student's reference again for every comparison.
-    reference_calls = summary.rekognition.get("detect_faces", 0.0) - 1.0
-    cold_calls = sum(summary.rekognition.values()) - reference_calls + summary.rekognition.get("compare_faces", 0.0)
+    by_path = {kind: max(sum(item.rekognition.values()) for item in items) for kind, items in by_kind.items()}
+    lines.append("  most on any path: " + ", ".join(f"{kind} {count}" for kind, count in by_path.items()))
+    per_student = enrolment.rekognition.total() / enrolment.students
     lines.append(
-        f"  references' DetectFaces {reference_calls:.2f} of them (one warm instance); with a cold instance "
-        f"for every capture {cold_calls:.2f} calls per capture"
+        f"  plus, once per student at enrolment (not per capture): {per_student:.2f} DetectFaces, "
+        f"{enrolment.gb_seconds / enrolment.students:.3f} GB-s"
     )
     lines.append(
         f"Lambda per capture: {summary.invocations:.2f} invocations, {summary.gb_seconds:.3f} GB-s "
@@ -259,18 +283,22 @@ def report_lines(costs: list[CaptureCost], mix: dict[str, int], rekognition_ms: 
         + ", ".join(f"{item} ${value:.3f}" for item, value in dollars.items())
         + f"; total ${sum(dollars.values()):.3f}"
     )
-    extra = 1000 * (cold_calls - sum(summary.rekognition.values())) * PRICE_REKOGNITION_CALL
-    lines.append(f"  with a cold instance for every capture: total ${sum(dollars.values()) + extra:.3f}")
+    dollars_per_student = (
+        enrolment.rekognition.total() * PRICE_REKOGNITION_CALL
+        + enrolment.gb_seconds * PRICE_GB_SECOND
+        + enrolment.students * PRICE_REQUEST
+    ) / enrolment.students
+    lines.append(f"enrolment: ${1000 * dollars_per_student:.3f} per 1,000 students, whatever the exam's size")
     return lines
 
 
 def run_cost(captures: int, mix: dict[str, int], students: int, rekognition_ms: float, as_json: bool) -> int:
-    costs = measure(captures, mix, students, rekognition_ms)
+    enrolment, costs = measure(captures, mix, students, rekognition_ms)
     if as_json:
         summary = summarise(costs)
         print(json.dumps({**summary.__dict__, "dollars_per_1000": summary.dollars_per_thousand()}, indent=1))
     else:
-        print("\n".join(report_lines(costs, mix, rekognition_ms)))
+        print("\n".join(report_lines(enrolment, costs, mix, rekognition_ms)))
     return 0
 
 

@@ -3,6 +3,7 @@
 Reads every result document under the results prefix, of a run folder or of the deployed bucket
 (with the user's credentials), and lists the captures that need a person, ``ALERT_FINAL``,
 ``ALERT`` and ``ERROR``, student by student, each with its reasons in the document's own words.
+``--references`` lists the reference photos that cannot be used instead (``dev.reference_checks``).
 ``--csv FILE`` writes every document, whatever its status, as one row for a spreadsheet.
 """
 
@@ -255,11 +256,18 @@ def run(
     html_path: str | None = None,
     statuses: list[str] | None = None,
     exam: str | None = None,
+    references: bool = False,
+    analyzer: str = "local",
 ) -> int:
     from proctoring.config import Settings
 
     settings = Settings.from_env()
     opened = open_target(target, "review", settings.images_prefix)
+    if references:
+        from dev.reference_checks import run_references
+
+        with aws_refusals(target):
+            return run_references(opened, settings.reference_prefix, analyzer)
     if opened.on_s3:
         keys = bucket_results(opened.s3, opened.bucket, settings.results_prefix)
     else:
@@ -324,8 +332,25 @@ def register(commands: Commands) -> None:
         help="write a page of the captures to look at, beside each student's reference, faces boxed "
         "(it holds students' faces)",
     )
+    review.add_argument(
+        "--references",
+        action="store_true",
+        help="list the reference photos that cannot be used, and why (in a folder, unchecked ones are checked first)",
+    )
+    review.add_argument(
+        "--analyzer",
+        choices=("local", "rekognition"),
+        default="local",
+        help="what checks a folder's unchecked references with --references (default: local)",
+    )
     review.set_defaults(
         handler=lambda args: run(
-            args.target, csv_path=args.csv, html_path=args.html, statuses=args.status, exam=args.exam
+            args.target,
+            csv_path=args.csv,
+            html_path=args.html,
+            statuses=args.status,
+            exam=args.exam,
+            references=args.references,
+            analyzer=args.analyzer,
         )
     )

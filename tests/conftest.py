@@ -144,6 +144,12 @@ class AwsPipeline:
         self.rekognition.register(sent_bytes(data), detect_faces=faces)
         self.put(f"reference/{user_id}.jpg", data)
 
+    def enrol(self, user_id: str) -> dict[str, Any]:
+        """CheckReference on the student's reference, with the input the enrolment rule gives it."""
+        from tests.builders import context, handler
+
+        return handler("check_reference")({"bucket": BUCKET, "key": f"reference/{user_id}.jpg"}, context("enrol"))
+
     def result(self, key: str) -> dict[str, Any]:
         """The result document, validated against the published schema."""
         return assert_valid(json.loads(self.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()))

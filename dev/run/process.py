@@ -92,6 +92,6 @@ def worker(config: dict[str, Any], tasks: Any, results: Any, stop: Any) -> None:
             # Frozen objects are never finalised, not even at exit; among them are the SQLite stores,
             # whose closing folds their write-ahead logs back into the files. Shut down as unfrozen.
             gc.unfreeze()
-        # Every capture analysed passes DetectFaces first: its reuses count the captures.
-        results.put(("reused", cache.reused.get("detect_faces", 0) if cache else 0))
+        # Every path through the ASL detects labels once per capture: its count is the captures.
+        results.put(("reused", cache.reused.get("detect_labels", 0) if cache else 0))
         results.put(("steps", dict(sfn.step_seconds)))

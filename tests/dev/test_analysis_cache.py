@@ -45,7 +45,10 @@ def judged(tmp_path):
     calls = tmp_path.parent / f"{tmp_path.name}-calls.log"
     report = run(tmp_path, calls)
     assert report.complete and report.analyses_reused == 0
-    assert analysed(calls)[("detect_faces", "images/exam1/ana/c0.jpg")] == 1
+    # One comparison and one label detection per capture; each reference checked once.
+    assert analysed(calls)[("compare_faces", "images/exam1/ana/c0.jpg")] == 1
+    assert analysed(calls)[("detect_faces", "reference/ana.jpg")] == 1
+    assert analysed(calls)[("detect_faces", "images/exam1/ana/c0.jpg")] == 0
     return tmp_path, calls
 
 
@@ -68,15 +71,16 @@ def test_a_changed_capture_and_a_replaced_reference_are_analysed_again(judged):
     report = run(root, calls)
     assert report.complete
     new = analysed(calls) - before
-    # The changed capture: every step again. Ben's captures: compared with the new reference only.
-    assert new[("detect_faces", "images/exam1/ana/c1.jpg")] == 1
+    # The changed capture: every step again. Ben's: the new reference checked, then compared only.
     assert new[("compare_faces", "images/exam1/ana/c1.jpg")] == 1
+    assert new[("detect_labels", "images/exam1/ana/c1.jpg")] == 1
+    assert new[("detect_faces", "reference/ben.jpg")] == 1
     assert new[("compare_faces", "images/exam1/ben/c0.jpg")] == 1
     assert new[("compare_faces", "images/exam1/ben/c1.jpg")] == 1
-    assert new[("detect_faces", "images/exam1/ben/c0.jpg")] == 0
     assert new[("detect_labels", "images/exam1/ben/c0.jpg")] == 0
+    assert new[("detect_faces", "reference/ana.jpg")] == 0  # its stored check still holds
     assert not any(file == "images/exam1/ana/c0.jpg" for _method, file in new)
-    assert report.analyses_reused == 3  # DetectFaces answered from the store for all but ana/c1
+    assert report.analyses_reused == 3  # DetectLabels answered from the store for all but ana/c1
 
 
 def test_a_new_verdict_threshold_rejudges_the_stored_analyses(judged):
@@ -96,6 +100,7 @@ def test_a_new_analysis_setting_analyses_again(judged):
     report = run(root, calls, extra_env={"MIN_CONFIDENCE": "80"})
     assert report.analyses_reused == 0
     assert (analysed(calls) - before)[("detect_labels", "images/exam1/ana/c0.jpg")] == 1
+    assert (analysed(calls) - before)[("detect_faces", "reference/ana.jpg")] == 0  # not an analysis of the capture
 
 
 def test_reanalyse_analyses_everything_and_stores_the_new_answers(judged):
@@ -103,7 +108,7 @@ def test_reanalyse_analyses_everything_and_stores_the_new_answers(judged):
     before = analysed(calls)
     assert run(root, calls, analyses="refresh").analyses_reused == 0
     after_refresh = analysed(calls)
-    assert (after_refresh - before)[("detect_faces", "images/exam1/ben/c1.jpg")] == 1
+    assert (after_refresh - before)[("compare_faces", "images/exam1/ben/c1.jpg")] == 1
     assert run(root, calls).analyses_reused == 4
     assert analysed(calls) == after_refresh
 
@@ -113,7 +118,7 @@ def test_off_neither_reads_nor_stores(tmp_path):
     calls = tmp_path.parent / f"{tmp_path.name}-calls.log"
     run(tmp_path, calls, analyses="off")
     run(tmp_path, calls, analyses="off")
-    assert analysed(calls)[("detect_faces", "images/exam1/ana/c0.jpg")] == 2
+    assert analysed(calls)[("compare_faces", "images/exam1/ana/c0.jpg")] == 2
     assert not (tmp_path / ".proctoring" / FILE_NAME).exists()
     with pytest.raises(ValueError, match="reuse, refresh or off"):
         run_folder(tmp_path, analyses="sometimes")
@@ -164,7 +169,7 @@ def test_a_damaged_store_is_removed_and_everything_analysed_again(judged, capsys
     before = analysed(calls)
     report = run(root, calls)
     assert report.complete and report.analyses_reused == 0
-    assert (analysed(calls) - before)[("detect_faces", "images/exam1/ana/c0.jpg")] == 1
+    assert (analysed(calls) - before)[("compare_faces", "images/exam1/ana/c0.jpg")] == 1
     assert f"note: {store} was damaged (file is not a database) and was removed" in capsys.readouterr().err
     assert run(root, calls).analyses_reused == 4  # and a sound one is in its place
 
@@ -184,7 +189,7 @@ def test_a_store_laid_out_otherwise_is_replaced(judged, capsys):
 # -- the store itself -----------------------------------------------------------------------------
 
 
-CAPTURE = {"bucket": "b", "key": "images/e/u/c.jpg", "etag": "abc", "sequencer": "0001", "reference_etag": "r1"}
+CAPTURE = {"bucket": "b", "key": "images/e/u/c.jpg", "etag": "abc", "sequencer": "0001", "reference": {"etag": "r1"}}
 
 
 def test_an_answer_is_found_by_its_input_whatever_the_upload_time(tmp_path):
@@ -194,7 +199,7 @@ def test_an_answer_is_found_by_its_input_whatever_the_upload_time(tmp_path):
     assert cache.get("detect_faces", later) == {"face_count": 1, "faces": []}
     assert cache.get("detect_faces", {"capture": {**CAPTURE, "etag": "abd"}}) is None
     assert cache.get("compare_to_reference", later) is None  # another step, another answer
-    assert cache.get("compare_to_reference", {"capture": {**CAPTURE, "reference_etag": "r2"}}) is None
+    assert cache.get("compare_to_reference", {"capture": {**CAPTURE, "reference": {"etag": "r2"}}}) is None
     assert cache.reused == {"detect_faces": 1}
 
 

@@ -21,7 +21,7 @@ def test_bench_prints_every_measure(tmp_path, capsys, monkeypatch):
         r"pipeline, 1 process, 1 execution at a time\s+[\d.]+ images/s\s+\(\d+% of raw\)",
         r"pipeline, 1 process, 2 executions in flight\s+[\d.]+ images/s",
         r"pipeline, 2 processes \(the default\)\s+[\d.]+ images/s",
-        r"DetectFacesFunction\s+[\d.]+",
+        r"CheckReferenceFunction\s+[\d.]+",
         r"CompareToReferenceFunction\s+[\d.]+",
         r"orchestration \+ image I/O \(no-op analyzer\): [\d.]+ ms per image = [\d.]+% of analysis time",
         r"peak RSS: runner \d+ MB, largest worker \d+ MB",

@@ -12,8 +12,13 @@ from dev.cost import ANSWERS, PRICE_REKOGNITION_CALL, PRICE_TRANSITION, _kinds, 
 
 
 @pytest.fixture(scope="module")
-def costs():
+def measured():
     return measure(24, {"ok": 2, "no_face": 1, "mismatch": 1}, students=4, rekognition_ms=200)
+
+
+@pytest.fixture(scope="module")
+def costs(measured):
+    return measured[1]
 
 
 def test_each_path_is_counted_from_its_execution(costs):
@@ -21,20 +26,21 @@ def test_each_path_is_counted_from_its_execution(costs):
     assert set(by_kind) == {"ok", "no_face", "mismatch"}
     for cost in costs:
         assert cost.transitions == len(cost.path.split(" > "))
-        assert cost.path.startswith("Configuration > ParseKey") and cost.path.endswith("Finish > Done")
-        assert "Notify" in cost.path  # the webhook is on
-    # No face: no comparison, so no Parallel state and its two branches.
-    assert "CompareAndDetectLabels" not in by_kind["no_face"].path
-    assert by_kind["no_face"].transitions < by_kind["ok"].transitions == by_kind["mismatch"].transitions
+        assert cost.path.startswith("ParseKey > RouteCapture > CompareAndDetectLabels")  # references enrolled
+        assert cost.path.endswith("Notify > Finish > Done")  # the webhook is on
+    assert by_kind["ok"].transitions == by_kind["mismatch"].transitions == 12  # the goal: at most 12
+    # No face: CompareFaces refuses the capture, DetectFaces settles it: one more state.
+    assert by_kind["no_face"].transitions == 13 and "HasFace > DetectFaces" in by_kind["no_face"].path
 
 
-def test_rekognition_calls_are_those_the_analyzer_made(costs):
+def test_rekognition_calls_are_those_the_analyzer_made(measured):
+    enrolment, costs = measured
     for cost in costs:
         assert cost.rekognition["detect_labels"] == 1
-        assert cost.rekognition["compare_faces"] == (0 if cost.kind == "no_face" else 1)
-        assert cost.rekognition["detect_faces"] in (1, 2)  # 2: the first comparison of a student's reference
-    # This one warm process analyses each student's reference once (4 students, each compared).
-    assert sum(cost.rekognition["detect_faces"] - 1 for cost in costs) == 4
+        assert cost.rekognition["compare_faces"] == 1
+        assert cost.rekognition["detect_faces"] == (1 if cost.kind == "no_face" else 0)
+    # Each student's reference was analysed once, at enrolment, never again by a capture.
+    assert enrolment.rekognition == {"detect_faces": 4} and enrolment.students == 4
 
 
 def test_lambda_time_is_each_steps_duration_times_its_memory_plus_the_calls_wait(costs):
@@ -49,11 +55,9 @@ _TASKS = {
     "DetectFaces",
     "CompareToReference",
     "DetectLabels",
-    "DetectLabelsOnly",
     "DecideVerdict",
     "PersistResult",
     "Notify",
-    "RecordNotification",
 }
 
 
@@ -77,7 +81,12 @@ def test_the_mix_is_honoured_and_checked():
 def test_the_command_prints_per_path_calls_and_dollars(capsys):
     assert main(["cost", "-n", "8", "--students", "2", "--mix", "ok=3,phone=1"]) == 0
     out = capsys.readouterr().out
-    for expected in ("state transitions per capture, by path:", "Rekognition calls per capture", "dollars per 1,000"):
+    for expected in (
+        "state transitions per capture, by path:",
+        "Rekognition calls per capture",
+        "once per student at enrolment",
+        "dollars per 1,000",
+    ):
         assert expected in out
     assert main(["cost", "-n", "4", "--students", "2", "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)

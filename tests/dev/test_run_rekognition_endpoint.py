@@ -38,8 +38,9 @@ def test_a_local_run_with_rekognition_calls_the_service_and_rides_out_a_throttle
     assert calls["ListCollections"] == 1  # the pre-run check
     assert calls["CompareFaces"] == 6
     assert calls["DetectLabels"] == 6 + 1  # one throttled, then answered
-    # Captures and references each looked at once: a reference's faces are kept per worker.
-    assert calls["DetectFaces"] == 6 + 2
+    # Each reference checked once, and its check kept beside it; the captures need no DetectFaces.
+    assert calls["DetectFaces"] == 2
+    assert len(list(exam.glob("reference-checks/*.json"))) == 2
 
 
 def test_a_second_run_over_the_same_folder_calls_rekognition_for_nothing_but_the_check(exam, monkeypatch, capsys):

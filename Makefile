@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt functions/shared/requirements.txt constraints.txt | cksum | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt functions/shared/requirements.txt constraints.txt pyproject.toml | cksum | cut -d' ' -f1)
 DEMO_DIR ?= demo
 PYTEST_ARGS ?= -n 2
 
@@ -10,11 +10,13 @@ PYTEST_ARGS ?= -n 2
 
 # constraints.txt pins every package (direct and transitive) so that CI and every clone install the
 # same versions; `make lock` refreshes it from the ranges in the requirements files.
-$(STAMP): requirements-dev.txt functions/shared/requirements.txt constraints.txt
+$(STAMP): requirements-dev.txt functions/shared/requirements.txt constraints.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found " + sys.version.split()[0] + "); name one with: make PYTHON=python3.12 ...")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip
 	$(BIN)/python -m pip install -r requirements-dev.txt -c constraints.txt
+	# The local tools, editable: `proctoring run DIR` from any folder (python -m dev still works here).
+	$(BIN)/python -m pip install --no-deps --no-build-isolation -e .
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 

@@ -12,7 +12,9 @@ COMMANDS = ("run", "demo", "menu", "bench", "accuracy", "cost", "load", "burst",
 
 
 def parser() -> argparse.ArgumentParser:
-    main = argparse.ArgumentParser(prog="python -m dev", description="Local proctoring tools (never deployed).")
+    # Installed as the `proctoring` command too (make install); named as it was called.
+    prog = "proctoring" if os.path.basename(sys.argv[0]) == "proctoring" else "python -m dev"
+    main = argparse.ArgumentParser(prog=prog, description="Local proctoring tools (never deployed).")
     commands = main.add_subparsers(dest="command", required=True)
     for name in COMMANDS:
         importlib.import_module(f"dev.{name}").register(commands)
@@ -21,9 +23,12 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from dev.checks import UsageError
+    from dev.dotenv_file import load_env_file
     from dev.run import RunInterrupted, WorkerCrashed
 
     args = parser().parse_args(argv)
+    folder = getattr(args, "dir", None) or getattr(args, "target", None)
+    load_env_file(None if folder is None or str(folder).startswith("s3://") else folder)
     try:
         return int(args.handler(args))
     except (UsageError, FileExistsError) as error:

@@ -64,8 +64,9 @@ def pipeline_options(sub: argparse.ArgumentParser) -> None:
     sub.add_argument(
         "--analyzer",
         choices=["local", "rekognition"],
-        default="local",
-        help="local: offline dlib models (default); rekognition: the real service, your credentials",
+        default=None,
+        help="local: offline dlib models (default for a folder); rekognition: the real service, your credentials "
+        "(default for s3://BUCKET)",
     )
     sub.add_argument("--webhook", metavar="URL", help="POST each result document to this URL")
     sub.add_argument(

@@ -1,7 +1,8 @@
-"""``python -m dev menu DIR``: the interactive tester, on the same pipeline as ``run``."""
+"""``python -m dev menu DIR|s3://BUCKET``: the interactive tester, on the same pipeline as ``run``."""
 
 from __future__ import annotations
 
+import fnmatch
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -106,13 +107,31 @@ WITHOUT_REFERENCE = {
 }
 
 
-def interactive_menu(root: Path, *, analyzer: str, webhook: str | None, secret: str) -> int:
+def interactive_menu(target: str, *, analyzer: str | None, webhook: str | None, secret: str) -> int:
+    """The original tester's options, on a run folder or on a bucket's captures (``s3://BUCKET``:
+    each choice is confirmed with its Rekognition cost, then copied down and run as ``run s3://``)."""
     settings = check_settings({})  # the user's environment: thresholds, and the folders' prefixes
-    check_run_folder(root, "menu", settings.images_prefix)
-    keys = find_captures(root, images_prefix=settings.images_prefix)
-    if not keys:
-        raise UsageError(f"no images found under {root / settings.images_prefix}")
-    options = {"analyzer": analyzer, "webhook": webhook, "secret": secret, "workers": 1}
+    source = None
+    if target.startswith("s3://"):
+        from dev.bucket_run import BucketSource
+
+        analyzer = analyzer or "rekognition"
+        source = BucketSource(target, None, analyzer, write_results=False, yes=False, asking=True)
+        root = source.out
+        keys = source.select().captures
+    else:
+        root = Path(target)
+        check_run_folder(root, "menu", settings.images_prefix)
+        keys = find_captures(root, images_prefix=settings.images_prefix)
+        if not keys:
+            raise UsageError(f"no images found under {root / settings.images_prefix}")
+    options = {"analyzer": analyzer or "local", "webhook": webhook, "secret": secret, "workers": 1}
+
+    def lookup(pattern: str) -> list[str]:
+        if source is None:
+            return find_captures(root, [pattern], settings.images_prefix)
+        return [key for key in keys if fnmatch.fnmatchcase(key, pattern) or fnmatch.fnmatchcase(key, f"*{pattern}")]
+
     while True:
         print(MENU)
         try:
@@ -122,26 +141,28 @@ def interactive_menu(root: Path, *, analyzer: str, webhook: str | None, secret: 
         if choice == "q":
             return 0
         if choice in {"1", "2", "3"}:
-            chosen = _pick(
-                keys,
-                "number(s): " if choice == "2" else "number: ",
-                many=choice == "2",
-                lookup=lambda pattern: find_captures(root, [pattern], settings.images_prefix),
-            )
+            chosen = _pick(keys, "number(s): " if choice == "2" else "number: ", many=choice == "2", lookup=lookup)
             if chosen:
-                _test(root, chosen, options, without_reference=choice == "3")
+                _test(root, chosen, options, without_reference=choice == "3", source=source)
         elif choice == "4":
-            _run_menu_choice(lambda: print_summary(run_folder(root, **{**options, "workers": None})))
+            _run_menu_choice(lambda: _run_all(root, keys, options, source))
         else:
             print("  choose 1, 2, 3, 4 or q")
 
 
-def _test(root: Path, chosen: list[str], options: dict[str, Any], *, without_reference: bool) -> None:
+def _run_all(root: Path, keys: list[str], options: dict[str, Any], source: Any) -> None:
+    extra = source.prepare(keys) if source else {}
+    print_summary(run_folder(root, only=keys if source else None, extra_env=extra, **{**options, "workers": None}))
+
+
+def _test(root: Path, chosen: list[str], options: dict[str, Any], *, without_reference: bool, source: Any) -> None:
     extra: dict[str, str] = {}
     if without_reference:
         extra = {**WITHOUT_REFERENCE, "STATE_DIR": str(root / WITHOUT_REFERENCE["STATE_DIR"])}
 
     def test() -> None:
+        if source is not None:
+            extra.update(source.prepare(chosen))  # the cost confirmed, the captures copied down
         report = run_folder(root, only=chosen, extra_env=extra, progress=False, **options)
         _show(root, chosen, check_settings(extra))
         print_summary(report, name_missing_references=not without_reference)  # hidden on purpose there
@@ -160,11 +181,15 @@ def _run_menu_choice(action: Callable[[], None]) -> None:
 
 
 def register(commands: Commands) -> None:
-    menu = commands.add_parser("menu", help="interactive tester on DIR")
-    menu.add_argument("dir", metavar="DIR", help="the run folder, laid out as for run")
+    menu = commands.add_parser("menu", help="interactive tester on DIR, or on a bucket's captures (s3://BUCKET)")
+    menu.add_argument(
+        "dir",
+        metavar="DIR|s3://BUCKET",
+        help="the run folder, laid out as for run; or a bucket (asks before each call)",
+    )
     pipeline_options(menu)
     menu.set_defaults(
         handler=lambda args: interactive_menu(
-            Path(args.dir), analyzer=args.analyzer, webhook=args.webhook, secret=webhook_secret(args)
+            args.dir, analyzer=args.analyzer, webhook=args.webhook, secret=webhook_secret(args)
         )
     )

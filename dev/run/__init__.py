@@ -19,6 +19,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from dev.checks import UsageError
 from dev.cli import Commands, capture_pattern, pipeline_options, positive_int, webhook_secret, workers_option
 from dev.run.captures import (
     LOCAL_BUCKET,
@@ -74,18 +75,38 @@ __all__ = [
 ]
 
 
+BUCKET_OPTIONS = ("exam", "student", "limit", "out", "write_results", "yes")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    report = run_folder(
-        Path(args.dir),
-        only=args.only,
-        analyzer=args.analyzer,
-        webhook=args.webhook,
-        secret=webhook_secret(args),
-        workers=args.workers,
-        progress=not args.no_progress,
-        in_flight=args.in_flight,
-        analyses="refresh" if args.reanalyse else "reuse",
-    )
+    from proctoring.config import Settings
+
+    # --webhook, else WEBHOOK_URL (or PROCTORING_WEBHOOK_URL) from the environment or .env.
+    args.webhook = args.webhook or Settings.from_env().webhook_url or None
+    on_bucket = args.dir.startswith("s3://")
+    # A bucket's captures are judged by the service they were meant for, unless told otherwise.
+    args.analyzer = args.analyzer or ("rekognition" if on_bucket else "local")
+    if on_bucket:
+        from dev.bucket_run import run_bucket
+
+        if args.only:
+            raise UsageError("--only is for a folder; choose a bucket's captures with --exam, --student and --limit")
+        report = run_bucket(args, webhook_secret(args))
+    else:
+        given = [f"--{name.replace('_', '-')}" for name in BUCKET_OPTIONS if getattr(args, name)]
+        if given:
+            raise UsageError(f"{', '.join(given)}: only with s3://BUCKET (a folder's captures: --only)")
+        report = run_folder(
+            Path(args.dir),
+            only=args.only,
+            analyzer=args.analyzer,
+            webhook=args.webhook,
+            secret=webhook_secret(args),
+            workers=args.workers,
+            progress=not args.no_progress,
+            in_flight=args.in_flight,
+            analyses="refresh" if args.reanalyse else "reuse",
+        )
     print_summary(report)
     if not report.complete:
         print("some captures have no result document (see above)", file=sys.stderr)
@@ -102,8 +123,15 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def register(commands: Commands) -> None:
-    run = commands.add_parser("run", help="process every capture under DIR/images against DIR/reference")
-    run.add_argument("dir", metavar="DIR", help="the run folder, holding images/{exam}/{student}/ and reference/")
+    run = commands.add_parser(
+        "run", help="process every capture under DIR/images against DIR/reference, or a bucket's (s3://BUCKET)"
+    )
+    run.add_argument(
+        "dir",
+        metavar="DIR|s3://BUCKET",
+        help="the run folder, holding images/{exam}/{student}/ and reference/; or a bucket, whose chosen captures "
+        "are copied into --out and judged there with your credentials",
+    )
     run.add_argument(
         "--only",
         action="append",
@@ -128,4 +156,13 @@ def register(commands: Commands) -> None:
         "are unchanged since an earlier run reuses that run's analyses (every other step runs as always)",
     )
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    bucket = run.add_argument_group("with s3://BUCKET")
+    bucket.add_argument("--exam", metavar="ID", help="only this exam's captures")
+    bucket.add_argument("--student", metavar="ID", help="only this student's captures")
+    bucket.add_argument("--limit", type=positive_int, metavar="N", help="at most N captures (by key)")
+    bucket.add_argument("--out", metavar="DIR", help="the local run folder (default: runs/BUCKET)")
+    bucket.add_argument(
+        "--write-results", action="store_true", help="put the documents under the bucket's results prefix too"
+    )
+    bucket.add_argument("--yes", action="store_true", help="do not ask before calling Rekognition")
     run.set_defaults(handler=cmd_run, finishes_on_interrupt=True)

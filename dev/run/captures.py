@@ -23,6 +23,12 @@ if TYPE_CHECKING:
 LOCAL_BUCKET = "local-proctoring"
 
 
+def run_bucket(settings: Settings | None) -> str:
+    """The bucket a run's captures are said to be in: the one they were copied from (``python -m dev
+    run s3://BUCKET``), so that documents name their real source, else the local stand-in."""
+    return (settings.capture_bucket if settings else "") or LOCAL_BUCKET
+
+
 @dataclass
 class CaptureOutcome:
     key: str
@@ -144,7 +150,8 @@ def stored_result_path(root: Path, key: str, settings: Settings | None = None) -
     from proctoring.result_store import find_result
     from proctoring.storage import LocalStorage
 
-    found = find_result(LocalStorage(root), LOCAL_BUCKET, result_key_for(key, settings), f"s3://{LOCAL_BUCKET}/{key}")
+    bucket = run_bucket(settings)
+    found = find_result(LocalStorage(root), bucket, result_key_for(key, settings), f"s3://{bucket}/{key}")
     return None if found is None else root / found[0]
 
 
@@ -202,7 +209,7 @@ def process_capture(sfn: Any, rule: Any, root: Path, key: str, settings: Setting
         return CaptureOutcome(printable_key(key), "MISSING", "NOT_RUN", problem)
     try:
         path = root / key
-        event = object_created_event(LOCAL_BUCKET, key, size=path.stat().st_size, etag=file_etag(path))
+        event = object_created_event(run_bucket(settings), key, size=path.stat().st_size, etag=file_etag(path))
         if not rule.matches(event):
             return CaptureOutcome(key, "NOT_MATCHED", "NOT_MATCHED")
         document_path = root / result_key_for(key, settings)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from dev.run.captures import LOCAL_BUCKET, process_capture
+from dev.run.captures import process_capture, run_bucket
 
 
 def drain_groups(tasks: Any, handle: Callable[[str], None], stop: Any = None) -> None:
@@ -71,7 +71,7 @@ def worker(config: dict[str, Any], tasks: Any, results: Any, stop: Any) -> None:
     with LocalStepFunctions(
         webhook_enabled=bool(config["env"]["WEBHOOK_URL"]), passthrough_services=passthrough, analysis_cache=cache
     ) as sfn:
-        rule = UploadRule(LOCAL_BUCKET, {"ImagesPrefix": settings.images_prefix.strip("/")})
+        rule = UploadRule(run_bucket(settings), {"ImagesPrefix": settings.images_prefix.strip("/")})
 
         def report(key: str) -> None:
             results.put(("outcome", process_capture(sfn, rule, root, key, settings)))

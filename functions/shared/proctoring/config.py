@@ -184,7 +184,8 @@ class Settings:
             idempotency_table=_env(environ, "IDEMPOTENCY_TABLE", cls.idempotency_table),
             idempotency_ttl_seconds=_int(environ, "IDEMPOTENCY_TTL_SECONDS", cls.idempotency_ttl_seconds),
             history_ttl_days=_int(environ, "HISTORY_TTL_DAYS", cls.history_ttl_days),
-            webhook_url=_env(environ, "WEBHOOK_URL", cls.webhook_url),
+            # PROCTORING_WEBHOOK_URL: the single-Lambda version's name, for its users' .env files.
+            webhook_url=_env(environ, "WEBHOOK_URL", _env(environ, "PROCTORING_WEBHOOK_URL", cls.webhook_url)),
             webhook_secret_parameter=_env(environ, "WEBHOOK_SECRET_PARAMETER", cls.webhook_secret_parameter),
             webhook_secret=_env(environ, "WEBHOOK_SECRET", cls.webhook_secret),
             webhook_allow_http=_bool(environ, "WEBHOOK_ALLOW_HTTP", cls.webhook_allow_http),

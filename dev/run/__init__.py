@@ -79,10 +79,10 @@ BUCKET_OPTIONS = ("exam", "student", "limit", "out", "write_results", "yes")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from proctoring.config import Settings
+    from dev.checks import check_settings
 
     # --webhook, else WEBHOOK_URL (or PROCTORING_WEBHOOK_URL) from the environment or .env.
-    args.webhook = args.webhook or Settings.from_env().webhook_url or None
+    args.webhook = args.webhook or check_settings({}).webhook_url or None
     on_bucket = args.dir.startswith("s3://")
     # A bucket's captures are judged by the service they were meant for, unless told otherwise.
     args.analyzer = args.analyzer or ("rekognition" if on_bucket else "local")

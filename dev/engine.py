@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -86,7 +87,8 @@ class Execution:
 
 
 class LocalStepFunctions:
-    """One state machine from ``statemachine/proctoring.asl.json``, executed in this process.
+    """One state machine of template.yaml (by default the proctoring one, ``statemachine/proctoring.asl.json``;
+    ``state_machine="RescoreStateMachine"`` for the re-score), executed in this process.
 
     Use as a context manager: it starts moto for the duration (S3, DynamoDB, Step Functions and
     EventBridge), unless ``mock=False`` because the caller already started it.
@@ -101,6 +103,8 @@ class LocalStepFunctions:
         passthrough_services: tuple[str, ...] = (),
         analysis_cache: AnalysisCache | None = None,
         speedups: tuple[str, ...] = moto_seam.SPEEDUPS,
+        state_machine: str = tpl.STATE_MACHINE,
+        substitutions: dict[str, str] | None = None,
     ) -> None:
         """``analysis_cache``: answer the image steps from an earlier run's answers where it has them
         (``dev.analysis_cache``); every other step always runs."""
@@ -112,7 +116,10 @@ class LocalStepFunctions:
         self._mock = mock
         self._passthrough = passthrough_services
         self._stack: list[Any] = []
-        self.steps = tpl.step_functions()
+        # Every function of the template: one engine's dispatch then serves both state machines.
+        self.steps = {**tpl.step_functions(), **tpl.step_functions(tpl.RESCORE_STATE_MACHINE)}
+        self.state_machine = state_machine
+        self._extra_substitutions = substitutions or {}
         self._by_arn: dict[str, tuple[ModuleType, str, int, int]] = {}
         self._cached_step: dict[str, str] = {}  # ARN -> step (code folder name) of the image steps
         self.state_machine_arn = ""
@@ -147,6 +154,7 @@ class LocalStepFunctions:
         self._stack.append(lambda: seam.__exit__(None, None, None))
 
         substitutions: dict[str, str] = {"WebhookEnabled": "true" if self.webhook_enabled else "false"}
+        substitutions.update(self._extra_substitutions)
         for placeholder, step in self.steps.items():
             arn = function_arn(step["resource"])
             substitutions[placeholder] = arn
@@ -154,11 +162,13 @@ class LocalStepFunctions:
             self._by_arn[arn] = (module, step["resource"], step["timeout"], step["memory"])
             if Path(step["code_dir"]).name in CACHED_STEPS:
                 self._cached_step[arn] = Path(step["code_dir"]).name
-        definition = tpl.DEFINITION.read_text()
+        definition = tpl.definition_path(self.state_machine).read_text()
         for placeholder, value in substitutions.items():
             definition = definition.replace("${" + placeholder + "}", value)
         if "${" in definition:
-            raise RuntimeError("a placeholder in the ASL has no substitution in template.yaml")
+            missing = sorted(set(re.findall(r"\$\{(\w+)\}", definition)))
+            raise RuntimeError(f"placeholders in the ASL without a substitution: {', '.join(missing)}")
+        definition = json.dumps(moto_seam.for_moto(json.loads(definition)))
 
         self.client = boto3.client(
             "stepfunctions",
@@ -167,7 +177,7 @@ class LocalStepFunctions:
             aws_secret_access_key="local",  # noqa: S106 - moto
         )
         self.state_machine_arn = self.client.create_state_machine(
-            name=f"proctoring-{fast_uuid4().hex[:8]}",
+            name=f"{self.state_machine.removesuffix('StateMachine').lower()}-{fast_uuid4().hex[:8]}",
             definition=definition,
             roleArn=f"arn:aws:iam::{ACCOUNT}:role/proctoring-local",
             type="STANDARD",

@@ -111,6 +111,24 @@ def changes() -> list[str]:
     return found
 
 
+def for_moto(definition: dict[str, Any]) -> dict[str, Any]:
+    """The ASL as moto 5.2.5's parser takes it, meaning the same: its grammar reads a Map's
+    ``ToleratedFailurePercentage`` only as a decimal number (``5.0``), where AWS and statelint
+    take the integer ``5`` the ASL file holds. (moto does not apply the tolerance either.)"""
+
+    def visit(states: dict[str, Any]) -> None:
+        for state in states.values():
+            if isinstance(state.get("ToleratedFailurePercentage"), int):
+                state["ToleratedFailurePercentage"] = float(state["ToleratedFailurePercentage"])
+            for branch in state.get("Branches", []):
+                visit(branch["States"])
+            if "ItemProcessor" in state:
+                visit(state["ItemProcessor"]["States"])
+
+    visit(definition["States"])
+    return definition
+
+
 def json_copy(value: Any) -> Any:
     """Deep copy of JSON-shaped data; anything else falls back to copy.deepcopy.
 

@@ -12,6 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
 DEFINITION = ROOT / "statemachine" / "proctoring.asl.json"
 STATE_MACHINE = "ProctoringStateMachine"
+RESCORE_STATE_MACHINE = "RescoreStateMachine"
 
 
 def all_states(definition: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -59,15 +60,19 @@ def parameter_defaults() -> dict[str, str]:
     return {name: str(spec.get("Default", "")) for name, spec in load_template()["Parameters"].items()}
 
 
-def step_functions() -> dict[str, dict[str, Any]]:
-    """For each DefinitionSubstitutions key naming a function: its resource, code folder, timeout
-    and memory."""
+def definition_path(state_machine: str = STATE_MACHINE) -> Path:
+    return ROOT / load_template()["Resources"][state_machine]["Properties"]["DefinitionUri"]
+
+
+def step_functions(state_machine: str = STATE_MACHINE) -> dict[str, dict[str, Any]]:
+    """For each DefinitionSubstitutions key of ``state_machine`` naming a function: its resource,
+    code folder, timeout and memory."""
     template = load_template()
     resources = template["Resources"]
     defaults = template.get("Globals", {}).get("Function", {})
     default_timeout = defaults.get("Timeout", 3)  # Lambda's defaults: 3 s, 128 MB
     default_memory = defaults.get("MemorySize", 128)
-    substitutions = resources[STATE_MACHINE]["Properties"]["DefinitionSubstitutions"]
+    substitutions = resources[state_machine]["Properties"]["DefinitionSubstitutions"]
     steps = {}
     for placeholder, value in substitutions.items():
         if isinstance(value, dict) and "Fn::GetAtt" in value:

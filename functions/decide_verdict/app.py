@@ -1,5 +1,7 @@
 """DecideVerdict: apply the verdict policy, count alerts, escalate, and build the result document.
 
+Each judgement also keeps the capture's analysis (``proctoring.analyses``) for re-scores.
+
 Idempotent (Powertools) per capture version, reference version, result key, analyzer and policy: a
 duplicate event, a redrive or a second local run returns the stored verdict, so the document is
 rewritten identically; a capture judged again after its reference, the analyzer or a threshold
@@ -15,19 +17,23 @@ from aws_lambda_powertools.utilities.idempotency import idempotent_function
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from proctoring.alerts import get_alert_history
-from proctoring.config import Settings, get_settings
+from proctoring.analyses import store_analysis
+from proctoring.config import Settings, get_settings, with_overrides
 from proctoring.idempotency import ConfiguredPersistenceLayer, idempotency_config, replay_counter
 from proctoring.judgement import judge_capture
 from proctoring.observability import about, count, logger, metrics, step_handler
 from proctoring.payloads import ExecutionState, JudgedResult
 from proctoring.policy import PolicyConfig
+from proctoring.storage import get_storage
 
 __all__ = ["lambda_handler", "metrics"]
 
 persistence_layer = ConfiguredPersistenceLayer()
 # With the result key in it, a capture processed after ResultsPrefix changed is written where results now go.
+# A re-score's run is in it too: each run judges again (alerts are still counted once per capture).
 once_per_judgement = idempotency_config(
-    "[event.capture.idempotency_key, event.capture.reference.etag, event.capture.result_key, analyzer, policy]",
+    "[event.capture.idempotency_key, event.capture.reference.etag, event.capture.result_key, analyzer, policy,"
+    " event.rescore.run]",
     on_replay=replay_counter(metrics, "VerdictsReplayed"),
 )
 
@@ -35,14 +41,18 @@ once_per_judgement = idempotency_config(
 @step_handler
 def lambda_handler(event: ExecutionState, context: LambdaContext) -> JudgedResult:
     once_per_judgement.register_lambda_context(context)
-    settings = get_settings()
+    # A re-score may override the deployment's settings for its run (CheckRescoreRequest checked them).
+    settings = with_overrides(get_settings(), event.get("policy_overrides"))
     capture = event["capture"]
     about(capture.get("exam_id"), capture.get("user_id"))
     policy = PolicyConfig.from_settings(settings)
     judgement = {"event": event, "analyzer": settings.analyzer, "policy": policy.fingerprint()}
     # This event's place among the key's uploads, not the stored verdict's: an upload whose bytes
     # match an earlier one's is judged as that one was, yet is the later upload (PersistResult).
-    return {**judge(judgement=judgement, settings=settings, policy=policy), "sequencer": capture.get("sequencer")}
+    result = judge(judgement=judgement, settings=settings, policy=policy)
+    # What was analysed is kept, so that a re-score judges it again without analysing it again.
+    store_analysis(get_storage(), capture["bucket"], event, settings.analyzer)
+    return {**result, "sequencer": capture.get("sequencer")}
 
 
 @idempotent_function(data_keyword_argument="judgement", persistence_store=persistence_layer, config=once_per_judgement)

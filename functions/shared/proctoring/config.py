@@ -203,6 +203,25 @@ def local_state_file(settings: Settings) -> str:
     return str(Path(settings.local_root) / ".proctoring" / "state.sqlite3")
 
 
+def with_overrides(settings: Settings, overrides: Mapping[str, str] | None) -> Settings:
+    """``settings`` with some of them given again by their environment names (a re-score's
+    ``--set SIMILARITY_THRESHOLD=85``), checked as any setting is; unknown names are refused."""
+    if not overrides:
+        return settings
+    from dataclasses import asdict
+
+    allowed = {"SIMILARITY_THRESHOLD", "FACE_MIN_CONFIDENCE", "MAX_YAW", "MAX_PITCH", "MIN_BRIGHTNESS"}
+    allowed |= {"MIN_SHARPNESS", "FORBIDDEN_LABELS", "ALERT_FINAL_THRESHOLD", "ESCALATION_EXCLUDES"}
+    unknown = sorted(set(overrides) - allowed)
+    if unknown:
+        raise ValueError(
+            f"a re-score can set only the verdict's settings ({', '.join(sorted(allowed))}), not {', '.join(unknown)}"
+        )
+    current = {name.upper(): value for name, value in asdict(settings).items()}
+    base = {name: ",".join(v) if isinstance(v, tuple) else str(v) for name, v in current.items()}
+    return Settings.from_env({**base, **{name: str(value) for name, value in overrides.items()}})
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """Settings for this process. Tests and the local runner call ``get_settings.cache_clear()``."""

@@ -47,3 +47,8 @@ class ConfigurationError(ProctoringError):
 class ResultNameTaken(ProctoringError):
     """Other captures' documents hold every name this capture's result may take. Not retried:
     only renaming a capture frees one (see ``proctoring.result_store``)."""
+
+
+class InvalidRescoreRequest(ProctoringError):
+    """A re-score's input names no exam, or sets a setting it may not or to a value out of bounds.
+    Not retried: the run stops before any capture is judged again."""

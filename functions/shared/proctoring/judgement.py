@@ -35,6 +35,12 @@ def judge_capture(
         processed_at=utc_now(),
         analysis=analysis,
     )
+    if rescore := event.get("rescore"):
+        document["rejudged"] = {
+            "run": rescore["run"],
+            "previous_status": rescore.get("previous_status"),
+            "previous_reason": rescore.get("previous_reason"),
+        }
     return {
         "bucket": capture["bucket"],
         "key": capture["result_key"],

@@ -227,6 +227,22 @@ class DocumentError(TypedDict):
     message: str
 
 
+class Rejudged(TypedDict):
+    """In a document a re-score wrote: its run, and the verdict the capture had before it."""
+
+    run: str
+    previous_status: Status | None
+    previous_reason: NotRequired[str | None]
+
+
+class RescoreMarker(TypedDict):
+    """``$.rescore`` in a re-score's item: the run, and the document the capture had."""
+
+    run: str
+    previous_status: Status | None
+    previous_reason: str | None
+
+
 class ResultDocument(TypedDict):
     """The verdict document at ``results/{exam}/{user}/{file}.json`` (``schemas/result.schema.json``)."""
 
@@ -247,6 +263,7 @@ class ResultDocument(TypedDict):
     analysis: NotRequired[dict[str, Any] | None]
     error: NotRequired[DocumentError]
     notification: Notification | None
+    rejudged: NotRequired[Rejudged]
 
 
 class JudgedResult(TypedDict):
@@ -310,6 +327,16 @@ class Notified(TypedDict):
     persisted: Persisted
 
 
+class RescoreRequest(TypedDict):
+    """The rescore state machine's input, as CheckRescoreRequest returns it: the exam, the students
+    (all when empty), and settings that override the deployment's for this run (env names)."""
+
+    exam_id: str
+    students: list[str]
+    overrides: dict[str, str]
+    run: str
+
+
 class ExecutionState(TypedDict):
     """The whole state of one execution, as the ASL's ResultPaths accumulate it. ``detail`` (the
     S3 event's) is there until ParseKey has read it, and again in RecordFailure's input when
@@ -324,3 +351,7 @@ class ExecutionState(TypedDict):
     persisted: NotRequired[Persisted]
     notified: NotRequired[Notified]
     notification_error: NotRequired[dict[str, Any]]
+    # A re-score's item only: what it does again, the run, and the overridden settings.
+    plan: NotRequired[Literal["reuse", "compare", "analyse"]]
+    rescore: NotRequired[RescoreMarker]
+    policy_overrides: NotRequired[dict[str, str]]

@@ -66,6 +66,9 @@ class Storage(Protocol):
         """Write ``document`` only if the object at ``key`` is still the one :meth:`fetch` gave with
         ``etag``, atomically; its URI, or None if it changed (or went) meanwhile."""
 
+    def list_keys(self, bucket: str, prefix: str) -> Iterator[str]:
+        """The keys under ``prefix``, in S3's order (by key)."""
+
 
 def encode_document(document: dict[str, Any]) -> bytes:
     """Canonical JSON for result documents: the same document always gives the same bytes."""
@@ -109,6 +112,13 @@ class S3Storage:
 
     def read(self, bucket: str, key: str, version_id: str | None = None) -> bytes:
         return self._get(bucket, key, version_id).body
+
+    def list_keys(self, bucket: str, prefix: str) -> Iterator[str]:
+        try:
+            for page in self._client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+                yield from (item["Key"] for item in page.get("Contents", []))
+        except Exception as exc:
+            raise self._translate(exc, "ListObjectsV2") from exc
 
     def fetch(self, bucket: str, key: str) -> StoredObject:
         return self._get(bucket, key, None)
@@ -210,6 +220,14 @@ class LocalStorage:
         if not path.is_file():
             raise FileNotFoundError(f"{path} does not exist")
         return path.read_bytes()
+
+    def list_keys(self, bucket: str, prefix: str) -> Iterator[str]:
+        # The folder of the prefix is walked; hidden files (.DS_Store, temporary files) are no objects.
+        folder = self._path(prefix.rpartition("/")[0]) if "/" in prefix else self.root
+        if not folder.is_dir():
+            return
+        keys = (path.relative_to(self.root).as_posix() for path in folder.rglob("*") if path.is_file())
+        yield from sorted(key for key in keys if key.startswith(prefix) and not key.rpartition("/")[2].startswith("."))
 
     @contextlib.contextmanager
     def _staged(self, key: str, document: dict[str, Any]) -> Iterator[tuple[Path, str]]:

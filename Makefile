@@ -24,7 +24,7 @@ install: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/cfn-lint template.yaml
-	$(BIN)/statelint --ignore=URI,FLOAT statemachine/proctoring.asl.json
+	$(BIN)/statelint --ignore=URI,FLOAT statemachine/proctoring.asl.json statemachine/rescore.asl.json
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy

@@ -8,7 +8,20 @@ import importlib
 import os
 import sys
 
-COMMANDS = ("run", "demo", "menu", "bench", "accuracy", "cost", "load", "burst", "webhook", "reconcile", "review")
+COMMANDS = (
+    "run",
+    "demo",
+    "menu",
+    "bench",
+    "accuracy",
+    "cost",
+    "load",
+    "burst",
+    "webhook",
+    "reconcile",
+    "review",
+    "rescore",
+)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -56,7 +56,9 @@ def rescore(pipeline, **request):
 
 
 def test_the_first_run_keeps_each_captures_analysis(judged):
-    stored = json.loads(judged.s3.get_object(Bucket=BUCKET, Key=f"analyses/{EXAM}/ana/capture_000.jpg.json")["Body"].read())
+    stored = json.loads(
+        judged.s3.get_object(Bucket=BUCKET, Key=f"analyses/{EXAM}/ana/capture_000.jpg.json")["Body"].read()
+    )
     assert stored["capture"]["key"] == capture("ana", 0)
     assert stored["reference"]["key"] == "reference/ana.jpg" and stored["reference"]["status"] == "usable"
     assert stored["faces"]["comparison"]["similarity"] == pytest.approx(99.46)
@@ -86,12 +88,13 @@ def test_a_lower_threshold_changes_exactly_the_verdicts_it_should_without_analys
 
 def test_a_replaced_reference_repeats_only_the_comparisons_of_its_student(judged):
     judged.reference("ben", synthetic_jpeg(2001))  # a new photo of ben: his captures are compared again
+    judged.enrol("ben")  # what the enrolment rule does on the upload
 
     execution, calls = rescore(judged)
 
     assert execution.status == "SUCCEEDED", execution.cause
-    # One check of the new photo, one CompareFaces per capture of ben; no DetectLabels, nothing for ana.
-    assert Counter(calls) == {"detect_faces": 1, "compare_faces": 2}
+    # One CompareFaces per capture of ben; no DetectFaces, no DetectLabels, nothing for ana.
+    assert Counter(calls) == {"compare_faces": 2}
 
 
 def test_a_bad_request_stops_before_any_capture(judged):

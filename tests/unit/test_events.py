@@ -37,7 +37,8 @@ def sample_bucket(local_env):
 
 
 def test_every_step_function_has_exactly_one_sample():
-    steps = {folder["code_dir"].rsplit("/", 1)[-1] for folder in tpl.step_functions().values()}
+    functions = {**tpl.step_functions(), **tpl.step_functions(tpl.RESCORE_STATE_MACHINE)}
+    steps = {folder["code_dir"].rsplit("/", 1)[-1] for folder in functions.values()}
     samples = {path.stem for path in EVENTS.glob("*.json")} - {"env.local", "s3_object_created"}
     assert samples == steps
 
@@ -99,6 +100,16 @@ def test_every_step_publishes_a_metric_for_its_sample(sample_bucket, monkeypatch
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert set(emitted_metrics(step, sample(step), monkeypatch, capsys)) == expected
+
+
+def test_the_rescore_samples_run_through_their_steps(sample_bucket):
+    request = handler("check_rescore_request")(sample("check_rescore_request"), LambdaContext("sample"))
+    assert request == sample("load_analysis")["request"]
+    event = {**sample("load_analysis"), "bucket": "local"}
+    state = handler("load_analysis")(event, LambdaContext("sample"))
+    assert state["plan"] == "analyse"  # no stored analysis yet: the sample capture was never judged
+    summary = handler("summarise_rescore")({**sample("summarise_rescore"), "bucket": "local"}, LambdaContext("sample"))
+    assert (summary["captures"], summary["rejudged"]) == (1, 0)
 
 
 def test_the_decide_sample_gives_a_valid_document(sample_bucket):

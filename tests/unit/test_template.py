@@ -210,25 +210,41 @@ def test_no_wildcard_actions(template):
             assert action != "*" and not action.endswith(":*"), f"{name}: {action}"
 
 
+# Who may write where, and who may read captures and results: each step its own prefixes only.
+S3_WRITES = {
+    "PersistResultFunction": {"${ResultsPrefix}"},
+    "NotifyFunction": {"${ResultsPrefix}"},  # it records the delivery in the document
+    "DecideVerdictFunction": {"analyses"},  # each capture's analysis, for re-scores
+    "CheckReferenceFunction": {"reference-checks"},
+    "LoadAnalysisFunction": {"reference-checks"},  # a reference never checked yet, checked there
+    "SummariseRescoreFunction": {"rescores"},
+    "RescoreStateMachine": {"rescores"},  # the Distributed Map's ResultWriter
+}
+S3_READS = {
+    "${ImagesPrefix}": {
+        "ParseKeyFunction",
+        "DetectFacesFunction",
+        "CompareToReferenceFunction",
+        "DetectLabelsFunction",
+        "LoadAnalysisFunction",
+    },
+    "${ResultsPrefix}": {"PersistResultFunction", "NotifyFunction", "LoadAnalysisFunction", "SummariseRescoreFunction"},
+}
+
+
+def _prefixes(resources: str) -> set[str]:
+    return set(re.findall(r"\$\{Bucket\}/([^/\"*]+)/?\*", resources))
+
+
 def test_s3_access_is_scoped_to_the_prefixes_each_step_needs(template):
-    reads_images = {"ParseKeyFunction", "DetectFacesFunction", "CompareToReferenceFunction", "DetectLabelsFunction"}
-    writes_results = {"PersistResultFunction", "NotifyFunction"}  # Notify records the delivery
     for name, statement in iam_statements(template):
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-        if not any(action.startswith("s3:") for action in actions):
-            continue
-        resources = json.dumps(statement["Resource"])
-        if name == "CheckReferenceFunction":  # references in, their checks out, nothing else
-            assert "${ImagesPrefix}" not in resources and "${ResultsPrefix}" not in resources
-            if "s3:PutObject" in actions:
-                assert "reference-checks/*" in resources and "${ReferencePrefix}" not in resources
-            continue
+        prefixes = _prefixes(json.dumps(statement["Resource"]))
         if "s3:PutObject" in actions:
-            assert name in writes_results and "${ResultsPrefix}" in resources
-        if "s3:GetObject" in actions and name not in writes_results:
-            assert name in reads_images and "${ResultsPrefix}" not in resources
-        if name in writes_results:  # their own documents only: they tell whose is at a name
-            assert "${ResultsPrefix}" in resources and "${ImagesPrefix}" not in resources
+            assert prefixes and prefixes <= S3_WRITES.get(name, set()), (name, prefixes)
+        if "s3:GetObject" in actions:
+            for prefix, readers in S3_READS.items():
+                assert prefix not in prefixes or name in readers, (name, prefix)
 
 
 def test_only_notify_reads_the_webhook_secret_from_the_store_it_was_given(template):
@@ -422,6 +438,10 @@ def test_an_existing_buckets_kms_key_is_usable_through_s3_by_the_steps_that_need
         "ParseKeyFunction": "kms:Decrypt",  # the reference checks
         "CheckReferenceFunction": ["kms:Decrypt", "kms:GenerateDataKey"],
         "NotifyFunction": ["kms:GenerateDataKey", "kms:Decrypt"],
+        "DecideVerdictFunction": "kms:GenerateDataKey",  # the analyses it keeps
+        "LoadAnalysisFunction": ["kms:Decrypt", "kms:GenerateDataKey"],
+        "SummariseRescoreFunction": ["kms:Decrypt", "kms:GenerateDataKey"],
+        "RescoreStateMachine": ["kms:GenerateDataKey", "kms:Decrypt"],
         "DetectFacesFunction": "kms:Decrypt",
         "CompareToReferenceFunction": "kms:Decrypt",
         "DetectLabelsFunction": "kms:Decrypt",

@@ -71,10 +71,10 @@ def upload_rule() -> Any:
 
 def test_the_transform_generates_the_rule_the_state_machine_and_a_role_per_function():
     assert len(resources_of("AWS::Events::Rule")) == 2  # captures, and reference enrolment
-    assert len(resources_of("AWS::StepFunctions::StateMachine")) == 1
+    assert len(resources_of("AWS::StepFunctions::StateMachine")) == 2  # proctoring, rescore
     functions = resources_of("AWS::Lambda::Function")
     roles = resources_of("AWS::IAM::Role")
-    assert len(functions) == 9
+    assert len(functions) == 12
     for name, function in functions.items():
         role = function["Properties"]["Role"]["Fn::GetAtt"][0]
         assert role in roles, f"{name}'s role {role} is not generated"

@@ -7,7 +7,8 @@
 * :func:`summarise`: the run's counts by status and what changed, from the documents themselves.
 
 Escalation in a re-score: an alert is counted once per capture version, as for a redrive. A capture
-that alerted keeps its number; one that alerts now and did not before is counted next; one that
+that alerted keeps its number; one that alerts now and did not before is counted next (in the
+order the run judges them, which a Distributed Map does not keep to capture order); one that
 no longer alerts leaves its number counted (counts never go down: they record alerts that were
 raised and sent). ``ALERT_FINAL`` is the alert whose number is the threshold, so a lower
 ``ALERT_FINAL_THRESHOLD`` in a re-score makes the capture with that number final if it still
@@ -119,7 +120,9 @@ def summarise(storage: Storage, bucket: str, settings: Settings, request: Rescor
         documents = [(key, doc) for key, doc in pool.map(document_of, keys) if doc is not None]
     statuses: Counter[str] = Counter()
     changes: Counter[str] = Counter()
-    changed, rejudged, missing = [], 0, []
+    changed: list[dict[str, Any]] = []
+    missing: list[str] = []
+    rejudged = 0
     for key, document in documents:
         if not document:
             missing.append(key)

@@ -20,6 +20,7 @@ def object_created_event(
     version_id: str | None = None,
     region: str = "us-east-1",
     account: str = "123456789012",
+    at: datetime | None = None,
 ) -> dict[str, Any]:
     """The event S3 sends to EventBridge for a PutObject (shape of the S3 user guide's example)."""
     # Grows with time, as S3's does for the uploads of one key: a later run's event is the later upload.
@@ -34,7 +35,7 @@ def object_created_event(
         "detail-type": "Object Created",
         "source": "aws.s3",
         "account": account,
-        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "time": (at or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "region": region,
         "resources": [f"arn:aws:s3:::{bucket}"],
         "detail": {

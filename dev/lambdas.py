@@ -155,11 +155,12 @@ def environment(values: dict[str, str]) -> Iterator[None]:
 
 def reset_backends() -> None:
     """Forget every backend built from settings, so the next call reads the environment again."""
-    from proctoring import alerts, analysis, config, idempotency, notify, storage
+    from proctoring import alerts, analysis, config, idempotency, notify, storage, timeline
 
     config.get_settings.cache_clear()
     storage.set_storage(None)
     alerts.set_alert_history(None)
+    timeline.set_timeline(None)
     notify.set_notifier(None)
     idempotency.reset_persistence_layers()
     analysis.set_analyzer(None)

@@ -11,6 +11,7 @@ import json
 import os
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -209,7 +210,10 @@ def process_capture(sfn: Any, rule: Any, root: Path, key: str, settings: Setting
         return CaptureOutcome(printable_key(key), "MISSING", "NOT_RUN", problem)
     try:
         path = root / key
-        event = object_created_event(run_bucket(settings), key, size=path.stat().st_size, etag=file_etag(path))
+        stat = path.stat()
+        # The capture's time, by which a student's captures are ordered: the file's modification time.
+        taken = datetime.fromtimestamp(stat.st_mtime, UTC)
+        event = object_created_event(run_bucket(settings), key, size=stat.st_size, etag=file_etag(path), at=taken)
         if not rule.matches(event):
             return CaptureOutcome(key, "NOT_MATCHED", "NOT_MATCHED")
         document_path = root / result_key_for(key, settings)

@@ -25,6 +25,7 @@ from proctoring.observability import about, count, logger, metrics, step_handler
 from proctoring.payloads import ExecutionState, JudgedResult
 from proctoring.policy import PolicyConfig
 from proctoring.storage import get_storage
+from proctoring.timeline import get_timeline
 
 __all__ = ["lambda_handler", "metrics"]
 
@@ -58,7 +59,7 @@ def lambda_handler(event: ExecutionState, context: LambdaContext) -> JudgedResul
 @idempotent_function(data_keyword_argument="judgement", persistence_store=persistence_layer, config=once_per_judgement)
 def judge(judgement: dict[str, Any], settings: Settings, policy: PolicyConfig) -> JudgedResult:
     """The verdict for one judgement (the idempotency payload); settings and policy are what it names."""
-    result = judge_capture(judgement["event"], settings, policy, get_alert_history())
+    result = judge_capture(judgement["event"], settings, policy, get_alert_history(), get_timeline())
     document = result["document"]
     count(f"Verdict{document['status'].title().replace('_', '')}")
     logger.info(

@@ -30,6 +30,8 @@ def lambda_handler(event: S3EventBridgeNotificationEvent, context: LambdaContext
         settings=settings,
         sequencer=obj.get("sequencer"),
     )
+    if "rejection" not in capture:
+        capture["captured_at"] = event.raw_event.get("time")  # when S3 finished the upload
     count("CapturesReceived")  # against PersistResult's ResultsWritten: did every upload get its document?
     if "rejection" in capture:
         logger.warning("capture rejected", extra={"key": capture["key"], "code": capture["rejection"]["code"]})

@@ -40,11 +40,12 @@ def test_an_ok_capture_takes_twelve_transitions_and_two_calls_with_a_webhook(pip
 
     states, calls = run(pipeline, CAPTURE_KEY, 1, **OK_ANSWERS)
 
-    assert states == [
+    assert [*states[:3], *sorted(states[3:5]), *states[5:]] == [  # the branches start in either order
         "ParseKey",
         "RouteCapture",
         "CompareAndDetectLabels",
-        *sorted(states[3:5]),  # the two branches, in whichever order they started
+        "CompareToReference",
+        "DetectLabels",
         "HasFace",
         "DecideVerdict",
         "IsWebhookConfigured",
@@ -53,7 +54,6 @@ def test_an_ok_capture_takes_twelve_transitions_and_two_calls_with_a_webhook(pip
         "Finish",
         "Done",
     ]
-    assert sorted(states[3:5]) == ["CompareToReference", "DetectLabels"]
     assert len(states) == 12
     assert sorted(calls) == ["compare_faces", "detect_labels"]  # no DetectFaces at all
 

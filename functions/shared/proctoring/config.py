@@ -73,6 +73,15 @@ class Settings:
     # Reason codes whose alerts do not count toward ALERT_FINAL (say REFERENCE_MISSING, when
     # references may arrive after the exam started); an alert counts if any other reason holds.
     escalation_excludes: tuple[str, ...] = ()
+    # Reasons over a window of a student's captures (proctoring.windows)
+    away_captures: int = 3
+    away_seconds: float = 120.0
+    sustained_yaw: float = 25.0
+    sustained_window: int = 5
+    sustained_min: int = 3
+    identity_window: int = 3
+    identity_drop: float = 8.0
+    identity_baseline: int = 3
     # The bucket the pipeline serves (the stack's, or the existing one): an execution started by
     # hand with another bucket's event is refused. Empty: any (local runs, where a folder is the bucket).
     capture_bucket: str = ""
@@ -107,6 +116,14 @@ class Settings:
             "max_pitch": (0, 90),
             "max_labels": (1, 100),  # bounds the execution state, see proctoring.pipeline
             "alert_final_threshold": (1, None),
+            "away_captures": (2, None),
+            "away_seconds": (1, None),
+            "sustained_yaw": (0, 180),
+            "sustained_window": (2, None),
+            "sustained_min": (2, None),
+            "identity_window": (1, None),
+            "identity_drop": (0, 100),
+            "identity_baseline": (1, None),
             "history_ttl_days": (1, None),
             "idempotency_ttl_seconds": (1, None),
             "webhook_connect_timeout": (0.1, None),
@@ -173,6 +190,14 @@ class Settings:
             forbidden_labels=labels,
             alert_final_threshold=_int(environ, "ALERT_FINAL_THRESHOLD", cls.alert_final_threshold),
             escalation_excludes=excludes,
+            away_captures=_int(environ, "AWAY_CAPTURES", cls.away_captures),
+            away_seconds=_float(environ, "AWAY_SECONDS", cls.away_seconds),
+            sustained_yaw=_float(environ, "SUSTAINED_YAW", cls.sustained_yaw),
+            sustained_window=_int(environ, "SUSTAINED_WINDOW", cls.sustained_window),
+            sustained_min=_int(environ, "SUSTAINED_MIN", cls.sustained_min),
+            identity_window=_int(environ, "IDENTITY_WINDOW", cls.identity_window),
+            identity_drop=_float(environ, "IDENTITY_DROP", cls.identity_drop),
+            identity_baseline=_int(environ, "IDENTITY_BASELINE", cls.identity_baseline),
             capture_bucket=_env(environ, "CAPTURE_BUCKET", cls.capture_bucket),
             analyzer=_env(environ, "ANALYZER", cls.analyzer).lower(),
             storage=_env(environ, "STORAGE", cls.storage).lower(),
@@ -212,6 +237,8 @@ def with_overrides(settings: Settings, overrides: Mapping[str, str] | None) -> S
 
     allowed = {"SIMILARITY_THRESHOLD", "FACE_MIN_CONFIDENCE", "MAX_YAW", "MAX_PITCH", "MIN_BRIGHTNESS"}
     allowed |= {"MIN_SHARPNESS", "FORBIDDEN_LABELS", "ALERT_FINAL_THRESHOLD", "ESCALATION_EXCLUDES"}
+    allowed |= {"AWAY_CAPTURES", "AWAY_SECONDS", "SUSTAINED_YAW", "SUSTAINED_WINDOW", "SUSTAINED_MIN"}
+    allowed |= {"IDENTITY_WINDOW", "IDENTITY_DROP", "IDENTITY_BASELINE"}
     unknown = sorted(set(overrides) - allowed)
     if unknown:
         raise ValueError(

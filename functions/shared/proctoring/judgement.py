@@ -4,22 +4,47 @@ result document. No image work, so DecideVerdict imports nothing it does not use
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
 from .alerts import AlertHistory
 from .config import Settings
 from .keys import alert_subject
 from .payloads import Capture, ExecutionState, JudgedResult
-from .policy import ALERT, OK, PolicyConfig, counts_toward_escalation, decide, escalate
+from .policy import (
+    ALERT,
+    ERROR,
+    OK,
+    SEVERITY,
+    PolicyConfig,
+    Reason,
+    Verdict,
+    counts_toward_escalation,
+    decide,
+    escalate,
+)
 from .result import analysis_input, build_document, utc_now
+from .timeline import Timeline
+from .windows import Observation, window_reasons
 
 
 def judge_capture(
-    event: ExecutionState, settings: Settings, policy: PolicyConfig, history: AlertHistory
+    event: ExecutionState,
+    settings: Settings,
+    policy: PolicyConfig,
+    history: AlertHistory,
+    timeline: Timeline | None = None,
 ) -> JudgedResult:
-    """The verdict on one capture's analysis, counted in the student's alert history and escalated,
-    as the result document and where it goes."""
+    """The verdict on one capture's analysis, with the reasons over the student's earlier captures
+    (``timeline``), counted in the student's alert history and escalated, as the result document and
+    where it goes."""
     capture = event["capture"]
     analysis = analysis_input(event)
     verdict = decide(analysis, policy)
+    if timeline is not None and verdict.status != ERROR:
+        verdict = with_window_reasons(verdict, capture, policy, timeline)
     status, alert_count = verdict.status, None
     if counts_toward_escalation(verdict, policy):
         alert_count = history.record_alert(*_student(capture), capture["idempotency_key"])
@@ -48,6 +73,40 @@ def judge_capture(
         "failed": False,
         "document": document,
     }
+
+
+def with_window_reasons(verdict: Verdict, capture: Capture, policy: PolicyConfig, timeline: Timeline) -> Verdict:
+    """Record this capture in the student's timeline; add the window reasons that hold for it."""
+    taken = captured_at(capture)
+    if taken is None:  # no time to place it by (an execution started by hand without one)
+        return verdict
+    face: Mapping[str, Any] = verdict.face or {}
+    pose: Mapping[str, Any] = face.get("Pose") or {}
+    turned = abs(float(pose.get("Yaw", 0.0))) >= policy.sustained_yaw or abs(float(pose.get("Pitch", 0.0))) > (
+        policy.max_pitch
+    )
+    present = verdict.face_count > 0
+    observation = Observation(
+        capture["idempotency_key"], capture["key"], taken, present, present and turned, verdict.similarity
+    )
+    found = window_reasons(timeline.record(*_student(capture), observation), observation, policy)
+    if not found:
+        return verdict
+    reasons = [*verdict.reasons, *(Reason(item.code, item.message, item.evidence) for item in found)]
+    reasons.sort(key=lambda reason: SEVERITY.index(reason.code))
+    return replace(verdict, status=ALERT, reasons=tuple(reasons))
+
+
+def captured_at(capture: Capture) -> float | None:
+    """When the capture was taken, in seconds since the epoch: the S3 event's time (locally, the
+    file's modification time); None when the event had none."""
+    text = capture.get("captured_at")
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
 
 
 def _student(capture: Capture) -> tuple[str, str]:

@@ -82,6 +82,7 @@ class Capture(TypedDict):
     size: NotRequired[int | None]
     reference: NotRequired[ReferenceState | None]
     reference_expected: NotRequired[str]
+    captured_at: NotRequired[str | None]  # the S3 event's time (ISO 8601); locally the file's
     rejection: NotRequired[Rejection]
 
 
@@ -255,6 +256,7 @@ class ResultDocument(TypedDict):
     exam_id: str | None
     user_id: str | None
     capture: NotRequired[str | None]
+    captured_at: NotRequired[str | None]
     s3_input: str
     object_version: ObjectVersion
     alert_count: int | None

@@ -27,19 +27,35 @@ ERROR: Final = "ERROR"
 # than answered from stored verdicts. 2: FACE_MISMATCH judges the main face; faint faces are not faces.
 # 3: ties (faces of one size, labels of one confidence) are broken the same way in any input order.
 # 4: FACE_MISMATCH says when another face in the picture matches the reference.
-RULES_VERSION = 5
+# 6: reasons over a window of captures (AWAY, LOOKING_AWAY_SUSTAINED, IDENTITY_CHANGED).
+RULES_VERSION = 6
 
 # Most serious first. An impostor outranks company, company outranks objects, and so on.
 SEVERITY = (
     "FACE_MISMATCH",
+    "IDENTITY_CHANGED",
     "MULTIPLE_FACES",
     "EXTRA_PERSON",
     "FORBIDDEN_OBJECT",
+    "AWAY",
     "NO_FACE",
+    "LOOKING_AWAY_SUSTAINED",
     "LOOKING_AWAY",
     "REFERENCE_INVALID",
     "REFERENCE_MISSING",
     "LOW_QUALITY",
+)
+
+
+WINDOW_SETTINGS = (
+    "away_captures",
+    "away_seconds",
+    "sustained_yaw",
+    "sustained_window",
+    "sustained_min",
+    "identity_window",
+    "identity_drop",
+    "identity_baseline",
 )
 
 
@@ -58,6 +74,14 @@ class PolicyConfig:
     forbidden_labels: tuple[str, ...] = Settings.forbidden_labels
     alert_final_threshold: int = Settings.alert_final_threshold
     escalation_excludes: tuple[str, ...] = Settings.escalation_excludes
+    away_captures: int = Settings.away_captures
+    away_seconds: float = Settings.away_seconds
+    sustained_yaw: float = Settings.sustained_yaw
+    sustained_window: int = Settings.sustained_window
+    sustained_min: int = Settings.sustained_min
+    identity_window: int = Settings.identity_window
+    identity_drop: float = Settings.identity_drop
+    identity_baseline: int = Settings.identity_baseline
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PolicyConfig:
@@ -73,6 +97,7 @@ class PolicyConfig:
             forbidden_labels=settings.forbidden_labels,
             alert_final_threshold=settings.alert_final_threshold,
             escalation_excludes=settings.escalation_excludes,
+            **{name: getattr(settings, name) for name in WINDOW_SETTINGS},
         )
 
     def fingerprint(self) -> str:

@@ -1,0 +1,136 @@
+"""Reasons over a window of a student's captures (proctoring.windows), at their edges, in order and
+out of order; and the timeline stores that keep the observations (SQLite, DynamoDB under moto)."""
+
+from __future__ import annotations
+
+import threading
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from proctoring.policy import PolicyConfig
+from proctoring.timeline import DynamoDBTimeline, SqliteTimeline
+from proctoring.windows import Observation, window_reasons
+
+CONFIG = PolicyConfig()  # AWAY 3 captures or 120 s; sustained 3 of 5 past 25 degrees; identity 3 below baseline - 8
+
+
+def obs(t: float, present: bool = True, turned: bool = False, similarity: float | None = 99.0) -> Observation:
+    return Observation(f"id{t:g}", f"images/e/u/c{t:g}.jpg", t, present, turned, similarity if present else None)
+
+
+def judged_in_order(observations: list[Observation]) -> list[list[str]]:
+    """Each capture's window reasons as they arrive in this order, as DecideVerdict judges them."""
+    seen: list[Observation] = []
+    codes = []
+    for observation in observations:
+        seen.append(observation)
+        codes.append([reason.code for reason in window_reasons(seen, observation, CONFIG)])
+    return codes
+
+
+# -- AWAY ---------------------------------------------------------------------------------------
+def test_away_after_three_captures_without_a_face_and_not_before():
+    captures = [obs(0), obs(30, present=False), obs(60, present=False), obs(90, present=False), obs(100)]
+    assert judged_in_order(captures) == [[], [], [], ["AWAY"], []]
+
+
+def test_away_by_time_needs_two_captures_in_a_row_past_the_limit():
+    assert judged_in_order([obs(0), obs(100, present=False), obs(121, present=False)]) == [[], [], ["AWAY"]]
+    assert judged_in_order([obs(0), obs(60, present=False), obs(119, present=False)]) == [[], [], []]
+    assert judged_in_order([obs(0), obs(500, present=False)]) == [[], []]  # one gap alone: the camera, maybe
+
+
+def test_away_evidence_names_the_captures_and_how_long():
+    captures = [obs(0), obs(30, present=False), obs(60, present=False), obs(90, present=False)]
+    [reason] = window_reasons(captures, captures[-1], CONFIG)
+    assert reason.evidence == {
+        "captures": ["images/e/u/c30.jpg", "images/e/u/c60.jpg", "images/e/u/c90.jpg"],
+        "absent_seconds": 90.0,
+        "count": 3,
+    }
+
+
+def test_captures_out_of_order_never_raise_a_wrong_reason():
+    # Taken at 0, 10, 20 without a face (and 15 with one), arriving 20, 0, 15, 10: each is judged on
+    # what was taken before it and has arrived; none is judged on a later capture.
+    absent = [obs(0, present=False), obs(10, present=False), obs(20, present=False)]
+    late_face = obs(15)
+    assert judged_in_order([absent[2], absent[0], late_face, absent[1]]) == [[], [], [], []]
+    # In order, the third is AWAY; with the face at 15 between them, 20 is not (two in a row after it).
+    assert judged_in_order(absent) == [[], [], ["AWAY"]]
+    assert judged_in_order([absent[0], absent[1], late_face, absent[2]]) == [[], [], [], []]
+
+
+def test_a_duplicate_observation_changes_nothing():
+    captures = [obs(0, present=False), obs(10, present=False), obs(20, present=False)]
+    assert window_reasons([*captures, captures[1], captures[2]], captures[2], CONFIG) == window_reasons(
+        captures, captures[2], CONFIG
+    )
+
+
+# -- LOOKING_AWAY_SUSTAINED -----------------------------------------------------------------------
+def test_a_single_glance_is_ok_three_in_five_are_sustained():
+    glances = [obs(0), obs(10, turned=True), obs(20), obs(30, turned=True), obs(40), obs(50, turned=True)]
+    assert judged_in_order(glances) == [[], [], [], [], [], ["LOOKING_AWAY_SUSTAINED"]]
+    # The window is the last five captures with a face: an old glance has left it.
+    later = [*glances, obs(60), obs(70), obs(80), obs(90, turned=True)]
+    assert judged_in_order(later)[-1] == []
+
+
+def test_only_a_turned_capture_is_judged_sustained():
+    turned = [obs(0, turned=True), obs(10, turned=True), obs(20, turned=True), obs(30)]
+    assert judged_in_order(turned) == [[], [], ["LOOKING_AWAY_SUSTAINED"], []]
+
+
+# -- IDENTITY_CHANGED ----------------------------------------------------------------------------
+def test_a_face_that_matches_less_than_the_students_own_baseline_is_identity_changed():
+    baseline = [obs(0, similarity=99.1), obs(10, similarity=98.7), obs(20, similarity=99.4)]
+    near = [obs(30, similarity=91.0), obs(40, similarity=90.6), obs(50, similarity=90.9)]  # each above 90
+    assert judged_in_order([*baseline, *near]) == [[], [], [], [], [], ["IDENTITY_CHANGED"]]
+    [reason] = window_reasons([*baseline, *near], near[-1], CONFIG)
+    assert reason.evidence["baseline"] == 99.1 and reason.evidence["similarities"] == [91.0, 90.6, 90.9]
+
+
+@pytest.mark.parametrize(
+    "similarities",
+    [
+        [99.0, 99.0, 91.5, 91.5, 91.5],  # two earlier captures: no baseline yet
+        [99.0, 99.0, 99.0, 91.5, 98.8, 91.5],  # not three in a row
+        [99.0, 99.0, 99.0, 91.5, 91.5, 91.5],  # a drop of 7.5, under 8
+    ],
+)
+def test_identity_changed_needs_a_baseline_a_run_and_a_real_drop(similarities):
+    captures = [obs(10 * i, similarity=s) for i, s in enumerate(similarities)]
+    assert judged_in_order(captures)[-1] == []
+
+
+# -- the stores ---------------------------------------------------------------------------------
+def test_the_sqlite_timeline_keeps_one_observation_per_capture(tmp_path):
+    timeline = SqliteTimeline(tmp_path / "state.sqlite3")
+    timeline.record("e", "u", obs(0))
+    replaced = Observation("id0", "images/e/u/c0.jpg", 0, True, True, 80.0)  # judged again: replaced
+    kept = timeline.record("e", "u", replaced)
+    assert kept == [replaced]
+    assert timeline.record("e", "other", obs(5)) == [obs(5)]
+
+
+def test_the_dynamodb_timeline_is_exact_under_concurrent_captures():
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        client.create_table(
+            TableName="alert-history",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        timeline = DynamoDBTimeline("alert-history", client=client)
+        captures = [obs(float(i), present=i % 3 != 0, similarity=90.0 + i / 10) for i in range(30)]
+        threads = [threading.Thread(target=timeline.record, args=("e", "u", o)) for o in captures]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        again = timeline.record("e", "u", captures[7])  # a duplicate event: the same observation
+    assert sorted(again, key=lambda o: o.t) == captures

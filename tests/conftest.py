@@ -8,6 +8,7 @@ import os
 import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -128,17 +129,19 @@ class AwsPipeline:
     alert_table: str
     idempotency_table: str
 
-    def put(self, key: str, data: bytes) -> dict[str, Any]:
+    def put(self, key: str, data: bytes, at: datetime | None = None) -> dict[str, Any]:
         response = self.s3.put_object(Bucket=BUCKET, Key=key, Body=data)
         return object_created_event(
-            BUCKET, key, size=len(data), etag=response["ETag"].strip('"'), version_id=response.get("VersionId")
+            BUCKET, key, size=len(data), etag=response["ETag"].strip('"'), version_id=response.get("VersionId"), at=at
         )
 
-    def upload(self, key: str, data: bytes, **answers: str | dict[str, Any]) -> dict[str, Any]:
-        """Upload a capture and record what Rekognition answers for it."""
+    def upload(
+        self, key: str, data: bytes, at: datetime | None = None, **answers: str | dict[str, Any]
+    ) -> dict[str, Any]:
+        """Upload a capture (taken ``at``: the event's time) and record what Rekognition answers for it."""
         if answers:
             self.rekognition.register(sent_bytes(data), **answers)
-        return self.put(key, data)
+        return self.put(key, data, at)
 
     def reference(self, user_id: str, data: bytes, faces: str = "detect_faces_one") -> None:
         self.rekognition.register(sent_bytes(data), detect_faces=faces)

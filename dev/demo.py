@@ -66,6 +66,7 @@ def build_demo(root: Path) -> dict[str, dict[str, Any]]:
     files: dict[str, bytes] = {
         "reference/eileen.jpg": _jpeg(astronaut),
         "reference/grace.jpg": _jpeg(grace),
+        "reference/dana.jpg": _jpeg(ImageOps.mirror(grace)),
     }
     expected: dict[str, dict[str, Any]] = {}
 
@@ -101,6 +102,19 @@ def build_demo(root: Path) -> dict[str, dict[str, Any]]:
         ["REFERENCE_MISSING"],
         "nora has no reference photo",
     )
+
+    # Reasons over several captures (written in order: a capture's time is its file's).
+    glance = _jpeg(turned_head(grace_cam, GRACE_CAM_FACE, 30))
+    capture("dana", "01_ok", _jpeg(grace_cam), "OK", [], "her own face")
+    capture("dana", "02_glance", glance, "OK", [], "a glance aside (30 degrees): alone, fine")
+    capture("dana", "03_glance", glance, "OK", [], "another glance: two of three")
+    capture(
+        "dana", "04_glance", glance, "ALERT", ["LOOKING_AWAY_SUSTAINED"], "a third glance in four captures: sustained"
+    )
+    empty = _jpeg(desk.resize((640, 480)))
+    capture("dana", "05_left", empty, "ALERT", ["NO_FACE"], "she left the desk")
+    capture("dana", "06_left", empty, "ALERT_FINAL", ["NO_FACE"], "still away; her third alert escalates")
+    capture("dana", "07_left", empty, "ALERT", ["AWAY", "NO_FACE"], "three captures in a row without her: away")
 
     for key, data in files.items():
         path = root / key

@@ -12,8 +12,10 @@ from tests.builders import assert_valid
 def test_demo_verdicts_match_expected(tmp_path):
     root = tmp_path / "demo"
     expected = build_demo(root)
-    assert len(expected) == 9
+    assert len(expected) == 16
     assert {want["status"] for want in expected.values()} == {"OK", "ALERT", "ALERT_FINAL", "ERROR"}
+    window = {code for want in expected.values() for code in want["reasons"]} & {"AWAY", "LOOKING_AWAY_SUSTAINED"}
+    assert window == {"AWAY", "LOOKING_AWAY_SUSTAINED"}
 
     report = run_folder(root, workers=2, progress=False)
 
@@ -26,6 +28,9 @@ def test_demo_verdicts_match_expected(tmp_path):
     assert final["analyzer"] == "local"
     assert final["analysis"]["objects_checked"] is False
     assert any("not checked" in detail for detail in final["details"])
+    away = json.loads((root / "results/demo_exam/dana/07_left.json").read_text())
+    assert [reason["code"] for reason in away["reasons"]] == ["AWAY", "NO_FACE"]
+    assert away["reasons"][0]["evidence"]["count"] == 3
 
 
 def test_demo_pointed_at_a_file_is_a_usage_error_that_leaves_it_alone(tmp_path, capsys):

@@ -21,6 +21,8 @@ COMMANDS = (
     "reconcile",
     "review",
     "rescore",
+    "report",
+    "dashboard",
 )
 
 

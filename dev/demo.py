@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,9 @@ from proctoring.keys import parse_capture_key
 
 EXAM = "demo_exam"
 GRACE_CAM_FACE = (233, 137, 215, 215)  # her face in grace_cam (left, top, width, height)
+
+
+EXAM_START = 1796461200  # 2026-12-05 09:00 UTC
 
 
 def _sources() -> tuple[Any, Any, Any]:
@@ -116,10 +120,18 @@ def build_demo(root: Path) -> dict[str, dict[str, Any]]:
     capture("dana", "06_left", empty, "ALERT_FINAL", ["NO_FACE"], "still away; her third alert escalates")
     capture("dana", "07_left", empty, "ALERT", ["AWAY", "NO_FACE"], "three captures in a row without her: away")
 
+    taken: dict[str, int] = {}
     for key, data in files.items():
         path = root / key
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
+        if key.startswith("images/"):
+            # A capture a minute from the exam's start, per student: the time the window reasons
+            # and the report read (locally, a capture's time is its file's).
+            student = key.split("/")[2]
+            minute = taken[student] = taken.get(student, -1) + 1
+            moment = EXAM_START + 60 * minute
+            os.utime(path, (moment, moment))
     (root / "expected.json").write_text(json.dumps(expected, indent=2) + "\n")
     return expected
 

@@ -51,7 +51,9 @@ def face_boxes(document: dict[str, Any]) -> list[tuple[dict[str, float], tuple[i
     return boxes
 
 
-def thumbnail(data: bytes, boxes: Iterable[tuple[dict[str, float], tuple[int, int, int]]] = ()) -> str:
+def thumbnail(
+    data: bytes, boxes: Iterable[tuple[dict[str, float], tuple[int, int, int]]] = (), side: int = THUMBNAIL_SIDE
+) -> str:
     """A data URI of the picture, upright as the analysis saw it, at most THUMBNAIL_SIDE pixels on
     its longer side, with ``boxes`` (Rekognition's ratios) drawn. Raises ImageRejected when the
     file cannot be shown (the same checks the pipeline makes)."""
@@ -59,7 +61,7 @@ def thumbnail(data: bytes, boxes: Iterable[tuple[dict[str, float], tuple[int, in
 
     from proctoring.images import prepare_image
 
-    image = prepare_image(data, identity="review", max_side=THUMBNAIL_SIDE).image
+    image = prepare_image(data, identity="review", max_side=side).image
     draw = ImageDraw.Draw(image)
     width, height = image.size
     line = max(2, round(max(width, height) / 160))

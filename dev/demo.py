@@ -53,6 +53,34 @@ def _webcam(image: Any, box: tuple[int, int, int, int]) -> Any:
     return image.crop(box).resize((640, 480))
 
 
+def _lookalike(face: Any, other: Any, share: float) -> Any:
+    """``other``'s face laid over ``face``'s, aligned on their 68 landmarks, at ``share`` (a face
+    morph, as morphing attacks make): another person who resembles the student."""
+    import cv2
+    import dlib
+    import numpy as np
+    from PIL import Image
+
+    from proctoring.analysis.local import models_dir
+
+    detector = dlib.get_frontal_face_detector()
+    predictor = dlib.shape_predictor(str(models_dir() / "shape_predictor_68_face_landmarks.dat"))
+
+    def landmarks(image: Any) -> Any:
+        pixels = np.asarray(image)
+        shape = predictor(pixels, detector(pixels, 1)[0])
+        return np.array([[point.x, point.y] for point in shape.parts()], dtype=np.float32)
+
+    target = landmarks(face)
+    matrix, _ = cv2.estimateAffinePartial2D(landmarks(other), target)
+    warped = cv2.warpAffine(np.asarray(other), matrix, face.size).astype(np.float32)
+    mask = np.zeros((face.size[1], face.size[0]), np.float32)
+    cv2.fillConvexPoly(mask, cv2.convexHull(target.astype(np.int32)), 1.0)
+    mask = cv2.GaussianBlur(mask, (31, 31), 0)[..., None] * share
+    blended = np.asarray(face).astype(np.float32) * (1 - mask) + warped * mask
+    return Image.fromarray(blended.clip(0, 255).astype(np.uint8))
+
+
 def build_demo(root: Path) -> dict[str, dict[str, Any]]:
     """Write the demo exam into ``root`` (replacing an earlier demo there); return the expectations."""
     from PIL import Image, ImageEnhance, ImageOps
@@ -71,6 +99,7 @@ def build_demo(root: Path) -> dict[str, dict[str, Any]]:
         "reference/eileen.jpg": _jpeg(astronaut),
         "reference/grace.jpg": _jpeg(grace),
         "reference/dana.jpg": _jpeg(ImageOps.mirror(grace)),
+        "reference/ines.jpg": _jpeg(grace),
     }
     expected: dict[str, dict[str, Any]] = {}
 
@@ -115,6 +144,15 @@ def build_demo(root: Path) -> dict[str, dict[str, Any]]:
     capture(
         "dana", "04_glance", glance, "ALERT", ["LOOKING_AWAY_SUSTAINED"], "a third glance in four captures: sustained"
     )
+    # Someone who resembles the student sits in: each capture alone matches (about 91.5, above 90),
+    # but no longer as her own captures did (99.98).
+    lookalike = _jpeg(_lookalike(grace_cam, eileen_cam, 0.93))
+    capture("ines", "01_ok", _jpeg(grace_cam), "OK", [], "her own face")
+    capture("ines", "02_ok", _jpeg(grace_cam), "OK", [], "her own face")
+    capture("ines", "03_ok", _jpeg(grace_cam), "OK", [], "her own face")
+    capture("ines", "04_lookalike", lookalike, "OK", [], "a lookalike: alone, a match")
+    capture("ines", "05_lookalike", lookalike, "OK", [], "the lookalike again: two in a row")
+    capture("ines", "06_lookalike", lookalike, "ALERT", ["IDENTITY_CHANGED"], "three in a row below her own captures")
     empty = _jpeg(desk.resize((640, 480)))
     capture("dana", "05_left", empty, "ALERT", ["NO_FACE"], "she left the desk")
     capture("dana", "06_left", empty, "ALERT_FINAL", ["NO_FACE"], "still away; her third alert escalates")

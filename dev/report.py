@@ -182,8 +182,7 @@ th { font-weight: 600; }
 .OK { background: #2e7d32; } .ALERT { background: #e08a00; } .ALERT_FINAL { background: #b00020; }
 .ERROR { background: #666; }
 .num { text-align: right; white-space: nowrap; }
-#detail { position: sticky; bottom: 0; background: #fafafa; border-top: 2px solid #ccc; padding: .6em;
-  display: none; }
+#detail { background: #fafafa; border-top: 2px solid #ccc; padding: .6em; margin-top: 1em; display: none; }
 #detail img { max-width: 320px; float: left; margin-right: 1em; border: 1px solid #ccc; }
 .warning { color: #8a4b00; }
 .legend .mark { display: inline-block; cursor: default; vertical-align: middle; height: 14px; }

@@ -136,16 +136,16 @@ def _identity(earlier: list[Observation], current: Observation, config: WindowCo
     limit = baseline - config.identity_drop
     if not all(o.similarity is not None and o.similarity < limit for o in recent):
         return None
-    scores = [round(o.similarity, 1) for o in recent if o.similarity is not None]
+    scores = [round(o.similarity, 2) for o in recent if o.similarity is not None]
     return WindowReason(
         "IDENTITY_CHANGED",
         f"The face no longer matches the student's earlier captures: similarity {', '.join(map(str, scores))} "
-        f"in the last {len(recent)} captures, against {baseline:.1f} before (a drop of {config.identity_drop:g} "
+        f"in the last {len(recent)} captures, against {baseline:.2f} before (a drop of {config.identity_drop:g} "
         "or more).",
         {
             "captures": [o.key for o in recent],
             "similarities": scores,
-            "baseline": round(baseline, 1),
+            "baseline": round(baseline, 2),
             "baseline_captures": len(baseline_part),
             "drop": config.identity_drop,
         },

@@ -190,7 +190,8 @@ th { font-weight: 600; }
 <body>
 <header><h1>Exam <span id="exam"></span></h1><p id="holds"></p><p id="updated"></p>
 <p class="legend"><span class="mark OK"></span> OK <span class="mark ALERT"></span> ALERT
-<span class="mark ALERT_FINAL"></span> ALERT_FINAL <span class="mark ERROR"></span> ERROR: click a mark for the capture</p>
+<span class="mark ALERT_FINAL"></span> ALERT_FINAL <span class="mark ERROR"></span> ERROR:
+click a mark for the capture</p>
 <p class="warning">This page shows students' faces: keep and share it as the captures.</p></header>
 <table><thead><tr><th>student</th><th>reference</th><th>timeline (one mark per capture, in time order)</th>
 <th class="num">captures</th><th class="num">present</th><th class="num">looking away</th>

@@ -71,7 +71,9 @@ def build_set(root: Path, use_shared: bool = True, small: bool = False) -> list[
     files: dict[str, bytes] = {}
 
     def add(student: str, name: str, image: Any, expected: str, category: str, condition: str, source: str) -> None:
-        key = f"images/{EXAM}/{student}/{name}.jpg"
+        # Each labelled capture in an exam of its own: a label judges one capture, while the window
+        # reasons judge a student's sequence of captures (their own tests measure those).
+        key = f"images/{EXAM}-{len(cases):04d}/{student}/{name}.jpg"
         files[key] = image if isinstance(image, bytes) else c.jpeg_bytes(image, 90)
         cases.append(Case(key, student, expected, category, condition, source))
 

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from dev.checks import claim_build_folder
+from dev.checks import UsageError, claim_build_folder
 from dev.cli import Commands, capture_size, positive_int, workers_option
 from dev.run import BUILT_LAYOUT, run_folder
 
@@ -46,7 +46,7 @@ class NullAnalyzer:
         ]
 
     def compare_faces(self, reference: Any, capture: Any) -> dict[str, Any]:
-        return {"similarity": 99.0, "face_matches": []}
+        return {"similarity": 99.0, "face_matches": [], "faces": self.detect_faces(capture)}
 
     def detect_labels(self, image: Any, max_labels: int, min_confidence: float) -> dict[str, Any]:
         return {"checked": False, "labels": [], "person_count": 1}
@@ -195,6 +195,8 @@ def run_benchmark(
             extra_env=BUILT_LAYOUT,
             analyses="off",
         )
+        if null.failed or not null.complete:  # a measure of failing executions measures nothing
+            raise UsageError(f"the no-op run failed: {', '.join(o.key for o in null.failed[:3]) or 'incomplete'}")
         overhead = 1 / null.rate
         print(
             f"orchestration + image I/O (no-op analyzer): {overhead * 1000:.1f} ms per image "

@@ -288,3 +288,36 @@ def test_the_student_beside_someone_is_named_in_the_verdict(analyzer, faces_dir)
     assert [reason.code for reason in verdict.reasons] == ["FACE_MISMATCH", "MULTIPLE_FACES", "EXTRA_PERSON"]
     evidence = verdict.reasons[0].evidence
     assert evidence["similarity"] < 90 <= evidence["other_face_similarity"]
+
+
+def test_two_threads_asking_for_one_images_faces_share_one_detection():
+    """A Parallel state's branches (CompareToReference, DetectLabels) look at the capture at once."""
+    import threading
+    import time
+
+    from proctoring.analysis.base import FaceAnalyzer
+    from proctoring.images import prepare_image
+    from tests.builders import synthetic_jpeg
+
+    class Slow(FaceAnalyzer):
+        calls = 0
+
+        def _detect_faces(self, image):
+            Slow.calls += 1
+            time.sleep(0.2)
+            return [{"BoundingBox": {"Width": 0.1, "Height": 0.1, "Left": 0, "Top": 0}, "Confidence": 99.0}]
+
+        def compare_faces(self, reference, capture):
+            raise NotImplementedError
+
+        def detect_labels(self, image, max_labels, min_confidence):
+            raise NotImplementedError
+
+    analyzer, image = Slow(), prepare_image(synthetic_jpeg(1), "s3://b/k@e")
+    answers = []
+    threads = [threading.Thread(target=lambda: answers.append(analyzer.detect_faces(image))) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert Slow.calls == 1 and len(answers) == 4 and all(answer == answers[0] for answer in answers)

@@ -14,10 +14,11 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from concurrent.futures import Future
 from threading import RLock
 from typing import TypedDict
 
-from cachetools import LRUCache, cachedmethod
+from cachetools import LRUCache
 
 from ..images import PreparedImage
 from ..payloads import DetectedLabels, Face, FaceMatch
@@ -36,8 +37,9 @@ class FaceComparison(TypedDict):
 class FaceAnalyzer(ABC):
     """Base class: caches detections per image identity (bucket/key@etag) within the process.
 
-    References are looked at for every capture of their student; the cache means a reference is
-    analysed once per process and again only when its ETag (its content) changes.
+    An image is analysed once per process, and again only when its ETag (its content) changes; two
+    threads asking for the same image at once (a Parallel state's branches: CompareToReference and
+    DetectLabels both look at the capture's faces offline) share one detection.
     """
 
     name: str = "abstract"
@@ -45,10 +47,32 @@ class FaceAnalyzer(ABC):
     def __init__(self, cache_size: int = 256) -> None:
         self._faces: LRUCache[str, list[Face]] = LRUCache(maxsize=cache_size)
         self._cache_lock = RLock()
+        self._detecting: dict[str, Future[list[Face]]] = {}
 
-    @cachedmethod(lambda self: self._faces, key=lambda self, image: image.identity, lock=lambda self: self._cache_lock)
     def detect_faces(self, image: PreparedImage) -> list[Face]:
-        return self._detect_faces(image)
+        key = image.identity
+        with self._cache_lock:
+            cached = self._faces.get(key)
+            if cached is not None:
+                return cached
+            pending = self._detecting.get(key)
+            owner = pending is None
+            if pending is None:
+                pending = self._detecting[key] = Future()
+        if not owner:
+            return pending.result()
+        try:
+            faces = self._detect_faces(image)
+        except BaseException as exc:
+            with self._cache_lock:
+                self._detecting.pop(key, None)
+            pending.set_exception(exc)  # the threads waiting on it see the same error
+            raise
+        with self._cache_lock:  # cached before it stops being pending: no third thread starts over
+            self._faces[key] = faces
+            self._detecting.pop(key, None)
+        pending.set_result(faces)
+        return faces
 
     @abstractmethod
     def _detect_faces(self, image: PreparedImage) -> list[Face]: ...

@@ -109,20 +109,17 @@ def report_model(target: Any, exam: str, max_pictures: int = DEFAULT_MAX_PICTURE
         captures.sort(key=lambda capture: (capture["t"] is None, capture["t"] or 0.0, capture["capture"]))
     wanted = [c for captures in students.values() for c in captures if c["status"] in NEEDS_A_LOOK and c["key"]]
     pictured = wanted[:max_pictures]
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        for capture, picture in zip(pictured, pool.map(lambda c: _picture(target, c), pictured), strict=True):
-            capture["picture"] = picture
-        references = dict(
-            pool.map(
-                lambda item: (
-                    item[0],
-                    _reference(
-                        target, reference_key(target, item[1], settings.images_prefix, settings.reference_prefix)
-                    ),
-                ),
-                sources.items(),
-            )
+
+    def reference_of(source: str) -> str | None:
+        return _thumbnail(
+            target, reference_key(target, source, settings.images_prefix, settings.reference_prefix), REFERENCE_SIDE
         )
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        pictures = pool.map(lambda c: _thumbnail(target, c["key"], CAPTURE_SIDE, c["boxes"]), pictured)
+        for capture, picture in zip(pictured, pictures, strict=True):
+            capture["picture"] = picture
+        references = dict(zip(sources, pool.map(reference_of, sources.values()), strict=True))
     rows = [
         {"student": student, "reference": references.get(student), "captures": captures, "totals": totals(captures)}
         for student, captures in sorted(students.items())
@@ -145,24 +142,15 @@ def report_model(target: Any, exam: str, max_pictures: int = DEFAULT_MAX_PICTURE
     }
 
 
-def _picture(target: Any, capture: dict[str, Any]) -> str | None:
-    from dev.review_page import thumbnail
-    from proctoring.images import ImageRejected
-
-    try:
-        return thumbnail(target.storage.read(target.bucket, capture["key"]), capture["boxes"], side=CAPTURE_SIDE)
-    except (FileNotFoundError, ImageRejected):
-        return None
-
-
-def _reference(target: Any, key: str | None) -> str | None:
+def _thumbnail(target: Any, key: str | None, side: int, boxes: Any = ()) -> str | None:
+    """A thumbnail of the object at ``key``; None when there is none, or it cannot be shown."""
     from dev.review_page import thumbnail
     from proctoring.images import ImageRejected
 
     if key is None:
         return None
     try:
-        return thumbnail(target.storage.read(target.bucket, key), side=REFERENCE_SIDE)
+        return thumbnail(target.storage.read(target.bucket, key), boxes, side=side)
     except (FileNotFoundError, ImageRejected):
         return None
 

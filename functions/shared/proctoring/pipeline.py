@@ -15,7 +15,17 @@ from .analysis.base import FaceAnalyzer
 from .config import Settings
 from .images import MAX_SOURCE_BYTES, ImageRejected, PreparedImage, image_quality, prepare_image
 from .locate import capture_gone
-from .payloads import Capture, ComparedFaces, Comparison, DetectedFaces, DetectedLabels, Face, FaceMatch, Label
+from .payloads import (
+    Capture,
+    ComparedFaces,
+    Comparison,
+    DetectedFaces,
+    DetectedLabels,
+    Face,
+    FaceMatch,
+    Label,
+    Rejection,
+)
 from .policy import by_prominence, confident_faces
 from .storage import Storage
 
@@ -75,6 +85,16 @@ def load_capture(storage: Storage, capture: Capture) -> PreparedImage:
     )
 
 
+def readable_capture(storage: Storage, capture: Capture) -> PreparedImage | Rejection:
+    """The capture ready for analysis, or why it cannot be analysed (refused, or gone meanwhile)."""
+    try:
+        return load_capture(storage, capture)
+    except ImageRejected as exc:
+        return exc.as_dict()
+    except FileNotFoundError:
+        return capture_gone(capture)
+
+
 def detect_capture_faces(
     storage: Storage,
     analyzer: FaceAnalyzer,
@@ -85,12 +105,9 @@ def detect_capture_faces(
 
     ``face_count`` counts the faces the policy counts (at or above ``min_face_confidence``).
     """
-    try:
-        image = load_capture(storage, capture)
-    except ImageRejected as exc:
-        return {"face_count": 0, "faces": [], "rejection": exc.as_dict()}
-    except FileNotFoundError:
-        return {"face_count": 0, "faces": [], "rejection": capture_gone(capture)}
+    image = readable_capture(storage, capture)
+    if not isinstance(image, PreparedImage):
+        return {"face_count": 0, "faces": [], "rejection": image}
     return _described(image, analyzer.detect_faces(image), min_face_confidence)
 
 
@@ -119,13 +136,14 @@ def compare_to_reference(
     every face of the capture as DetectFaces would (box, confidence, pose, quality), so the capture
     needs no DetectFaces of its own.
     """
-    nothing: Comparison = {"similarity": None, "face_matches": []}
-    try:
-        image = load_capture(storage, capture)
-    except ImageRejected as exc:
-        return {"face_count": 0, "faces": [], "rejection": exc.as_dict(), "comparison": nothing}
-    except FileNotFoundError:
-        return {"face_count": 0, "faces": [], "rejection": capture_gone(capture), "comparison": nothing}
+    image = readable_capture(storage, capture)
+    if not isinstance(image, PreparedImage):
+        return {
+            "face_count": 0,
+            "faces": [],
+            "rejection": image,
+            "comparison": {"similarity": None, "face_matches": []},
+        }
     reference = capture.get("reference")
     if not reference or reference["status"] != "usable":  # the state machine sends no such capture here
         raise ValueError("CompareToReference needs a capture whose reference is checked and usable")
@@ -160,10 +178,7 @@ def detect_capture_labels(
 ) -> DetectedLabels:
     """Objects and people in the capture; nothing is asked of an image that cannot be analysed (the
     face step beside this one says why)."""
-    try:
-        image = load_capture(storage, capture)
-    except ImageRejected as exc:
-        return {"checked": False, "labels": [], "person_count": None, "rejection": exc.as_dict()}
-    except FileNotFoundError:
-        return {"checked": False, "labels": [], "person_count": None, "rejection": capture_gone(capture)}
+    image = readable_capture(storage, capture)
+    if not isinstance(image, PreparedImage):
+        return {"checked": False, "labels": [], "person_count": None, "rejection": image}
     return bounded_labels(analyzer.detect_labels(image, settings.max_labels, settings.min_confidence))

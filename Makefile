@@ -15,7 +15,7 @@ $(STAMP): requirements-dev.txt functions/shared/requirements.txt constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip
 	$(BIN)/python -m pip install -r requirements-dev.txt -c constraints.txt
-	# The local tools, editable: `proctoring run DIR` from any folder (python -m dev still works here).
+	# The local tools and the deployed package they run, editable: `proctoring run DIR` from any folder.
 	$(BIN)/python -m pip install --no-deps --no-build-isolation -e .
 	@rm -f $(VENV)/.installed-*
 	@touch $@
@@ -27,6 +27,7 @@ lint: $(STAMP)
 	$(BIN)/statelint --ignore=URI,FLOAT statemachine/proctoring.asl.json statemachine/rescore.asl.json
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy
 	@echo "most complex functions (McCabe; ruff fails the lint past max-complexity in pyproject.toml):"
 	@$(BIN)/ruff check --select C901 --config 'lint.mccabe.max-complexity=8' --output-format concise --exit-zero . \
@@ -43,10 +44,10 @@ audit: $(STAMP)
 	$(AUDIT_VENV)/bin/pip-audit --path "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
 
 demo: $(STAMP)
-	$(BIN)/python -m dev demo $(DEMO_DIR)
+	$(BIN)/proctoring demo $(DEMO_DIR)
 
 bench: $(STAMP)
-	$(BIN)/python -m dev bench
+	$(BIN)/proctoring bench
 
 # The layer's pins first (what `sam build` deploys), then everything else around them.
 LOCK := $(BIN)/pip-compile --quiet --upgrade --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links

@@ -11,9 +11,9 @@ from typing import Any
 
 from PIL import Image, ImageDraw
 
-from dev.events import object_created_event
-from dev.lambdas import LambdaContext, load_handler_module
 from proctoring.storage import file_etag
+from proctoring_local.stand_ins.events import object_created_event
+from proctoring_local.stand_ins.lambdas import LambdaContext, load_handler_module
 
 ROOT = Path(__file__).resolve().parent.parent
 FACES = ROOT.parent / "shared" / "faces"

@@ -17,11 +17,11 @@ import pytest
 from botocore.config import Config
 from hypothesis import settings
 
-from dev.canned_rekognition import CannedRekognition
-from dev.engine import LocalStepFunctions
-from dev.events import object_created_event
-from dev.lambdas import environment, reset_backends
-from dev.stack import aws_environment
+from proctoring_local.stand_ins.canned_rekognition import CannedRekognition
+from proctoring_local.stand_ins.engine import LocalStepFunctions
+from proctoring_local.stand_ins.events import object_created_event
+from proctoring_local.stand_ins.lambdas import environment, reset_backends
+from proctoring_local.stand_ins.stack import aws_environment
 from tests.builders import (
     BUCKET,
     FACES,

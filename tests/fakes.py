@@ -1,5 +1,5 @@
 """Test doubles: analyzers with canned answers, a Rekognition endpoint on loopback, crowds of faces.
-Rekognition's own answers are dev.canned_rekognition's."""
+Rekognition's own answers are proctoring_local.stand_ins.canned_rekognition's."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 import boto3
 from botocore.validate import ParamValidator
 
-from dev.canned_rekognition import fixture
+from proctoring_local.stand_ins.canned_rekognition import fixture
 from tests.builders import face
 
 # The runner's workers build their analyzer from a "module:factory" name: every image one matching face.

@@ -60,5 +60,16 @@ def test_readme_is_a_front_door() -> None:
 
 
 def test_slug_follows_github() -> None:
-    assert slug("Load: `python -m dev load`") == "load-python--m-dev-load"
+    assert slug("Load: `proctoring load -n 100`") == "load-proctoring-load--n-100"
     assert slug("The moto seam") == "the-moto-seam"
+
+
+MODULE_MAX_LINES = 450
+
+
+def test_no_module_outside_the_tests_is_longer_than_the_limit() -> None:
+    modules = [*(ROOT / "functions").rglob("*.py"), *(ROOT / "proctoring_local").rglob("*.py")]
+    assert len(modules) > 50
+    lines = {str(path.relative_to(ROOT)): path.read_text().count("\n") for path in modules}
+    long = {module: count for module, count in lines.items() if count > MODULE_MAX_LINES}
+    assert not long, f"split these modules (limit {MODULE_MAX_LINES} lines): {long}"

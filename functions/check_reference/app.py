@@ -11,12 +11,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from proctoring.analysis import get_analyzer
 from proctoring.config import get_settings
+from proctoring.enrolment import check_reference
 from proctoring.errors import InvalidEvent
 from proctoring.keys import key_candidates
 from proctoring.locate import first_existing
 from proctoring.observability import count, logger, metrics, step_handler
 from proctoring.payloads import ReferenceRequest, ReferenceState
-from proctoring.references import check_reference
 from proctoring.storage import get_storage
 
 __all__ = ["lambda_handler", "metrics"]

@@ -8,8 +8,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from proctoring.analysis import get_analyzer
 from proctoring.config import get_settings
+from proctoring.enrolment import check_reference
 from proctoring.observability import about, count, metrics, step_handler
-from proctoring.references import check_reference
 from proctoring.rescore import item_state
 from proctoring.storage import get_storage
 

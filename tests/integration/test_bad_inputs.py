@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dev.webhook import WebhookReceiver
+from proctoring_local.stand_ins.webhook_receiver import WebhookReceiver
 from tests.builders import BUCKET, OK_ANSWERS, WEBHOOK_SECRET, assert_valid, synthetic_jpeg
 
 OK = OK_ANSWERS

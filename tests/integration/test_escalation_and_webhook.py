@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from dev.webhook import WebhookReceiver
 from proctoring.keys import idempotency_key
 from proctoring.notify import delivery_key
+from proctoring_local.stand_ins.webhook_receiver import WebhookReceiver
 from tests.builders import BUCKET, OK_ANSWERS, WEBHOOK_SECRET, assert_valid, synthetic_jpeg
 
 MISMATCH = {
@@ -241,7 +241,7 @@ def test_a_throttled_idempotency_table_is_retried_not_turned_into_an_error(make_
     machine as IdempotencyPersistenceLayerError; the ASL retries it, and the effect happens once."""
     from botocore.exceptions import ClientError
 
-    from dev.lambdas import load_handler_module
+    from proctoring_local.stand_ins.lambdas import load_handler_module
     from tests.builders import ROOT
 
     with WebhookReceiver(secret=WEBHOOK_SECRET) as receiver:

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from dev.webhook import WebhookReceiver
 from proctoring.aws_clients import TIMEOUTS
+from proctoring_local.stand_ins.webhook_receiver import WebhookReceiver
 from tests.builders import CAPTURE_KEY, OK_ANSWERS, RESULT_KEY, ROOT, WEBHOOK_SECRET, synthetic_jpeg
 
 CAPTURE, RESULT = CAPTURE_KEY, RESULT_KEY
@@ -17,7 +17,7 @@ LAMBDA_FAILURES = ("Lambda.Unknown", "Sandbox.Timedout", "Lambda.ClientExecution
 
 def _failing_once(monkeypatch, function: str, error: str) -> list[str]:
     """Make ``function``'s first invocation fail as Lambda reports ``error`` (the handler not run)."""
-    import dev.engine as engine
+    import proctoring_local.stand_ins.engine as engine
 
     failed: list[str] = []
     original = engine.invoke_handler
@@ -104,7 +104,7 @@ def test_every_client_fails_well_inside_the_steps_that_call_it():
     """A hung call fails as a retryable error inside the invocation: its worst case (connect and
     read timeouts, times the SDK's attempts) is at most a third of the function timeout of every
     step that makes it."""
-    from dev.template import step_functions
+    from proctoring_local.stand_ins.template import step_functions
 
     timeouts = {step["resource"].removesuffix("Function"): step["timeout"] for step in step_functions().values()}
     assert set(CALLERS) == set(TIMEOUTS)

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from dev.webhook import WebhookReceiver
+from proctoring_local.stand_ins.webhook_receiver import WebhookReceiver
 from tests.builders import OK_ANSWERS, WEBHOOK_SECRET, synthetic_jpeg
 
 OK = OK_ANSWERS
@@ -68,8 +68,8 @@ def test_aws_path_logs_at_debug_hold_no_sensitive_data(make_aws_pipeline, capfd,
 
 
 def test_local_analyzer_run_logs_no_embeddings_or_images(tmp_path, capfd, monkeypatch):
-    from dev.demo import _jpeg, _sources, _webcam
-    from dev.run import run_folder
+    from proctoring_local.services.demo_exam import _jpeg, _sources, _webcam
+    from proctoring_local.services.run.workers import run_folder
 
     astronaut, _grace, _desk = _sources()
     capture = _jpeg(_webcam(astronaut, (80, 0, 400, 240)))

@@ -8,8 +8,8 @@ from collections import Counter
 
 import pytest
 
-from dev.canned_rekognition import compared
-from dev.engine import LocalStepFunctions
+from proctoring_local.stand_ins.canned_rekognition import compared
+from proctoring_local.stand_ins.engine import LocalStepFunctions
 from tests.builders import BUCKET, OK_ANSWERS, synthetic_jpeg
 
 EXAM = "exam_123"
@@ -105,7 +105,7 @@ def test_a_bad_request_stops_before_any_capture(judged):
 
 
 def test_a_class_of_120_captures_is_rescored_and_only_changed_verdicts_are_sent(make_aws_pipeline):
-    from dev.webhook import WebhookReceiver
+    from proctoring_local.stand_ins.webhook_receiver import WebhookReceiver
     from tests.builders import WEBHOOK_SECRET
 
     near = compared("detect_faces_one", 88.0)

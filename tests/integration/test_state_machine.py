@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from dev.burst import throttling_policies
-from dev.canned_rekognition import fixture
-from dev.webhook import WebhookReceiver
+from proctoring_local.services.burst import throttling_policies
+from proctoring_local.stand_ins.canned_rekognition import fixture
+from proctoring_local.stand_ins.webhook_receiver import WebhookReceiver
 from tests.builders import BUCKET, CAPTURE_KEY, OK_ANSWERS, RESULT_KEY, WEBHOOK_SECRET, synthetic_jpeg
 from tests.fakes import crowd_responses
 
@@ -280,7 +280,7 @@ def test_an_execution_started_by_hand_with_no_upload_event_fails_saying_so(pipel
 
 
 def test_unexpected_exception_in_a_step_is_caught(pipeline, monkeypatch):
-    from dev.lambdas import load_handler_module
+    from proctoring_local.stand_ins.lambdas import load_handler_module
     from tests.builders import ROOT
 
     module = load_handler_module(ROOT / "functions" / "detect_labels")
@@ -371,7 +371,7 @@ def test_webhook_not_configured_takes_the_plain_path(pipeline):
 
 def test_each_step_runs_with_its_functions_timeout_and_memory_from_the_template(make_aws_pipeline, monkeypatch):
     # The time left that a handler sees is what Powertools gives an in-progress idempotency record.
-    import dev.engine as engine
+    import proctoring_local.stand_ins.engine as engine
 
     seen: dict[str, float] = {}
     memory: dict[str, int] = {}
@@ -415,7 +415,7 @@ def test_the_event_names_the_version_that_is_judged_even_after_a_newer_upload(pi
 def test_the_reference_version_found_by_parse_key_is_the_one_compared(pipeline, monkeypatch):
     # The reference is replaced between ParseKey and CompareToReference: this execution compares
     # the version it found and checked; the next capture finds the new one unchecked and checks it.
-    from dev.lambdas import load_handler_module
+    from proctoring_local.stand_ins.lambdas import load_handler_module
     from tests.builders import ROOT
 
     step = load_handler_module(ROOT / "functions" / "compare_to_reference")  # the module the engine runs

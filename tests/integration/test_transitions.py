@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from dev.webhook import WebhookReceiver
+from proctoring_local.stand_ins.webhook_receiver import WebhookReceiver
 from tests.builders import CAPTURE_KEY, OK_ANSWERS, WEBHOOK_SECRET, synthetic_jpeg
 
 USER = "user_456"

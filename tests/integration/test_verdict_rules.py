@@ -1,11 +1,11 @@
 """Verdict rules that hold for Rekognition's answers as for the offline analyzer's: the real ASL
-with Rekognition-shaped answers (dev/fixtures/rekognition, checked against botocore's model)."""
+with Rekognition-shaped answers (proctoring_local/stand_ins/fixtures/rekognition, checked against botocore's model)."""
 
 from __future__ import annotations
 
 import pytest
 
-from dev.canned_rekognition import compared
+from proctoring_local.stand_ins.canned_rekognition import compared
 from tests.builders import CAPTURE_KEY, RESULT_KEY, synthetic_jpeg
 
 CAPTURE, RESULT = CAPTURE_KEY, RESULT_KEY

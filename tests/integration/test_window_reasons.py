@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from dev.canned_rekognition import compared
+from proctoring_local.stand_ins.canned_rekognition import compared
 from tests.builders import OK_ANSWERS, synthetic_jpeg
 
 START = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)

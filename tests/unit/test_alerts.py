@@ -13,10 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
 
-from dev.stack import create_tables
 from proctoring.alerts import DynamoDBAlertHistory, SqliteAlertHistory
 from proctoring.errors import StorageUnavailable
 from proctoring.policy import ALERT, ALERT_FINAL, escalate
+from proctoring_local.stand_ins.stack import create_tables
 
 
 @pytest.fixture(params=["sqlite", "dynamodb"])

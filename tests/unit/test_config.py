@@ -8,8 +8,8 @@ import tomllib
 
 import pytest
 
-from dev import template as tpl
 from proctoring.config import DEFAULT_FORBIDDEN_LABELS, Settings, local_state_file
+from proctoring_local.stand_ins import template as tpl
 
 SETTING_VARIABLES = [field.name.upper() for field in dataclasses.fields(Settings)]
 

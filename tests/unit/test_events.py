@@ -11,9 +11,9 @@ import warnings
 
 import pytest
 
-from dev import template as tpl
-from dev.lambdas import LambdaContext
 from proctoring.analysis import set_analyzer
+from proctoring_local.stand_ins import template as tpl
+from proctoring_local.stand_ins.lambdas import LambdaContext
 from tests.builders import ROOT, assert_valid, emitted_metrics, face, handler, synthetic_jpeg
 from tests.fakes import CannedAnalyzer
 

@@ -9,12 +9,12 @@ import time
 
 import pytest
 
-from dev.events import object_created_event
-from dev.lambdas import environment, reset_backends
-from dev.webhook import WebhookReceiver
 from proctoring.errors import InvalidEvent, WebhookRejected, WebhookTransientError
 from proctoring.notify import delivery_key
 from proctoring.storage import file_etag
+from proctoring_local.stand_ins.events import object_created_event
+from proctoring_local.stand_ins.lambdas import environment, reset_backends
+from proctoring_local.stand_ins.webhook_receiver import WebhookReceiver
 from tests.builders import (
     LOCAL_BUCKET,
     ROOT,
@@ -308,7 +308,7 @@ def test_persist_records_a_failed_delivery(local_env, monkeypatch, capsys):
 
 # -- Notify -----------------------------------------------------------------------------------------
 def notify_env(local_env, url, monkeypatch):
-    from dev.lambdas import reset_backends
+    from proctoring_local.stand_ins.lambdas import reset_backends
 
     monkeypatch.setenv("WEBHOOK_URL", url)
     monkeypatch.setenv("WEBHOOK_SECRET", WEBHOOK_SECRET)

@@ -34,7 +34,7 @@ def confident(faces, minimum=90.0):
 
 @pytest.fixture(scope="module")
 def wheel_photos():
-    from dev.demo import _sources
+    from proctoring_local.services.demo_exam import _sources
 
     astronaut, grace, desk = _sources()
     return astronaut, grace, desk
@@ -113,8 +113,8 @@ def test_no_face_on_an_empty_desk(analyzer, wheel_photos):
 def test_a_glance_reads_within_the_limit_and_a_head_turned_far_away_is_not_a_face(analyzer, wheel_photos):
     """A synthetic 25-degree turn of the frontal portrait is found, its yaw within MAX_YAW; turned
     60 degrees, the frontal detector no longer finds a usable face (the policy says NO_FACE)."""
-    from dev.accuracy.conditions import face_box_in_frame, turned_head, webcam_frame
-    from dev.accuracy.sources import WHEEL_PHOTOS
+    from proctoring_local.services.accuracy.conditions import face_box_in_frame, turned_head, webcam_frame
+    from proctoring_local.services.accuracy.sources import WHEEL_PHOTOS
 
     photo = WHEEL_PHOTOS[1]  # Grace Hopper
     frame, box = webcam_frame(photo.load(), photo.box, 0.32), face_box_in_frame(photo.box, 0.32)
@@ -186,8 +186,8 @@ def test_reference_embedding_is_computed_once_per_version(analyzer, wheel_photos
 
 
 def test_models_load_once_per_process(monkeypatch):
-    from dev.lambdas import reset_backends
     from proctoring.analysis import get_analyzer
+    from proctoring_local.stand_ins.lambdas import reset_backends
 
     monkeypatch.setenv("ANALYZER", "local")
     reset_backends()

@@ -17,7 +17,6 @@ import pytest
 import requests
 from moto import mock_aws
 
-from dev.webhook import WebhookReceiver
 from proctoring.errors import ConfigurationError, WebhookRejected, WebhookTransientError
 from proctoring.notify import (
     IDEMPOTENCY_HEADER,
@@ -34,6 +33,7 @@ from proctoring.notify import (
     sign,
     verify,
 )
+from proctoring_local.stand_ins.webhook_receiver import WebhookReceiver
 from tests.builders import ROOT, WEBHOOK_SECRET
 
 BODY = b'{"status":"ALERT"}'
@@ -296,7 +296,7 @@ def test_headers_carry_timestamp_signature_and_idempotency_key():
 def test_dev_webhook_receiver_verifies_and_prints(tmp_path, unused_port):
     port = unused_port
     process = subprocess.Popen(
-        [sys.executable, "-m", "dev", "webhook", "--port", str(port), "--webhook-secret", K],
+        [sys.executable, "-m", "proctoring_local", "webhook", "--port", str(port), "--webhook-secret", K],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -336,7 +336,7 @@ def test_dev_webhook_receiver_verifies_and_prints(tmp_path, unused_port):
 def test_dev_webhook_on_a_port_in_use_says_so(capsys):
     import socket
 
-    from dev.__main__ import main
+    from proctoring_local.__main__ import main
 
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -346,7 +346,8 @@ def test_dev_webhook_on_a_port_in_use_says_so(capsys):
 
 
 def test_dev_webhook_receiver_names_a_capture_outside_the_convention_by_its_object(capsys):
-    from dev.webhook import Delivery, print_delivery
+    from proctoring_local.commands.webhook import print_delivery
+    from proctoring_local.stand_ins.webhook_receiver import Delivery
 
     document = {
         "status": "ERROR",

@@ -10,9 +10,9 @@ from typing import Any, Literal, NotRequired, Required, get_args, get_origin, ge
 
 import pytest
 
-from dev.webhook import WebhookReceiver
 from proctoring import payloads
 from proctoring.result import schema
+from proctoring_local.stand_ins.webhook_receiver import WebhookReceiver
 from tests.builders import ROOT, WEBHOOK_SECRET, handler, synthetic_jpeg
 
 ASL = json.loads((ROOT / "statemachine" / "proctoring.asl.json").read_text())

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from dev.canned_rekognition import CannedRekognition
 from proctoring.analysis.rekognition import RekognitionAnalyzer
 from proctoring.errors import AnalyzerUnavailable, RekognitionThrottled
 from proctoring.images import ImageRejected, prepare_image
+from proctoring_local.stand_ins.canned_rekognition import CannedRekognition
 from tests.builders import synthetic_jpeg
 
 
@@ -50,7 +50,7 @@ def test_compare_returns_the_best_similarity(canned):
 
 
 def test_compare_scores_unmatched_faces_zero_so_the_main_face_is_found(canned):
-    from dev.canned_rekognition import fixture
+    from proctoring_local.stand_ins.canned_rekognition import fixture
 
     response = fixture("compare_faces_match")
     unmatched_box = {"Width": 0.3, "Height": 0.45, "Left": 0.05, "Top": 0.1}

@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from dev import template as tpl
-from dev.events import UploadRule, object_created_event
+from proctoring_local.stand_ins import template as tpl
+from proctoring_local.stand_ins.events import UploadRule, object_created_event
 
 LAMBDA_ERRORS = {
     "Lambda.ServiceException",

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from dev.events import object_created_event
-from dev.template import load_template, parameter_defaults, resolve
+from proctoring_local.stand_ins.events import object_created_event
+from proctoring_local.stand_ins.template import load_template, parameter_defaults, resolve
 
 BUCKET = "proctoring-captures-123456789012"
 

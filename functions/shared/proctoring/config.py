@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from .reason_codes import SEVERITY
+
 DEFAULT_FORBIDDEN_LABELS = (
     "Cell Phone",
     "Mobile Phone",
@@ -134,8 +136,6 @@ class Settings:
             if value < low or (high is not None and value > high):
                 allowed = f"between {low} and {high}" if high is not None else f"at least {low}"
                 raise ValueError(f"setting {name.upper()} must be {allowed}, got {value}")
-        from .policy import SEVERITY  # the alert reason codes (policy imports this module)
-
         unknown = [code for code in self.escalation_excludes if code not in SEVERITY]
         if unknown:
             raise ValueError(

@@ -17,7 +17,6 @@ from .policy import (
     ALERT,
     ERROR,
     OK,
-    SEVERITY,
     PolicyConfig,
     Reason,
     Verdict,
@@ -25,6 +24,7 @@ from .policy import (
     decide,
     escalate,
 )
+from .reason_codes import SEVERITY
 from .result import analysis_input, build_document, utc_now
 from .timeline import Timeline
 from .windows import Observation, window_reasons

@@ -58,7 +58,7 @@ def delivery_key(capture_key: str, document: dict[str, Any]) -> str:
 
 def signer(secret: str) -> Any:
     """The Standard Webhooks signer and verifier for ``secret``, which must be ``whsec_`` and
-    base64 (at least 24 bytes): what ``python -m dev webhook --new-secret`` prints."""
+    base64 (at least 24 bytes): what ``proctoring webhook --new-secret`` prints."""
     from standardwebhooks.webhooks import Webhook
 
     problem = secret_problem(secret)
@@ -72,7 +72,7 @@ def secret_problem(secret: str) -> str:
     if not secret.startswith(SECRET_PREFIX):
         return (
             "the webhook secret must be a Standard Webhooks secret, 'whsec_' and base64; "
-            "make one with: python -m dev webhook --new-secret"
+            "make one with: proctoring webhook --new-secret"
         )
     try:
         key = base64.b64decode(secret.removeprefix(SECRET_PREFIX), validate=True)

@@ -15,6 +15,7 @@ from typing import Any, Final, TypedDict
 from .config import Settings
 from .payloads import DetectedLabels, Face, FaceMatch, FaceQuality, Pose, Rejection, Status
 from .payloads import Reason as ReasonDocument
+from .reason_codes import SEVERITY
 from .sentences import as_sentence, measure, past
 
 OK: Final = "OK"
@@ -29,22 +30,6 @@ ERROR: Final = "ERROR"
 # 4: FACE_MISMATCH says when another face in the picture matches the reference.
 # 6: reasons over a window of captures (AWAY, LOOKING_AWAY_SUSTAINED, IDENTITY_CHANGED).
 RULES_VERSION = 6
-
-# Most serious first. An impostor outranks company, company outranks objects, and so on.
-SEVERITY = (
-    "FACE_MISMATCH",
-    "IDENTITY_CHANGED",
-    "MULTIPLE_FACES",
-    "EXTRA_PERSON",
-    "FORBIDDEN_OBJECT",
-    "AWAY",
-    "NO_FACE",
-    "LOOKING_AWAY_SUSTAINED",
-    "LOOKING_AWAY",
-    "REFERENCE_INVALID",
-    "REFERENCE_MISSING",
-    "LOW_QUALITY",
-)
 
 
 WINDOW_SETTINGS = (

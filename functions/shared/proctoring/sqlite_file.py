@@ -7,6 +7,7 @@ PRAGMAs) for every step. Processes coordinate through SQLite's own locks (WAL, b
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import threading
@@ -102,3 +103,15 @@ class SqliteFile:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
+
+
+def sqlite_problems(path: Path) -> list[str]:
+    """What SQLite finds wrong with the file at ``path``: nothing when it is sound or absent."""
+    if not path.exists():
+        return []
+    try:
+        with contextlib.closing(sqlite3.connect(path, timeout=30)) as db:
+            problems = [row[0] for row in db.execute("PRAGMA quick_check")]
+    except sqlite3.Error as exc:
+        problems = [str(exc)]
+    return [] if problems == ["ok"] else problems

@@ -240,7 +240,7 @@ def head_pose(shape: Any, width: int, height: int) -> Pose | None:
 def pose_from_points(points: np.ndarray, centre: np.ndarray, face_width: float, width: int, height: int) -> Pose | None:
     """The pose from the six landmarks ``_LANDMARKS`` (nose tip, chin, outer eye corners, mouth
     corners) in picture pixels; ``centre`` and ``face_width`` of all 68 (benchmarked on its own in
-    ``dev.accuracy.pose``)."""
+    ``proctoring_local.services.accuracy.pose``)."""
     import cv2
 
     face_width = face_width or 1.0

@@ -1,0 +1,246 @@
+"""``proctoring run s3://BUCKET``: the captures already in a bucket, judged on this machine by the
+same ASL, with the user's credentials, as the single-Lambda version's ``local_tester.py`` did.
+
+The chosen captures (``--exam``, ``--student``, ``--limit``) and their students' reference photos
+are copied into a local run folder (``--out``, default ``runs/BUCKET``), keeping their keys; the
+run is then ``proctoring run`` on that folder, with Rekognition by default, and its documents
+name the bucket as their source. They stay in the folder unless ``--write-results`` puts them under
+the bucket's results prefix. Before anything is called, the number of captures and the Rekognition
+calls and dollars they cost are printed, and confirmed unless ``--yes``.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from proctoring_local.services.checks import UsageError
+from proctoring_local.services.targets import bucket_listing
+
+PRICE_PER_CALL = 0.001  # Rekognition, per image analysed (us-east-1 list price, first million a month)
+# What each S3 call needs, to name the missing permission when AWS refuses one.
+PERMISSIONS = {
+    "ListObjectsV2": "s3:ListBucket on arn:aws:s3:::{bucket}",
+    "GetObject": "s3:GetObject on arn:aws:s3:::{bucket}/{prefix}*",
+    "PutObject": "s3:PutObject on arn:aws:s3:::{bucket}/{prefix}*",
+    "HeadObject": "s3:GetObject on arn:aws:s3:::{bucket}/{prefix}*",
+}
+
+
+@dataclass(frozen=True)
+class Selection:
+    captures: list[str]  # keys
+    references: list[str]  # keys of the chosen students' reference photos
+    students: int
+
+    def most_calls(self, analyzer: str) -> int:
+        """At most 3 per capture; 2 with a usable reference (CompareFaces, DetectLabels) plus one
+        DetectFaces per reference, checked once."""
+        return 0 if analyzer != "rekognition" else 2 * len(self.captures) + len(self.references)
+
+
+def refused(error: Any, operation: str, bucket: str, prefix: str) -> UsageError:
+    """AWS's refusal as a usage error naming what was refused and the permission it needs."""
+    from botocore.exceptions import ClientError, NoCredentialsError, NoRegionError
+
+    if isinstance(error, NoCredentialsError):
+        return UsageError(
+            "no AWS credentials: set AWS_PROFILE (or the AWS_ACCESS_KEY_ID pair) in the environment or .env"
+        )
+    if isinstance(error, NoRegionError):
+        return UsageError("no AWS region: set AWS_REGION in the environment or .env")
+    if isinstance(error, ClientError):
+        code = str(error.response.get("Error", {}).get("Code", ""))
+        if code in {"AccessDenied", "403", "AllAccessDisabled"}:
+            needed = PERMISSIONS.get(operation, operation).format(bucket=bucket, prefix=prefix)
+            return UsageError(f"AWS refused {operation} on s3://{bucket}/{prefix}: access denied; it needs {needed}")
+        if code in {"NoSuchBucket", "404"}:
+            return UsageError(f"no bucket named {bucket} (or none your credentials can see)")
+        if code in {"PermanentRedirect", "AuthorizationHeaderMalformed", "IllegalLocationConstraintException"}:
+            region = error.response.get("Error", {}).get("Region") or "its own region"
+            return UsageError(f"s3://{bucket} is in another region ({region}): set AWS_REGION to it")
+        message = error.response.get("Error", {}).get("Message", "")
+        return UsageError(f"AWS answered {code} to {operation} on s3://{bucket}: {message}")
+    return UsageError(f"{operation} on s3://{bucket}: {error}")
+
+
+def _call(operation: str, bucket: str, prefix: str, function: Callable[[], Any]) -> Any:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        return function()
+    except (BotoCoreError, ClientError) as error:
+        raise refused(error, operation, bucket, prefix) from error
+
+
+def select(
+    s3: Any,
+    bucket: str,
+    settings: Any,
+    *,
+    exam: str | None,
+    student: str | None,
+    limit: int | None,
+) -> Selection:
+    prefix = settings.images_prefix + (f"{exam}/" if exam else "") + (f"{student}/" if exam and student else "")
+    listed = _call("ListObjectsV2", bucket, prefix, lambda: list(bucket_listing(s3, bucket, prefix)))
+    keys = [item["Key"] for item in listed if not item["Key"].endswith("/")]
+    if student and not exam:  # a student across exams: images/*/STUDENT/*
+        keys = [key for key in keys if key.removeprefix(settings.images_prefix).split("/")[1:2] == [student]]
+    keys = sorted(keys)[:limit] if limit else sorted(keys)
+    if not keys:
+        where = f"s3://{bucket}/{prefix}" + (f" (student {student})" if student and not exam else "")
+        raise UsageError(f"no capture under {where}")
+    return with_references(s3, bucket, settings, keys)
+
+
+def with_references(s3: Any, bucket: str, settings: Any, keys: list[str]) -> Selection:
+    """The captures ``keys`` with their students' reference photos, found as ParseKey finds them."""
+    from proctoring.keys import parse_capture_key
+
+    references_listed = _call(
+        "ListObjectsV2",
+        bucket,
+        settings.reference_prefix,
+        lambda: {item["Key"] for item in bucket_listing(s3, bucket, settings.reference_prefix)},
+    )
+    students, references = set(), []
+    for key in keys:
+        try:
+            candidates = parse_capture_key(key, settings.images_prefix).reference_keys(settings.reference_prefix)
+        except ValueError:
+            continue  # outside the convention: judged as such (an ERROR document)
+        students.add(tuple(key.removeprefix(settings.images_prefix).split("/")[:2]))
+        found = next((candidate for candidate in candidates if candidate in references_listed), None)
+        if found and found not in references:
+            references.append(found)
+    return Selection(keys, references, len(students))
+
+
+def copy_down(s3: Any, bucket: str, keys: list[str], folder: Path) -> None:
+    """Each object to ``folder/KEY``, unless a copy with the same ETag is there already."""
+    from proctoring.storage import file_etag
+
+    for key in keys:
+        path = folder / key
+        head = _call("HeadObject", bucket, key, lambda key=key: s3.head_object(Bucket=bucket, Key=key))
+        if path.is_file() and file_etag(path) == head["ETag"].strip('"'):
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        body = _call("GetObject", bucket, key, lambda key=key: s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        path.write_bytes(body)
+
+
+def confirm(
+    selection: Selection, analyzer: str, bucket: str, out: Path, write_results: bool, yes: bool, asking: bool = False
+) -> None:
+    """Say what the run costs; go on with ``yes``, else ask (``asking``: the menu, which reads its
+    answers from standard input whatever it is)."""
+    calls = selection.most_calls(analyzer)
+    cost = (
+        f"at most {calls} Rekognition calls (2 a capture, 1 a reference; 3 for a capture with no face), "
+        f"about ${calls * PRICE_PER_CALL:.2f} at list price"
+        if analyzer == "rekognition"
+        else "no Rekognition call (offline analyzer)"
+    )
+    where = f"s3://{bucket}/results/" if write_results else f"{out}/results/ (--write-results: to the bucket)"
+    print(
+        f"{len(selection.captures)} capture(s) of {selection.students} student(s) in s3://{bucket}, "
+        f"{len(selection.references)} reference photo(s): {cost}. Results to {where}.",
+        file=sys.stderr,
+    )
+    if yes:
+        return
+    if not (asking or sys.stdin.isatty()):
+        raise UsageError("not run: add --yes to confirm without a terminal")
+    if input("Proceed? [y/N] ").strip().lower() not in {"y", "yes"}:
+        raise UsageError("not run: not confirmed")
+
+
+def write_back(s3: Any, bucket: str, out: Path, report: Any, settings: Any) -> int:
+    """Put the documents of this run's captures under the bucket's results prefix."""
+    from dataclasses import replace
+
+    from proctoring_local.services.run.captures import stored_result_path
+
+    settings = replace(settings, capture_bucket=bucket)  # the documents name the bucket as their source
+    written = 0
+    for outcome in report.outcomes:
+        path = stored_result_path(out, outcome.key, settings)
+        if path is None:
+            continue
+        key = path.relative_to(out).as_posix()
+        _call(
+            "PutObject",
+            bucket,
+            settings.results_prefix,
+            lambda key=key, path=path: s3.put_object(
+                Bucket=bucket, Key=key, Body=path.read_bytes(), ContentType="application/json"
+            ),
+        )
+        written += 1
+    return written
+
+
+class BucketSource:
+    """A bucket's captures for the runner and the menu: chosen, confirmed, copied into ``out``."""
+
+    def __init__(
+        self, target: str, out: str | None, analyzer: str, *, write_results: bool, yes: bool, asking: bool = False
+    ) -> None:
+        import boto3
+
+        from proctoring.config import Settings
+
+        self.bucket = target.removeprefix("s3://").strip("/")
+        if not self.bucket or "/" in self.bucket:
+            raise UsageError(f"expected s3://BUCKET, got {target!r} (choose captures with --exam, --student, --limit)")
+        self.settings = Settings.from_env()
+        self.s3 = _call("ListObjectsV2", self.bucket, "", lambda: boto3.client("s3"))
+        self.out = Path(out or Path("runs") / self.bucket)
+        self.analyzer, self.write_results, self.yes, self.asking = analyzer, write_results, yes, asking
+
+    def select(self, exam: str | None = None, student: str | None = None, limit: int | None = None) -> Selection:
+        return select(self.s3, self.bucket, self.settings, exam=exam, student=student, limit=limit)
+
+    def prepare(self, captures: list[str]) -> dict[str, str]:
+        """Confirm the cost of judging ``captures``, copy them and their references down; the run's
+        extra environment."""
+        selection = with_references(self.s3, self.bucket, self.settings, sorted(set(captures)))
+        confirm(selection, self.analyzer, self.bucket, self.out, self.write_results, self.yes, self.asking)
+        copy_down(self.s3, self.bucket, selection.captures + selection.references, self.out)
+        return {"CAPTURE_BUCKET": self.bucket}
+
+    def finish(self, report: Any) -> None:
+        if self.write_results:
+            count = write_back(self.s3, self.bucket, self.out, report, self.settings)
+            print(
+                f"{count} result document(s) written to s3://{self.bucket}/{self.settings.results_prefix}",
+                file=sys.stderr,
+            )
+
+
+def run_bucket(args: Any, secret: str) -> Any:
+    """Select, confirm, copy down, run, and write back when asked; the run's report."""
+    from proctoring_local.services.run.workers import run_folder
+
+    source = BucketSource(args.dir, args.out, args.analyzer, write_results=args.write_results, yes=args.yes)
+    selection = source.select(args.exam, args.student, args.limit)
+    extra = source.prepare(selection.captures)
+    report = run_folder(
+        source.out,
+        only=selection.captures,
+        analyzer=args.analyzer,
+        webhook=args.webhook,
+        secret=secret,
+        workers=args.workers,
+        progress=not args.no_progress,
+        in_flight=args.in_flight,
+        analyses="refresh" if args.reanalyse else "reuse",
+        extra_env=extra,
+    )
+    source.finish(report)
+    return report

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.idempotency import idempotent_function
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from proctoring.alerts import get_alert_history
 from proctoring.analyses import store_analysis
 from proctoring.config import Settings, get_settings, with_overrides
-from proctoring.idempotency import ConfiguredPersistenceLayer, idempotency_config, replay_counter
+from proctoring.idempotency import ConfiguredPersistenceLayer, idempotency_config, once_per_payload, replay_counter
 from proctoring.judgement import judge_capture
 from proctoring.observability import about, count, logger, metrics, step_handler
 from proctoring.payloads import ExecutionState, JudgedResult
@@ -56,7 +55,7 @@ def lambda_handler(event: ExecutionState, context: LambdaContext) -> JudgedResul
     return {**result, "sequencer": capture.get("sequencer")}
 
 
-@idempotent_function(data_keyword_argument="judgement", persistence_store=persistence_layer, config=once_per_judgement)
+@once_per_payload(data_keyword_argument="judgement", persistence_store=persistence_layer, config=once_per_judgement)
 def judge(judgement: dict[str, Any], settings: Settings, policy: PolicyConfig) -> JudgedResult:
     """The verdict for one judgement (the idempotency payload); settings and policy are what it names."""
     result = judge_capture(judgement["event"], settings, policy, get_alert_history(), get_timeline())

@@ -10,15 +10,14 @@ the delivery from the idempotency store and writes the record again, without a s
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from aws_lambda_powertools.utilities.idempotency import idempotent_function
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from proctoring.idempotency import ConfiguredPersistenceLayer, idempotency_config, replay_counter
+from proctoring.idempotency import ConfiguredPersistenceLayer, idempotency_config, once_per_payload, replay_counter
 from proctoring.notify import get_notifier
 from proctoring.observability import count, logger, metrics, step_handler
-from proctoring.payloads import Delivery, Notified, NotifyRequest
+from proctoring.payloads import Delivery, Notification, Notified, NotifyRequest
 from proctoring.result import utc_now
 from proctoring.result_store import persist
 from proctoring.storage import get_storage
@@ -45,14 +44,15 @@ def lambda_handler(event: NotifyRequest, context: LambdaContext) -> Notified:
             "key": event["key"],
             "document": event["document"],
             "sequencer": event.get("sequencer"),
-            "notification": delivery,
+            # A Delivery is a delivered Notification (TypedDicts are invariant, so mypy needs telling).
+            "notification": cast(Notification, delivery),
         },
     )
     count(outcome)
     return {"delivery": delivery, "persisted": persisted}
 
 
-@idempotent_function(data_keyword_argument="request", persistence_store=persistence_layer, config=once_per_verdict)
+@once_per_payload(data_keyword_argument="request", persistence_store=persistence_layer, config=once_per_verdict)
 def deliver(request: dict[str, Any], attempt: int) -> Delivery:
     """One signed POST of the document (the idempotency payload is ``request``)."""
     outcome = get_notifier().send(request["document"], request["idempotency_key"], attempt=attempt)

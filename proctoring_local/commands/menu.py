@@ -80,22 +80,24 @@ def _pick(keys: list[str], prompt: str, many: bool, lookup: Callable[[str], list
     return chosen if many else chosen[:1]
 
 
-def _show(root: Path, keys: list[str], settings: Settings) -> None:
+def _show(root: Path, keys: list[str], settings: Settings, *, without_reference: bool = False) -> None:
     for key in keys:
         if key_name_problem(key):  # not run: the run's summary says why
             continue
         result = stored_result_path(root, key, settings)
         if result is not None:
             document = json.loads(result.read_text())
-            print(f"  {key}: {document['status']} {document.get('reason', '')}")
+            print(f"  {printable_key(key)}: {document['status']} {document.get('reason', '')}")
             for detail in document.get("details", []):
+                if without_reference and detail.startswith("The student has no reference photo"):
+                    detail = "The student has no reference photo (set aside for this what-if test)."
                 print(f"      - {detail}")
 
 
 # The menu's test without a reference is a what-if run: its own results folder and state, so the
 # real verdicts, alert counts and idempotency records stay untouched.
 WITHOUT_REFERENCE = {
-    "REFERENCE_PREFIX": "reference-disabled-for-this-test",
+    "REFERENCE_PREFIX": "what-if-without-reference",  # a folder that never exists
     "RESULTS_PREFIX": "results-without-reference",
     "STATE_DIR": ".proctoring/without-reference",  # under the run folder
 }
@@ -135,7 +137,8 @@ def interactive_menu(target: str, *, analyzer: str | None, webhook: str | None, 
         if choice == "q":
             return 0
         if choice in {"1", "2", "3"}:
-            chosen = _pick(keys, "number(s): " if choice == "2" else "number: ", many=choice == "2", lookup=lookup)
+            prompt = "numbers, ranges or names (e.g. 2 4-6 exam1/ana): " if choice == "2" else "number or name: "
+            chosen = _pick(keys, prompt, many=choice == "2", lookup=lookup)
             if chosen:
                 _test(root, chosen, options, without_reference=choice == "3", source=source)
         elif choice == "4":
@@ -155,10 +158,15 @@ def _test(root: Path, chosen: list[str], options: dict[str, Any], *, without_ref
         extra = {**WITHOUT_REFERENCE, "STATE_DIR": str(root / WITHOUT_REFERENCE["STATE_DIR"])}
 
     def test() -> None:
+        if without_reference:
+            print(
+                "  What if the student had no reference photo: judged without it, into "
+                f"{WITHOUT_REFERENCE['RESULTS_PREFIX']}/ with its own alert counts; the real results stay as they are."
+            )
         if source is not None:
             extra.update(source.prepare(chosen))  # the cost confirmed, the captures copied down
         report = run_folder(root, only=chosen, extra_env=extra, progress=False, **options)
-        _show(root, chosen, check_settings(extra))
+        _show(root, chosen, check_settings(extra), without_reference=without_reference)
         print_summary(report, name_missing_references=not without_reference)  # hidden on purpose there
 
     _run_menu_choice(test)

@@ -60,12 +60,12 @@ def run(target: str, *, settle_minutes: float | None, start: str | None, as_json
         raise UsageError("--start needs s3://BUCKET; for a run folder, run `proctoring run DIR` again")
     opened = open_target(target, "reconcile", images_prefix)
     on_s3, bucket = opened.on_s3, opened.bucket
-    if on_s3:
-        listing = bucket_captures(opened.s3, bucket, images_prefix)
-        settle = timedelta(minutes=15 if settle_minutes is None else settle_minutes)
-    else:
+    if opened.root is not None:
         listing = folder_captures(opened.root, images_prefix)
         settle = timedelta(minutes=settle_minutes or 0)
+    else:
+        listing = bucket_captures(opened.s3, bucket, images_prefix)
+        settle = timedelta(minutes=15 if settle_minutes is None else settle_minutes)
     with aws_refusals(target):
         checks = reconcile(opened.storage, bucket, listing, settings, settle=settle)
     problems = [check for check in checks if check.state in PROBLEMS]

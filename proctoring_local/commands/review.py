@@ -39,10 +39,10 @@ def run(
 
         with aws_refusals(target):
             return run_references(opened, settings.reference_prefix, analyzer)
-    if opened.on_s3:
-        keys = bucket_results(opened.s3, opened.bucket, settings.results_prefix)
-    else:
+    if opened.root is not None:
         keys = folder_results(opened.root, settings.results_prefix)
+    else:
+        keys = bucket_results(opened.s3, opened.bucket, settings.results_prefix)
     with aws_refusals(target):
         verdicts, unreadable = read_verdicts(opened, keys)
     if exam is not None:

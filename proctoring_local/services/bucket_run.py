@@ -14,6 +14,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -126,11 +127,12 @@ def copy_down(s3: Any, bucket: str, keys: list[str], folder: Path) -> None:
 
     for key in keys:
         path = folder / key
-        head = _call("HeadObject", bucket, key, lambda key=key: s3.head_object(Bucket=bucket, Key=key))
+        head = _call("HeadObject", bucket, key, partial(s3.head_object, Bucket=bucket, Key=key))
         if path.is_file() and file_etag(path) == head["ETag"].strip('"'):
             continue
         path.parent.mkdir(parents=True, exist_ok=True)
-        body = _call("GetObject", bucket, key, lambda key=key: s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        response = _call("GetObject", bucket, key, partial(s3.get_object, Bucket=bucket, Key=key))
+        body = response["Body"].read()
         path.write_bytes(body)
 
 
@@ -177,9 +179,7 @@ def write_back(s3: Any, bucket: str, out: Path, report: Any, settings: Any) -> i
             "PutObject",
             bucket,
             settings.results_prefix,
-            lambda key=key, path=path: s3.put_object(
-                Bucket=bucket, Key=key, Body=path.read_bytes(), ContentType="application/json"
-            ),
+            partial(s3.put_object, Bucket=bucket, Key=key, Body=path.read_bytes(), ContentType="application/json"),
         )
         written += 1
     return written

@@ -181,7 +181,7 @@ def rekognition_region() -> str:
             "--analyzer rekognition needs an AWS region, and none is configured: the captures are sent "
             "there (set AWS_DEFAULT_REGION, or `region` in your AWS profile)"
         )
-    return session.region_name
+    return str(session.region_name)
 
 
 # Answers that mean the credentials themselves were refused: every capture would be refused too.

@@ -34,8 +34,7 @@ def _sources() -> tuple[Any, Any, Any]:
     from skimage import data
 
     astronaut = Image.fromarray(data.astronaut())
-    with cbook.get_sample_data("grace_hopper.jpg") as handle:
-        grace = Image.open(handle).convert("RGB")
+    grace = Image.open(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)).convert("RGB")
     desk = Image.fromarray(data.coffee())  # a coffee cup on a table: the student has left
     return astronaut, grace, desk
 

@@ -103,8 +103,9 @@ def run_load_check(
             )
 
         first = run(progress)
-        written = {key: stored_result_path(root, key) for key in keys}
-        snapshot = {key: path.read_bytes() for key, path in written.items() if path is not None}
+        found = {key: stored_result_path(root, key) for key in keys}
+        written = {key: path for key, path in found.items() if path is not None}
+        snapshot = {key: path.read_bytes() for key, path in written.items()}
         documents = {key: json.loads(data) for key, data in snapshot.items()}
         delivered = len(receiver.deliveries)
         idempotency_keys = receiver.idempotency_keys()

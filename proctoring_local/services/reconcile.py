@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from proctoring_local.services.targets import bucket_listing
+from proctoring_local.services.verdicts import natural_order
 
 if TYPE_CHECKING:
     from proctoring.config import Settings
@@ -165,11 +166,11 @@ def start_executions(client: Any, state_machine_arn: str, bucket: str, checks: l
     return started
 
 
-def summary_rows(checks: list[CaptureCheck], images_prefix: str) -> dict[str, Counter]:
+def summary_rows(checks: list[CaptureCheck], images_prefix: str) -> dict[str, Counter[str]]:
     """Per exam: captures, the documents' statuses, in progress and each problem."""
     from proctoring_local.services.run.captures import student_of
 
-    rows: dict[str, Counter] = defaultdict(Counter)
+    rows: dict[str, Counter[str]] = defaultdict(Counter)
     for check in checks:
         student = student_of(check.key, images_prefix)
         exam = student[0] if student else "(invalid key)"
@@ -177,7 +178,7 @@ def summary_rows(checks: list[CaptureCheck], images_prefix: str) -> dict[str, Co
         if check.status and check.state != "stale":
             rows[exam][check.status] += 1
         rows[exam][check.state] += 1
-    return dict(sorted(rows.items()))
+    return dict(sorted(rows.items(), key=lambda item: natural_order(item[0])))
 
 
 def print_report(checks: list[CaptureCheck], images_prefix: str, where: str, *, shown: int = 20) -> None:

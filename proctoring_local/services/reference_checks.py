@@ -30,6 +30,7 @@ def reference_infos(target: Target, reference_prefix: str) -> list[Any]:
     """The reference photos under the prefix (ObjectInfo each), by key."""
     from proctoring.storage import ObjectInfo
 
+    infos: list[ObjectInfo | None]
     if target.on_s3:
         listed = bucket_listing(target.s3, target.bucket, reference_prefix)
         infos = [

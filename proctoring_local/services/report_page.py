@@ -69,7 +69,7 @@ def report_model(target: Any, exam: str, max_pictures: int = DEFAULT_MAX_PICTURE
     """Everything the page shows, as JSON-ready data (the dashboard serves it as is)."""
     from proctoring.config import Settings
     from proctoring_local.services.review_page import face_boxes, reference_key
-    from proctoring_local.services.verdicts import bucket_results, folder_results, read_verdicts
+    from proctoring_local.services.verdicts import bucket_results, folder_results, natural_order, read_verdicts
 
     settings = Settings.from_env()
     prefix = f"{settings.results_prefix}{exam}/"
@@ -115,9 +115,9 @@ def report_model(target: Any, exam: str, max_pictures: int = DEFAULT_MAX_PICTURE
         for capture, picture in zip(pictured, pictures, strict=True):
             capture["picture"] = picture
         references = dict(zip(sources, pool.map(reference_of, sources.values()), strict=True))
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"student": student, "reference": references.get(student), "captures": captures, "totals": totals(captures)}
-        for student, captures in sorted(students.items())
+        for student, captures in sorted(students.items(), key=lambda item: natural_order(item[0]))
     ]
     for row in rows:
         for capture in row["captures"]:

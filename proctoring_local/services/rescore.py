@@ -76,7 +76,8 @@ def rescore_folder(
             reset_backends()
     if execution.status != "SUCCEEDED":
         raise UsageError(f"the re-score ended {execution.status}: {execution.error}: {execution.cause}")
-    summary = json.loads((root / "rescores" / exam / execution.output["request"]["run"] / "summary.json").read_text())
+    run = (execution.output or {})["request"]["run"]
+    summary: dict[str, Any] = json.loads((root / "rescores" / exam / run / "summary.json").read_text())
     summary["seconds"] = seconds
     summary["invocations"] = dict(invocations)
     summary["lambda_seconds"] = lambda_seconds

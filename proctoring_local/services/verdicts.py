@@ -17,10 +17,18 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
+
+from natsort import natsort_keygen, ns
 
 from proctoring_local.services.checks import UsageError
 from proctoring_local.services.targets import READERS, Target, bucket_listing
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+# Students and captures as people count them: s1, s2, s10 (not s1, s10, s2).
+natural_order = natsort_keygen(alg=ns.IGNORECASE)
 
 NEEDS_A_LOOK = ("ALERT_FINAL", "ALERT", "ERROR")
 STATUSES = ("OK", *NEEDS_A_LOOK)
@@ -134,7 +142,7 @@ def read_verdicts(target: Target, keys: Iterator[str]) -> tuple[list[Verdict], l
         answers = list(pool.map(read, keys))
     verdicts = sorted(
         (answer for answer in answers if isinstance(answer, Verdict)),
-        key=lambda verdict: (verdict.exam_id, verdict.user_id, verdict.capture),
+        key=lambda verdict: natural_order((verdict.exam_id, verdict.user_id, verdict.capture)),
     )
     return verdicts, [answer for answer in answers if isinstance(answer, str)]
 
@@ -177,7 +185,6 @@ def write_csv(verdicts: list[Verdict], out: TextIO) -> None:
 def print_review(verdicts: list[Verdict], where: str, statuses: tuple[str, ...]) -> None:
     from rich.console import Console
     from rich.markup import escape
-    from rich.table import Table
 
     console = Console()
     if not verdicts:
@@ -196,7 +203,49 @@ def print_review(verdicts: list[Verdict], where: str, statuses: tuple[str, ...])
     exams = sorted({verdict.exam_id for verdict in shown})
     several_exams = len(exams) > 1
     where_shown = "" if several_exams else f" in {escape(exams[0])}"
-    table = Table(title=f"To look at{where_shown}: {' / '.join(statuses)}")
+    title = f"To look at{where_shown}: {' / '.join(statuses)}"
+    if console.width < WIDE_TABLE:
+        _print_blocks(console, title, shown, several_exams)
+    else:
+        _print_table(console, title, shown, several_exams)
+    unchecked = sum(verdict.objects_unchecked for verdict in shown)
+    if unchecked:
+        console.print(
+            f"Objects (phones, books) were not checked in {unchecked} of these: the offline analyzer has no "
+            "object model (the documents say so too).",
+            soft_wrap=True,
+        )
+
+
+# Below this many columns the reasons would wrap a few words a line beside the names: each capture is
+# then a line of its own, its reasons indented below it on the whole width.
+WIDE_TABLE = 110
+
+
+def _print_blocks(console: Console, title: str, shown: list[Verdict], several_exams: bool) -> None:
+    import textwrap
+
+    console.print(title, style="bold", markup=False)
+    previous = None
+    for verdict in shown:
+        if previous is not None and (verdict.exam_id, verdict.user_id) != previous:
+            console.print()
+        previous = (verdict.exam_id, verdict.user_id)
+        count = verdict.document.get("alert_count")
+        names = (verdict.exam_id, verdict.user_id) if several_exams else (verdict.user_id,)
+        where = "/".join((*names, verdict.capture)) if verdict.user_id else verdict.capture  # a key out of place
+        alert = "" if count is None else f" (alert {count})"
+        console.print(f"{where}  {verdict.status}{alert}", markup=False, highlight=False, soft_wrap=True)
+        for reason in verdict.why.splitlines():
+            folded = textwrap.fill(reason, console.width - 1, initial_indent="    ", subsequent_indent="    ")
+            console.print(folded, markup=False, highlight=False, soft_wrap=True)
+
+
+def _print_table(console: Console, title: str, shown: list[Verdict], several_exams: bool) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=title)
     for column in (*(("exam",) if several_exams else ()), "student", "capture", "status", "alert #"):
         # Names and keys fold rather than push the reason out of a narrow terminal.
         table.add_column(
@@ -220,13 +269,6 @@ def print_review(verdicts: list[Verdict], where: str, statuses: tuple[str, ...])
         )
         previous = student
     console.print(table)
-    unchecked = sum(verdict.objects_unchecked for verdict in shown)
-    if unchecked:
-        console.print(
-            f"Objects (phones, books) were not checked in {unchecked} of these: the offline analyzer has no "
-            "object model (the documents say so too).",
-            soft_wrap=True,
-        )
 
 
 def write_file(path: str, text: str, encoding: str = "utf-8", *, owner_only: bool = False) -> None:

@@ -21,7 +21,8 @@ FIXTURES = Path(__file__).parent / "fixtures" / "rekognition"
 
 
 def fixture(name: str) -> dict[str, Any]:
-    return json.loads((FIXTURES / f"{name}.json").read_text())
+    answer: dict[str, Any] = json.loads((FIXTURES / f"{name}.json").read_text())
+    return answer
 
 
 def compared(detected: str | dict[str, Any], similarity: float, others: float = 5.0) -> dict[str, Any]:
@@ -60,7 +61,7 @@ class CannedRekognition:
             aws_access_key_id="x",
             aws_secret_access_key="x",  # noqa: S106
         ).meta.service_model
-        self._answers: dict[tuple[str, str], str] = {}
+        self._answers: dict[tuple[str, str], str | dict[str, Any]] = {}
         self._failures: dict[str, list[str]] = {}
         self.calls: list[str] = []
         self._lock = threading.Lock()

@@ -19,13 +19,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from proctoring_local.stand_ins import moto_seam
 from proctoring_local.stand_ins import template as tpl
 from proctoring_local.stand_ins.analysis_cache import CACHED_STEPS, AnalysisCache
 from proctoring_local.stand_ins.ids import fast_uuid4
 from proctoring_local.stand_ins.lambdas import ACCOUNT, REGION, function_arn, invoke_handler, load_handler_module
+
+if TYPE_CHECKING:
+    from moto.core.config import DefaultConfig
 
 # A Choice on ``IsPresent`` logs the missing path at ERROR level although nothing failed.
 logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
@@ -137,7 +140,8 @@ class LocalStepFunctions:
             core: dict[str, Any] = {}
             if self._passthrough:
                 core = {"mock_credentials": False, "passthrough": {"services": list(self._passthrough)}}
-            mocker = mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "core": core})
+            config = {"stepfunctions": {"execute_state_machine": True}, "core": core}
+            mocker = mock_aws(config=cast("DefaultConfig", config))
             mocker.start()
             self._stack.append(mocker.stop)
 
@@ -199,12 +203,14 @@ class LocalStepFunctions:
         payload = json.loads(raw) if isinstance(raw, (bytes, str)) else raw
         started = time.perf_counter()
         cache, step = self.analysis_cache, self._cached_step.get(parameters["FunctionName"])
-        result = cache.get(step, payload) if cache and step else None
+        # Only the analysis steps' answers are stored, keyed by their input (a JSON object).
+        reusable = (cache, step, payload) if cache is not None and step and isinstance(payload, dict) else None
+        result = reusable[0].get(reusable[1], reusable[2]) if reusable else None
         errored = False
         if result is None:
             result, errored = invoke_handler(module, name, payload, timeout, memory)
-            if cache and step and not errored:
-                cache.put(step, payload, result)
+            if reusable and not errored:
+                reusable[0].put(reusable[1], reusable[2], result)
         elapsed = time.perf_counter() - started
         with self._invocations_lock:
             self.step_seconds[name] = self.step_seconds.get(name, 0.0) + elapsed
@@ -221,7 +227,7 @@ class LocalStepFunctions:
         serialising, routing) cost about 3 ms per capture and adds nothing the interpreter sees.
         """
         execution = self._backend().start_execution(self.state_machine_arn, name or fast_uuid4().hex, json.dumps(event))
-        return execution.exec_arn
+        return str(execution.exec_arn)
 
     @staticmethod
     def _backend() -> Any:

@@ -64,4 +64,4 @@ class UploadRule:
         self._matcher = EventPattern.load(json.dumps(self.pattern))
 
     def matches(self, event: dict[str, Any]) -> bool:
-        return self._matcher.matches_event(event)
+        return bool(self._matcher.matches_event(event))  # type: ignore[arg-type]  # moto types it as its own message

@@ -30,7 +30,7 @@ def load_template() -> dict[str, Any]:
     template, matches = decode(str(TEMPLATE))
     if matches:
         raise RuntimeError(f"template.yaml does not parse: {matches}")
-    return template
+    return dict(template)
 
 
 def resolve(node: Any, refs: dict[str, Any], conditions: dict[str, bool]) -> Any:
@@ -61,7 +61,7 @@ def parameter_defaults() -> dict[str, str]:
 
 
 def definition_path(state_machine: str = STATE_MACHINE) -> Path:
-    return ROOT / load_template()["Resources"][state_machine]["Properties"]["DefinitionUri"]
+    return ROOT / str(load_template()["Resources"][state_machine]["Properties"]["DefinitionUri"])
 
 
 def step_functions(state_machine: str = STATE_MACHINE) -> dict[str, dict[str, Any]]:
@@ -94,4 +94,5 @@ def upload_rule_pattern(bucket: str, parameters: dict[str, str] | None = None) -
     refs = {**params, "CaptureBucket": bucket, "BucketName": bucket}
     events = load_template()["Resources"][STATE_MACHINE]["Properties"]["Events"]
     pattern = events["CaptureUploaded"]["Properties"]["Pattern"]
-    return resolve(pattern, refs, {"CreateBucket": True})
+    resolved: dict[str, Any] = resolve(pattern, refs, {"CreateBucket": True})
+    return resolved

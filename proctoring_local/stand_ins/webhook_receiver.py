@@ -80,11 +80,11 @@ class WebhookReceiver:
                         payload = json_object(body) or {}
                         receiver.on_rejected(Delivery(payload, dict(self.headers.items()), False, status))
                 if status == 200:
-                    payload = json_object(body)
-                    if payload is None:  # signed, but not the JSON object the pipeline sends
+                    signed = json_object(body)
+                    if signed is None:  # signed, but not the JSON object the pipeline sends
                         status = 400
                     else:
-                        delivery = Delivery(payload, dict(self.headers.items()), valid, status)
+                        delivery = Delivery(signed, dict(self.headers.items()), valid, status)
                         with receiver._lock:
                             receiver.deliveries.append(delivery)
                         if receiver.on_delivery:

@@ -63,23 +63,30 @@ def test_the_review_lists_what_needs_a_look_student_by_student(judged, capsys):
     assert out.index("c1_alert.jpg") < out.index("c2_alert.jpg") < out.index("c3_alert.jpg") < out.index("c9.jpg")
 
 
-def test_an_80_column_terminal_still_shows_why_beside_a_long_key(tmp_path, capsys, monkeypatch):
-    build_exam(tmp_path, users=("ana",), captures=0)
-    deep = tmp_path / "images" / "exam1" / "ana" / "a_folder_too_deep" / "c1.jpg"
+def test_an_80_column_terminal_gives_each_reason_the_whole_width(tmp_path, capsys, monkeypatch):
+    build_exam(tmp_path, users=("s1", "s10", "s2"), captures=0)
+    deep = tmp_path / "images" / "exam1" / "s10" / "a_folder_too_deep" / "c1.jpg"
     deep.parent.mkdir(parents=True)
     deep.write_bytes(synthetic_jpeg(1))
-    (deep.parent.parent / "c2_alert.jpg").write_bytes(synthetic_jpeg(2))
+    for student in ("s1", "s10", "s2"):
+        (tmp_path / "images" / "exam1" / student).mkdir(parents=True, exist_ok=True)
+        (tmp_path / "images" / "exam1" / student / "c2_alert.jpg").write_bytes(synthetic_jpeg(2))
     assert run_folder(tmp_path, workers=1, progress=False, analyzer_factory=FACTORY).complete
     monkeypatch.setenv("COLUMNS", "80")
     assert main(["review", str(tmp_path)]) == 0
-    lines = capsys.readouterr().out.splitlines()
-    assert max(len(line) for line in lines if "│" in line) <= 80
-    header = next(line for line in lines if "┃" in line)
-    assert header.split("┃")[-2].strip() == "why"
-    # The reason wraps inside its own column: reading that column top to bottom gives it back.
-    why = " ".join(line.split("│")[-2].strip() for line in lines if line.startswith("│"))
-    assert "No face was found in the capture." in " ".join(why.split())
-    assert "found 4 segment(s) after the prefix" in " ".join(why.split())
+    out = capsys.readouterr().out.splitlines()
+    lines = out[out.index("To look at: ALERT_FINAL / ALERT / ERROR") :]  # (above it, the folder's path)
+    assert max(len(line) for line in lines) <= 80
+    # Each capture on a line of its own, students in the order people count them, its reasons
+    # indented below it, folded at whole words.
+    headings = [line for line in lines if line.startswith("exam1/")]
+    assert headings == [f"exam1/{student}/c2_alert.jpg  ALERT (alert 1)" for student in ("s1", "s2", "s10")]
+    reasons = [line for line in lines if line.startswith("    ")]
+    assert reasons.count("    No face was found in the capture.") == 3
+    assert "images/exam1/s10/a_folder_too_deep/c1.jpg  ERROR" in lines  # a key out of place, as it is
+    words = " ".join(" ".join(line.split()) for line in reasons)
+    assert "found 4 segment(s) after the prefix" in words
+    assert all(line == line.rstrip() for line in lines)
 
 
 def test_status_and_exam_narrow_the_list(judged, capsys):

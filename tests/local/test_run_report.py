@@ -77,6 +77,17 @@ def test_every_row_of_the_summary_adds_up(tmp_path, capsys, monkeypatch):
     assert rows["exam"][2:] == ["captures", "OK", "ALERT", "ALERT_FINAL", "ERROR"]  # none without a verdict
 
 
+def test_students_are_listed_in_the_order_people_count_them(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    students = ["s10", "s2", "s1", "S3", "s21"]  # ids are case-sensitive; their order is not
+    outcomes = [CaptureOutcome(f"images/e/{student}/a.jpg", "OK", "SUCCEEDED") for student in students]
+    report = RunReport(root=tmp_path, outcomes=outcomes)
+    assert [student for _, student in report.by_student()] == ["s1", "s2", "S3", "s10", "s21"]
+    print_summary(report)
+    listed = [line.split("│")[2].strip() for line in capsys.readouterr().out.splitlines() if line.startswith("│ e ")]
+    assert listed == ["s1", "s2", "S3", "s10", "s21"]
+
+
 def test_a_student_folder_spelled_both_ways_is_one_student_in_the_count_and_the_summary(tmp_path):
     # Two machines synced one student's captures, one composed and one decomposed; no reference
     # yet, so each capture is a counted REFERENCE_MISSING alert.
@@ -158,7 +169,7 @@ def test_the_proctoring_command_is_named_as_it_can_be_typed(tmp_path, monkeypatc
 def test_the_review_command_names_the_prefixes_of_a_run_that_used_others(exam, monkeypatch, capsys):
     # The menu's what-if run writes its own results folder: the command it prints must read that one.
     (exam / "images" / "stray.jpg").unlink()
-    extra = {"REFERENCE_PREFIX": "reference-disabled-for-this-test", "RESULTS_PREFIX": "results-without-reference"}
+    extra = {"REFERENCE_PREFIX": "what-if-without-reference", "RESULTS_PREFIX": "results-without-reference"}
     report = run_folder(
         exam, only=["exam1/ana/c0.jpg"], extra_env=extra, workers=1, progress=False, analyzer_factory=FACTORY
     )
@@ -167,7 +178,7 @@ def test_the_review_command_names_the_prefixes_of_a_run_that_used_others(exam, m
     command = out.split("Why each of the 1 alert(s) and error(s): ")[1]
     settings, review = command.split(f" {proctoring_command()} review ")
     assert shlex.split(review) == [str(exam)]
-    assert settings == "REFERENCE_PREFIX=reference-disabled-for-this-test RESULTS_PREFIX=results-without-reference"
+    assert settings == "REFERENCE_PREFIX=what-if-without-reference RESULTS_PREFIX=results-without-reference"
     for assignment in shlex.split(settings):
         monkeypatch.setenv(*assignment.split("=", 1))
     assert main(["review", str(exam), "--csv", "-"]) == 0

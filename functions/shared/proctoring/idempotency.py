@@ -12,11 +12,17 @@ import os
 import threading
 import time
 import weakref
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar, cast
 
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer, IdempotencyConfig, IdempotentHookFunction
+from aws_lambda_powertools.utilities.idempotency import (
+    BasePersistenceLayer,
+    IdempotencyConfig,
+    IdempotentHookFunction,
+    idempotent_function,
+)
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyItemAlreadyExistsError,
     IdempotencyItemNotFoundError,
@@ -28,6 +34,20 @@ from .errors import ConfigurationError
 from .sqlite_file import SqliteFile
 
 INPROGRESS = "INPROGRESS"
+
+_Params = ParamSpec("_Params")
+_Result = TypeVar("_Result")
+
+
+def once_per_payload(
+    *, data_keyword_argument: str, persistence_store: BasePersistenceLayer, config: IdempotencyConfig
+) -> Callable[[Callable[_Params, _Result]], Callable[_Params, _Result]]:
+    """Powertools' ``idempotent_function``, keeping the decorated function's signature for the type
+    checker (Powertools' own decorator is unannotated, which would make every caller's result Any)."""
+    decorator = idempotent_function(
+        data_keyword_argument=data_keyword_argument, persistence_store=persistence_store, config=config
+    )
+    return cast(Callable[[Callable[_Params, _Result]], Callable[_Params, _Result]], decorator)
 
 
 class SqlitePersistenceLayer(BasePersistenceLayer):

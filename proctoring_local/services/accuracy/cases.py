@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from proctoring_local.services.accuracy import conditions as c
-from proctoring_local.services.accuracy.sources import SHARED_FACES, SHARED_PAIRS, SHARED_PROVENANCE, Photo, photos
+from proctoring_local.services.accuracy.sources import SHARED_FACES, SHARED_PAIRS, SHARED_PROVENANCE, Box, Photo, photos
 
 EXAM = "accuracy"
 MID = 0.32  # the face's share of the frame's width for the conditions below: a student at a laptop
 
 # (name, what it does) -> image or JPEG bytes. Benign: the student's own face must stay OK.
-GENUINE_CONDITIONS: dict[str, Callable[[Any, c.Box, int], Any]] = {
+GENUINE_CONDITIONS: dict[str, Callable[[Any, Box, int], Any]] = {
     "near": lambda photo, box, seed: c.webcam_frame(photo, box, 0.45),
     "mid": lambda photo, box, seed: c.webcam_frame(photo, box, MID),
     "far": lambda photo, box, seed: c.webcam_frame(photo, box, 0.2),

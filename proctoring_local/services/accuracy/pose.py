@@ -31,10 +31,13 @@ def _rotation(yaw: float, pitch: float) -> np.ndarray:
     y, p = math.radians(yaw), math.radians(pitch)
     about_vertical = np.array([[math.cos(y), 0, math.sin(y)], [0, 1, 0], [-math.sin(y), 0, math.cos(y)]])
     about_horizontal = np.array([[1, 0, 0], [0, math.cos(p), -math.sin(p)], [0, math.sin(p), math.cos(p)]])
-    return about_vertical @ about_horizontal
+    rotation: np.ndarray = about_vertical @ about_horizontal
+    return rotation
 
 
-def project(yaw: float, pitch: float, depth_scale: float = 1.0, noise: float = 0.0, rng: random.Random | None = None):
+def project(
+    yaw: float, pitch: float, depth_scale: float = 1.0, noise: float = 0.0, rng: random.Random | None = None
+) -> np.ndarray:
     """The six landmarks of a face turned by ``yaw`` and ``pitch``, as the camera sees them."""
     from proctoring.analysis.local import _MODEL_POINTS
 
@@ -50,7 +53,8 @@ def project(yaw: float, pitch: float, depth_scale: float = 1.0, noise: float = 0
     if noise and rng is not None:
         eyes = float(np.linalg.norm(points[2] - points[3]))
         points = points + np.array([[rng.gauss(0, noise * eyes), rng.gauss(0, noise * eyes)] for _ in points])
-    return points
+    projected: np.ndarray = points
+    return projected
 
 
 def estimate(points: np.ndarray) -> tuple[float, float] | None:

@@ -46,8 +46,7 @@ class Photo:
         if self.name == "grace_hopper.jpg":
             import matplotlib.cbook as cbook
 
-            with cbook.get_sample_data("grace_hopper.jpg") as handle:
-                return Image.open(handle).convert("RGB")
+            return Image.open(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)).convert("RGB")
         with Image.open(SHARED_FACES / self.name) as image:
             return ImageOps.exif_transpose(image).convert("RGB")
 

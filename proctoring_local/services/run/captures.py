@@ -75,7 +75,7 @@ def _entries_under(folder: Path) -> list[Path]:
     """What ``os.walk`` lists as non-folders under ``folder``, hidden ones left out, linked
     folders followed once each."""
     seen: set[tuple[int, int]] = set()
-    files = []
+    files: list[Path] = []
     for directory, subdirectories, names in os.walk(folder, followlinks=True):
         stat = os.stat(directory)
         if (stat.st_dev, stat.st_ino) in seen:
@@ -105,7 +105,7 @@ def find_captures(root: Path, only: list[str] | None = None, images_prefix: str 
     images = root / images_prefix
     keys = sorted(path.relative_to(root).as_posix() for path in _files_under(images))
     if only:
-        wanted = []
+        wanted: list[str] = []
         for pattern in only:
             candidate = Path(pattern)
             if candidate.is_absolute() or candidate.exists():
@@ -220,10 +220,10 @@ def process_capture(sfn: Any, rule: Any, root: Path, key: str, settings: Setting
             return CaptureOutcome(key, "MISSING", "NOT_RUN", problem)
         execution = sfn.run(event)
         sfn.forget(execution.arn)
-        document_path = stored_result_path(root, key, settings)
-        if document_path is None:
+        stored = stored_result_path(root, key, settings)
+        if stored is None:
             return CaptureOutcome(key, "MISSING", execution.status, execution.error or "")
-        document = json.loads(document_path.read_text())
+        document = json.loads(stored.read_text())
         reason = document.get("reason", "")
         if execution.status == "FAILED" and document.get("error"):
             reason = f"{reason} ({document['error'].get('name')}: {document['error'].get('message')})"

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from proctoring_local.services.run.captures import CaptureOutcome, student_of
+from proctoring_local.services.verdicts import NEEDS_A_LOOK, natural_order
 
 STATUSES = ("OK", "ALERT", "ALERT_FINAL", "ERROR")
 
@@ -46,13 +47,13 @@ class RunReport:
         """Executions that ended FAILED: a step failed after its retries (not a verdict, not bad input)."""
         return [outcome for outcome in self.outcomes if outcome.execution == "FAILED"]
 
-    def by_student(self) -> dict[tuple[str, str], Counter]:
-        table: dict[tuple[str, str], Counter] = defaultdict(Counter)
+    def by_student(self) -> dict[tuple[str, str], Counter[str]]:
+        table: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
         for outcome in self.outcomes:
             student = student_of(outcome.key, self.images_prefix) or ("(invalid key)", "")
             table[student]["captures"] += 1
             table[student][outcome.status] += 1
-        return dict(sorted(table.items()))
+        return dict(sorted(table.items(), key=lambda item: natural_order(item[0])))
 
 
 def proctoring_command() -> str:
@@ -87,7 +88,8 @@ def missing_reference_lines(report: RunReport) -> list[str]:
             student[1]
             for outcome in report.outcomes
             if "REFERENCE_MISSING" in outcome.codes and (student := student_of(outcome.key, report.images_prefix))
-        }
+        },
+        key=natural_order,
     )
     if not students:
         return []
@@ -102,12 +104,12 @@ def missing_reference_lines(report: RunReport) -> list[str]:
     lines = [f"No reference photo in {where} for {len(students)} student(s): {', '.join(students[:SHOWN])}"]
     if more := and_more(len(students)):
         lines[0] += f" {more}"
-    for student in students:
-        for path in by_folded_stem.get(student.casefold(), []):
+    for name in students:
+        for path in by_folded_stem.get(name.casefold(), []):
             if path.suffix not in REFERENCE_EXTENSIONS:
                 lines.append(f"  {path.name} is there, but a reference must be a .jpg, .jpeg or .png file")
-            elif path.stem != student:
-                lines.append(f"  {path.name} is there, but ids are case-sensitive: name it {student}{path.suffix}")
+            elif path.stem != name:
+                lines.append(f"  {path.name} is there, but ids are case-sensitive: name it {name}{path.suffix}")
     return lines
 
 
@@ -160,7 +162,7 @@ def print_summary(report: RunReport, *, name_missing_references: bool = True) ->
     columns.update({status: title for status, title in unjudged.items() if status in present})
     for title in columns.values():
         table.add_column(title, justify="right")
-    totals: Counter = Counter()
+    totals: Counter[str] = Counter()
     for (exam, student), counts in report.by_student().items():
         totals.update(counts)
         table.add_row(exam, student, *(str(counts.get(column, 0)) for column in columns))
@@ -205,7 +207,6 @@ def print_summary(report: RunReport, *, name_missing_references: bool = True) ->
     if unmatched:
         console.print(f"{len(unmatched)} file(s) not matched by the upload rule, not processed.")
     console.print(f"Results: {report.root / report.results_prefix.strip('/')}")
-    from proctoring_local.services.verdicts import NEEDS_A_LOOK
 
     to_look_at = sum(outcome.status in NEEDS_A_LOOK for outcome in report.outcomes)
     if to_look_at:

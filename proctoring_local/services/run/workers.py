@@ -27,7 +27,6 @@ from proctoring_local.services.checks import (
     rekognition_region,
 )
 from proctoring_local.services.run.captures import (
-    LOCAL_BUCKET,
     find_captures,
     not_files_under,
     printable_key,
@@ -36,6 +35,7 @@ from proctoring_local.services.run.captures import (
 )
 from proctoring_local.services.run.process import worker
 from proctoring_local.services.run.summary import SHOWN, RunReport, and_more
+from proctoring_local.stand_ins.stack import LOCAL_BUCKET
 
 if TYPE_CHECKING:
     from proctoring.config import Settings

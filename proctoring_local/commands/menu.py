@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 from proctoring_local.commands.options import Commands, pipeline_options, webhook_secret
 from proctoring_local.services.checks import UsageError, check_run_folder, check_settings
-from proctoring_local.services.run.captures import find_captures, key_name_problem, printable_key, stored_result_path
+from proctoring_local.services.run.captures import find_captures, key_name_problem, stored_result_path
 from proctoring_local.services.run.summary import print_summary
 from proctoring_local.services.run.workers import RunInterrupted, run_folder
+from proctoring_local.services.terminal import printable_key
 
 if TYPE_CHECKING:
     from proctoring.config import Settings
@@ -148,8 +149,14 @@ def interactive_menu(target: str, *, analyzer: str | None, webhook: str | None, 
 
 
 def _run_all(root: Path, keys: list[str], options: dict[str, Any], source: Any) -> None:
-    extra = source.prepare(keys) if source else {}
-    print_summary(run_folder(root, only=keys if source else None, extra_env=extra, **{**options, "workers": None}))
+    if source is None:
+        print_summary(run_folder(root, extra_env={}, **{**options, "workers": None}))
+        return
+    extra = source.prepare(keys)
+    if copied := source.copied(keys):
+        print_summary(
+            source.with_refusals(run_folder(root, only=copied, extra_env=extra, **{**options, "workers": None}))
+        )
 
 
 def _test(root: Path, chosen: list[str], options: dict[str, Any], *, without_reference: bool, source: Any) -> None:
@@ -165,7 +172,12 @@ def _test(root: Path, chosen: list[str], options: dict[str, Any], *, without_ref
             )
         if source is not None:
             extra.update(source.prepare(chosen))  # the cost confirmed, the captures copied down
-        report = run_folder(root, only=chosen, extra_env=extra, progress=False, **options)
+        keys = source.copied(chosen) if source is not None else chosen
+        if not keys:
+            return  # refused, and said why
+        report = run_folder(root, only=keys, extra_env=extra, progress=False, **options)
+        if source is not None:
+            report = source.with_refusals(report)
         _show(root, chosen, check_settings(extra), without_reference=without_reference)
         print_summary(report, name_missing_references=not without_reference)  # hidden on purpose there
 

@@ -18,7 +18,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from proctoring_local.services.checks import UsageError
+from proctoring_local.services.checks import UsageError, within
 from proctoring_local.services.targets import bucket_listing
 
 PRICE_PER_CALL = 0.001  # Rekognition, per image analysed (us-east-1 list price, first million a month)
@@ -121,19 +121,99 @@ def with_references(s3: Any, bucket: str, settings: Any, keys: list[str]) -> Sel
     return Selection(keys, references, len(students))
 
 
-def copy_down(s3: Any, bucket: str, keys: list[str], folder: Path) -> None:
-    """Each object to ``folder/KEY``, unless a copy with the same ETag is there already."""
+@dataclass(frozen=True)
+class Refused:
+    """An object left in the bucket, and why: its key or its size."""
+
+    key: str
+    why: str
+
+
+def local_path(folder: Path, key: str) -> Path:
+    """Where ``key`` is copied: ``folder/key``. A key is a name a student's upload chose, so one that
+    would land anywhere else (absolute, ``..``, an empty or ``.`` segment that the folder would
+    fold away, or a link inside the folder that leads out of it) raises ValueError saying why."""
+    segments = key.split("/")
+    if key.startswith("/"):
+        raise ValueError("an absolute key")
+    if "\0" in key:
+        raise ValueError("a NUL in the key")
+    if any(segment in {"", ".", ".."} for segment in segments):
+        raise ValueError("a '..', '.' or empty segment in the key: its copy would not be at its own name")
+    path = folder.joinpath(*segments)
+    if not within(folder, path):
+        raise ValueError(f"the folder holds a link on the way to it that leads out of {folder}")
+    return path
+
+
+def copy_down(s3: Any, bucket: str, keys: list[str], folder: Path, limit: int | None = None) -> list[Refused]:
+    """Each object to ``folder/KEY``, unless a copy with the same ETag is there already; the objects
+    refused, by key and why. Sizes are checked before the download, and the download stops at the
+    limit (the object may grow in between): a file is written only whole, and only inside ``folder``."""
+    from proctoring.images import MAX_SOURCE_BYTES
     from proctoring.storage import file_etag
 
+    limit = MAX_SOURCE_BYTES if limit is None else limit
+    folder.mkdir(parents=True, exist_ok=True)
+    refusals: list[Refused] = []
     for key in keys:
-        path = folder / key
+        try:
+            path = local_path(folder, key)
+        except ValueError as why:
+            refusals.append(_refusal(bucket, key, str(why)))
+            continue
         head = _call("HeadObject", bucket, key, partial(s3.head_object, Bucket=bucket, Key=key))
-        if path.is_file() and file_etag(path) == head["ETag"].strip('"'):
+        if int(head["ContentLength"]) > limit:
+            refusals.append(_refusal(bucket, key, _too_large(int(head["ContentLength"]), limit)))
+            continue
+        if path.is_file() and not path.is_symlink() and file_etag(path) == head["ETag"].strip('"'):
             continue
         path.parent.mkdir(parents=True, exist_ok=True)
-        response = _call("GetObject", bucket, key, partial(s3.get_object, Bucket=bucket, Key=key))
-        body = response["Body"].read()
-        path.write_bytes(body)
+        if not within(folder, path):  # a link made while copying
+            refusals.append(_refusal(bucket, key, f"a link on the way to it leads out of {folder}"))
+            continue
+        response = _call("GetObject", bucket, key, partial(s3.get_object, Bucket=bucket, Key=key, IfMatch=head["ETag"]))
+        if (size := _stream_to(path, response["Body"], limit)) is not None:
+            refusals.append(_refusal(bucket, key, _too_large(size, limit)))
+    return refusals
+
+
+def _too_large(size: int, limit: int) -> str:
+    return (
+        f"{size / 1048576:.1f} MB or more, over the {limit / 1048576:.0f} MB a capture may have "
+        "(the deployed pipeline answers IMAGE_TOO_LARGE): not copied"
+    )
+
+
+def _refusal(bucket: str, key: str, why: str) -> Refused:
+    from proctoring_local.services.terminal import printable_key
+
+    print(f"refused s3://{bucket}/{printable_key(key)}: {why}", file=sys.stderr)
+    return Refused(key, why)
+
+
+def _stream_to(path: Path, body: Any, limit: int) -> int | None:
+    """The body into ``path``, through a temporary file beside it; the size read when it passed
+    ``limit`` (then nothing is written), else None."""
+    import contextlib
+    import os
+    import tempfile
+
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".download-")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            size = 0
+            for chunk in body.iter_chunks(1024 * 1024):
+                size += len(chunk)
+                if size > limit:
+                    return size
+                out.write(chunk)
+        os.replace(temporary, path)
+        return None
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        body.close()
 
 
 def confirm(
@@ -202,6 +282,7 @@ class BucketSource:
         self.s3 = _call("ListObjectsV2", self.bucket, "", lambda: boto3.client("s3"))
         self.out = Path(out or Path("runs") / self.bucket)
         self.analyzer, self.write_results, self.yes, self.asking = analyzer, write_results, yes, asking
+        self.refused: list[Refused] = []
 
     def select(self, exam: str | None = None, student: str | None = None, limit: int | None = None) -> Selection:
         return select(self.s3, self.bucket, self.settings, exam=exam, student=student, limit=limit)
@@ -211,8 +292,22 @@ class BucketSource:
         extra environment."""
         selection = with_references(self.s3, self.bucket, self.settings, sorted(set(captures)))
         confirm(selection, self.analyzer, self.bucket, self.out, self.write_results, self.yes, self.asking)
-        copy_down(self.s3, self.bucket, selection.captures + selection.references, self.out)
+        self.refused = copy_down(self.s3, self.bucket, selection.captures + selection.references, self.out)
         return {"CAPTURE_BUCKET": self.bucket}
+
+    def copied(self, captures: list[str]) -> list[str]:
+        """``captures`` but those the copy refused."""
+        refused = {refusal.key for refusal in self.refused}
+        return [key for key in captures if key not in refused]
+
+    def with_refusals(self, report: Any) -> Any:
+        """The run's report with a line for each capture left in the bucket, and why."""
+        from proctoring_local.services.run.captures import CaptureOutcome
+
+        images = self.settings.images_prefix
+        left = [CaptureOutcome(r.key, "MISSING", "NOT_RUN", r.why) for r in self.refused if r.key.startswith(images)]
+        report.outcomes.extend(left)
+        return report
 
     def finish(self, report: Any) -> None:
         if self.write_results:
@@ -230,9 +325,14 @@ def run_bucket(args: Any, secret: str) -> Any:
     source = BucketSource(args.dir, args.out, args.analyzer, write_results=args.write_results, yes=args.yes)
     selection = source.select(args.exam, args.student, args.limit)
     extra = source.prepare(selection.captures)
+    copied = source.copied(selection.captures)
+    if not copied:  # every chosen capture refused: nothing to run (an empty list would mean all)
+        from proctoring_local.services.run.summary import RunReport
+
+        return source.with_refusals(RunReport(root=source.out))
     report = run_folder(
         source.out,
-        only=selection.captures,
+        only=copied,
         analyzer=args.analyzer,
         webhook=args.webhook,
         secret=secret,
@@ -243,4 +343,4 @@ def run_bucket(args: Any, secret: str) -> Any:
         extra_env=extra,
     )
     source.finish(report)
-    return report
+    return source.with_refusals(report)

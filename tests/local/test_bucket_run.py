@@ -142,3 +142,60 @@ def test_the_menu_on_a_bucket_asks_before_each_choice(bucket, monkeypatch, capsy
 )
 def test_aws_refusals_name_what_is_missing(error, operation, said):
     assert said in str(refused(error, operation, BUCKET, "images/"))
+
+
+HOSTILE_KEYS = {
+    "images/exam1/ana/../../../../escaped.jpg": "'..'",
+    "images/exam1/ana/../../../.venv/lib/evil.pth": "'..'",
+    "images/exam1//ana/c9.jpg": "empty segment",
+    "images/exam1/ana/./c9.jpg": "'.'",
+}
+
+
+def test_keys_that_would_leave_the_run_folder_are_refused_by_name_and_the_rest_judged(bucket, capsys, tmp_path):
+    s3, _, work = bucket
+    jpeg = (tmp_path / "source" / "images" / "exam1" / "ana" / "c0.jpg").read_bytes()
+    for key in HOSTILE_KEYS:
+        s3.put_object(Bucket=BUCKET, Key=key, Body=jpeg)
+    # Percent-escapes are ordinary characters of an S3 key: a name, copied and judged as such.
+    s3.put_object(Bucket=BUCKET, Key="images/exam1/ana/%2e%2e%2f%2e%2e%2fc5.jpg", Body=jpeg)
+    s3.put_object(Bucket=BUCKET, Key="images/exam1/ana/huge.jpg", Body=b"\xff\xd8" + bytes(20 * 1024 * 1024))
+    listed = {item["Key"] for item in s3.list_objects_v2(Bucket=BUCKET, Prefix="images/")["Contents"]}
+    assert set(HOSTILE_KEYS) <= listed  # the store kept them as written: the copy must refuse them
+    before = {path for path in tmp_path.rglob("*") if "runs" not in path.parts}
+
+    command = ["run", f"s3://{BUCKET}", "--exam", "exam1", "--yes", "--workers", "1", "--no-progress"]
+    assert main(command) == 1  # some captures have no document: the refused ones
+    out, err = capsys.readouterr()
+
+    after = {path for path in tmp_path.rglob("*") if "runs" not in path.parts}
+    assert after == before  # nothing written anywhere but the run folder
+    run = work / "runs" / BUCKET
+    assert all(path.resolve().is_relative_to(run.resolve()) for path in run.rglob("*"))
+    for key, why in HOSTILE_KEYS.items():
+        assert f"refused s3://{BUCKET}/{key}: " in err and why in err
+    assert f"refused s3://{BUCKET}/images/exam1/ana/huge.jpg: 20.0 MB or more, over the 15 MB" in err
+    assert not (run / "images" / "exam1" / "ana" / "huge.jpg").exists()
+    judged = sorted(p.relative_to(run / "results").as_posix() for p in (run / "results").rglob("*.json"))
+    assert judged == [
+        "exam1/ana/%2e%2e%2f%2e%2e%2fc5.json",
+        "exam1/ana/c0.json",
+        "exam1/ana/c1.json",
+        "exam1/ben/c0.json",
+        "exam1/ben/c1.json",
+    ]
+    assert "images/exam1/ana/huge.jpg" in " ".join(out.split())  # named in the summary as not judged
+
+
+def test_a_link_inside_the_run_folder_cannot_lead_a_copy_out(bucket, capsys, tmp_path):
+    _, _, work = bucket
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    run = work / "runs" / BUCKET / "images"
+    run.mkdir(parents=True)
+    (run / "exam1").symlink_to(outside, target_is_directory=True)  # a folder received with a link in it
+    command = ["run", f"s3://{BUCKET}", "--exam", "exam1", "--yes", "--workers", "1", "--no-progress"]
+    assert main(command) == 1
+    err = capsys.readouterr().err
+    assert list(outside.iterdir()) == []
+    assert f"refused s3://{BUCKET}/images/exam1/ana/c0.jpg: the folder holds a link on the way to it" in err

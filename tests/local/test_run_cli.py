@@ -129,6 +129,20 @@ def test_a_results_folder_that_cannot_be_written_is_a_usage_error(exam, capsys):
     assert f"cannot write into {exam / 'results'}" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("how", ["link", "prefix"])
+def test_a_results_folder_that_leads_out_of_the_run_folder_is_refused(exam, capsys, monkeypatch, how):
+    outside = exam.parent / f"{exam.name}-outside"
+    outside.mkdir()
+    if how == "link":  # a folder received with its results folder linked elsewhere
+        (exam / "results").symlink_to(outside, target_is_directory=True)
+    else:
+        monkeypatch.setenv("RESULTS_PREFIX", f"../{outside.name}/")
+    assert main(["run", str(exam), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert ("leads out of the run folder" if how == "link" else "RESULTS_PREFIX must be a folder name") in err
+    assert list(outside.iterdir()) == []
+
+
 def test_a_damaged_state_file_is_a_usage_error_that_says_what_to_do(exam, capsys):
     state = exam / ".proctoring" / "state.sqlite3"
     state.parent.mkdir()

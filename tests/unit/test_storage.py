@@ -50,6 +50,19 @@ def test_local_storage_follows_symlinks_the_user_placed_under_its_root(tmp_path)
     assert storage.read("any", "images/exam9/ana/c.jpg") == b"abc"
 
 
+def test_local_storage_writes_no_document_through_a_link_that_leads_out(tmp_path):
+    # Links are followed for reading; a results folder linked elsewhere is never written through.
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (tmp_path / "root" / "results").mkdir(parents=True)
+    (tmp_path / "root" / "results" / "exam1").symlink_to(outside, target_is_directory=True)
+    storage = LocalStorage(tmp_path / "root")
+    for write in (storage.write_json, storage.create_json):
+        with pytest.raises(PermissionError, match="leads out of"):
+            write("any", "results/exam1/ana/c.json", {"a": 1})
+    assert list(outside.rglob("*")) == []
+
+
 def test_documents_are_canonical_bytes():
     assert encode_document({"b": 1, "a": [2, 1]}) == encode_document({"a": [2, 1], "b": 1})
 

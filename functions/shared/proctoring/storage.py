@@ -206,6 +206,15 @@ class LocalStorage:
     def _path(self, key: str) -> Path:
         return _resolve_inside(self.root, key)
 
+    def _inside(self, folder: Path) -> None:
+        existing = folder
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        if not existing.resolve().is_relative_to(self.root):
+            raise PermissionError(
+                f"{folder} leads out of {self.root} through a link; documents are written only inside"
+            )
+
     def head(self, bucket: str, key: str) -> ObjectInfo | None:
         try:
             path = self._path(key)
@@ -234,7 +243,11 @@ class LocalStorage:
         """The document in a temporary file beside ``key``'s path, gone afterwards if still there:
         moved or linked into place whole, a reader never sees half a document."""
         path = self._path(key)
+        # Links are followed when reading (an exam kept on another disk), never when writing: a
+        # folder received from someone else may hold one that leads to where documents must not go.
+        self._inside(path.parent)
         path.parent.mkdir(parents=True, exist_ok=True)
+        self._inside(path.parent)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
         try:
             with os.fdopen(fd, "wb") as handle:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from proctoring.keys import alert_subject
 from proctoring_local.services.checks import UsageError
+from proctoring_local.services.terminal import printable_key
 from proctoring_local.stand_ins.stack import LOCAL_BUCKET
 
 if TYPE_CHECKING:
@@ -162,11 +163,6 @@ def shared_results(keys: list[str], settings: Settings | None = None) -> dict[st
         if not key_name_problem(key):  # the others are not run (see process_capture)
             by_result[result_key_for(key, settings)].append(key)
     return {result: sorted(sources) for result, sources in by_result.items() if len(sources) > 1}
-
-
-def printable_key(key: str) -> str:
-    """``key`` as it can be printed: bytes of a file name that are not UTF-8 shown as ``\\xff``."""
-    return key.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def key_name_problem(key: str) -> str:

@@ -29,12 +29,12 @@ from proctoring_local.services.checks import (
 from proctoring_local.services.run.captures import (
     find_captures,
     not_files_under,
-    printable_key,
     shared_results,
     student_of,
 )
 from proctoring_local.services.run.process import worker
 from proctoring_local.services.run.summary import SHOWN, RunReport, and_more
+from proctoring_local.services.terminal import printable_key
 from proctoring_local.stand_ins.stack import LOCAL_BUCKET
 
 if TYPE_CHECKING:

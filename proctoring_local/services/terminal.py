@@ -1,0 +1,11 @@
+"""Names printed to a terminal: a student or a client chooses them, so they are shown, never obeyed."""
+
+from __future__ import annotations
+
+
+def printable_key(key: str) -> str:
+    """``key`` as it can be printed to a terminal: bytes of a file name that are not UTF-8 shown as
+    ``\\xff``, and characters a terminal would act on (escape codes, line breaks, direction
+    overrides) as their escapes, so that a name chosen by a student cannot rewrite the screen."""
+    text = key.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return "".join(char if char.isprintable() else char.encode("unicode_escape").decode("ascii") for char in text)

@@ -44,7 +44,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     folder = getattr(args, "dir", None) or getattr(args, "target", None)
-    load_env_file(None if folder is None or str(folder).startswith("s3://") else folder)
+    args.env_file = load_env_file(None if folder is None or str(folder).startswith("s3://") else folder)
     try:
         return int(args.handler(args))
     except (UsageError, FileExistsError) as error:

@@ -235,3 +235,13 @@ def ctrl_c_twice_analyzer() -> CannedAnalyzer:
     """Factory for the runner's workers: Ctrl-C pressed twice while a capture named "interrupt" is
     analysed, which then takes a minute (unless its worker is stopped at once)."""
     return _interrupting_analyzer(presses=2, then_sleep=60.0)
+
+
+def environment_recording_analyzer() -> CannedAnalyzer:
+    """Factory for the runner's workers: one matching face everywhere; the worker's environment, by
+    name, written to ``$LOCAL_ROOT/worker-environment.json`` for the test to read."""
+    import json
+
+    with open(os.path.join(os.environ["LOCAL_ROOT"], "worker-environment.json"), "w") as out:
+        json.dump(dict(os.environ), out)
+    return CannedAnalyzer({"": [face()]}, similarity=99.0)

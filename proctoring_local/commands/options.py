@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from typing import Any
 
 Commands = Any  # argparse's sub-parsers object (a private type, argparse._SubParsersAction)
@@ -78,17 +79,47 @@ def workers_option(sub: argparse.ArgumentParser, what: str = "worker processes")
     sub.add_argument("--workers", type=positive_int, default=None, help=f"{what} (default: one per core)")
 
 
+def origin(args: argparse.Namespace, flag: str, *names: str) -> str:
+    """Where a value came from, to say so: the flag, the environment, or the .env file (by path)."""
+    if getattr(args, flag.removeprefix("--").replace("-", "_"), None):
+        return flag
+    env_file = getattr(args, "env_file", None)
+    name = next((name for name in names if os.environ.get(name)), names[0])
+    if env_file is not None and name in env_file.applied:
+        return f"{name} in {env_file.path}"
+    return f"${name}"
+
+
+def use_configured_webhook(args: argparse.Namespace) -> None:
+    """``--webhook``, else WEBHOOK_URL (or PROCTORING_WEBHOOK_URL) from the environment or .env."""
+    from proctoring_local.services.checks import check_settings
+
+    args.webhook_origin = origin(args, "--webhook", "WEBHOOK_URL", "PROCTORING_WEBHOOK_URL")
+    args.webhook = args.webhook or check_settings({}).webhook_url or None
+
+
 def webhook_secret(args: argparse.Namespace) -> str:
     """The key deliveries are signed with: ``--webhook-secret``, else $PROCTORING_WEBHOOK_SECRET, else
-    the public development key, which only a receiver on this machine may be sent."""
+    the public development key, which only a receiver on this machine may be sent. A webhook the
+    command line did not name (the environment, a .env) is announced: where it sends, from where."""
+    from urllib.parse import urlparse
+
     from proctoring.notify import secret_problem
     from proctoring_local.services.checks import UsageError, check_webhook_secret, check_webhook_url
     from proctoring_local.services.run.workers import DEFAULT_SECRET
 
     secret = args.webhook_secret or os.environ.get("PROCTORING_WEBHOOK_SECRET")
+    secret_origin = origin(args, "--webhook-secret", "PROCTORING_WEBHOOK_SECRET") if secret else "the development key"
     if secret and (problem := secret_problem(secret)):
-        raise UsageError(problem)
+        raise UsageError(f"{secret_origin}: {problem}")
     if webhook := getattr(args, "webhook", None):
-        check_webhook_url(webhook)  # what is wrong with the URL itself comes first
-        check_webhook_secret(webhook, secret_given=bool(secret))
+        where = getattr(args, "webhook_origin", "--webhook")
+        check_webhook_url(webhook, where)  # what is wrong with the URL itself comes first
+        check_webhook_secret(webhook, where, secret_given=bool(secret))
+        if where != "--webhook":
+            print(
+                f"webhook: each document is sent to {urlparse(webhook).hostname} ({where}), "
+                f"signed with {secret_origin}",
+                file=sys.stderr,
+            )
     return secret or DEFAULT_SECRET

@@ -11,6 +11,7 @@ from proctoring_local.commands.options import (
     capture_pattern,
     pipeline_options,
     positive_int,
+    use_configured_webhook,
     webhook_secret,
     workers_option,
 )
@@ -24,10 +25,7 @@ BUCKET_OPTIONS = ("exam", "student", "limit", "out", "write_results", "yes")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from proctoring_local.services.checks import check_settings
-
-    # --webhook, else WEBHOOK_URL (or PROCTORING_WEBHOOK_URL) from the environment or .env.
-    args.webhook = args.webhook or check_settings({}).webhook_url or None
+    use_configured_webhook(args)
     on_bucket = args.dir.startswith("s3://")
     # A bucket's captures are judged by the service they were meant for, unless told otherwise.
     args.analyzer = args.analyzer or ("rekognition" if on_bucket else "local")
@@ -51,6 +49,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
             in_flight=args.in_flight,
             analyses="refresh" if args.reanalyse else "reuse",
+            webhook_origin=args.webhook_origin,
         )
     print_summary(report)
     if not report.complete:

@@ -341,6 +341,7 @@ def run_bucket(args: Any, secret: str) -> Any:
         in_flight=args.in_flight,
         analyses="refresh" if args.reanalyse else "reuse",
         extra_env=extra,
+        webhook_origin=getattr(args, "webhook_origin", "--webhook"),
     )
     source.finish(report)
     return source.with_refusals(report)

@@ -129,22 +129,28 @@ def check_state_file(path: Path) -> None:
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
-def check_webhook_url(url: str) -> None:
-    """An http(s) URL with a host and a valid port; plain http only on this machine."""
+def check_webhook_url(url: str, where: str = "--webhook") -> None:
+    """An http(s) URL with a host and a valid port, and no credentials in it; plain http only on
+    this machine. ``where`` names where the URL came from (a flag, the environment, a .env file)."""
     parsed = urlparse(url)
     if parsed.scheme not in {"http", "https"} or not parsed.hostname:
         raise UsageError(
-            f"--webhook must be an http(s) URL with a host, such as https://proctor.example/hook, got {url!r}"
+            f"{where} must be an http(s) URL with a host, such as https://proctor.example/hook, got {url!r}"
         )
     try:
         parsed.port  # noqa: B018 - parsing it is the check
     except ValueError as exc:
-        raise UsageError(f"--webhook {url}: {exc}") from exc
+        raise UsageError(f"{where} {url}: {exc}") from exc
+    if parsed.username is not None or parsed.password is not None:
+        raise UsageError(
+            f"{where}: the URL carries credentials (user:password@), which would be logged and stored in plain "
+            "text; remove them: the receiver checks each delivery's signature (the signing secret) instead"
+        )
     if parsed.scheme == "http" and parsed.hostname not in LOOPBACK_HOSTS:
-        raise UsageError("plain http webhooks are only allowed on localhost; use https")
+        raise UsageError(f"{where}: plain http webhooks are only allowed on localhost; use https")
 
 
-def check_webhook_secret(url: str | None, secret_given: bool) -> None:
+def check_webhook_secret(url: str | None, where: str = "--webhook", *, secret_given: bool) -> None:
     """A receiver on another machine needs its own signing key: the built-in one is public.
 
     Signed with it, deliveries to a real proctoring system would prove nothing about who sent them.
@@ -152,12 +158,12 @@ def check_webhook_secret(url: str | None, secret_given: bool) -> None:
     host = urlparse(url).hostname if url else None
     if host and host not in LOOPBACK_HOSTS and not secret_given:
         raise UsageError(
-            f"--webhook {url}: give the receiver's signing key with --webhook-secret or "
+            f"{where} {url}: give the receiver's signing key with --webhook-secret or "
             "$PROCTORING_WEBHOOK_SECRET; the built-in development key is public and only signs for this machine"
         )
 
 
-def check_webhook_reachable(url: str, timeout: float = 5.0) -> None:
+def check_webhook_reachable(url: str, where: str = "--webhook", timeout: float = 5.0) -> None:
     """Connect once before the run. Every delivery to a receiver that is not there is retried
     for over a minute, one capture after another; a run should not crawl for that."""
     parsed = urlparse(url)
@@ -166,8 +172,8 @@ def check_webhook_reachable(url: str, timeout: float = 5.0) -> None:
         socket.create_connection((parsed.hostname, port), timeout=timeout).close()
     except OSError as exc:
         raise UsageError(
-            f"--webhook {url}: cannot connect to {parsed.hostname}:{port} ({exc.strerror or exc}); "
-            "start the receiver first (proctoring webhook), or leave out --webhook"
+            f"{where} {url}: cannot connect to {parsed.hostname}:{port} ({exc.strerror or exc}); "
+            f"start the receiver first (proctoring webhook), or leave out {where.split(' in ')[0]}"
         ) from exc
 
 

@@ -107,6 +107,7 @@ def run_folder(
     analyzer_factory: str | None = None,
     in_flight: int | None = None,
     analyses: str = "reuse",
+    webhook_origin: str = "--webhook",
 ) -> RunReport:
     """Run every capture under ``root/images`` (or those ``only`` picks) through the state machine.
 
@@ -123,8 +124,8 @@ def run_folder(
     check_run_folder(root, images_prefix=settings.images_prefix)
     keys = _captures_to_run(root, only, settings)
     if webhook:
-        check_webhook_url(webhook)
-        check_webhook_reachable(webhook)
+        check_webhook_url(webhook, webhook_origin)
+        check_webhook_reachable(webhook, webhook_origin)
     ordered = _by_student(keys, settings.images_prefix)
     workers = max(1, min(workers or os.cpu_count() or 1, len(ordered)))
     region = rekognition_region() if analyzer == "rekognition" and not analyzer_factory else None

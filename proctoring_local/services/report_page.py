@@ -13,14 +13,14 @@ light; its header says what it holds. The page holds students' faces: keep it as
 
 from __future__ import annotations
 
-import html
-import json
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from itertools import pairwise
 from typing import Any
+
+from proctoring_local.services.html_page import content_security_policy, script_json
 
 NEEDS_A_LOOK = ("ALERT_FINAL", "ALERT", "ERROR")
 DEFAULT_MAX_PICTURES = 400
@@ -65,8 +65,18 @@ def totals(captures: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def report_model(target: Any, exam: str, max_pictures: int = DEFAULT_MAX_PICTURES) -> dict[str, Any]:
-    """Everything the page shows, as JSON-ready data (the dashboard serves it as is)."""
+# A picture for the page: (URI, None), or (None, why it cannot be shown).
+Picture = tuple[str | None, str | None]
+# Makes the picture of the object at a key, at a side, with face boxes drawn.
+PictureMaker = Callable[[Any, str, int, Any], Picture]
+
+
+def report_model(
+    target: Any, exam: str, max_pictures: int = DEFAULT_MAX_PICTURES, pictures: PictureMaker | None = None
+) -> dict[str, Any]:
+    """Everything the page shows, as JSON-ready data. ``pictures`` makes each picture's URI: by
+    default a thumbnail inside the page (a data URI); the dashboard's are URLs it serves."""
+    make = pictures or inline_picture
     from proctoring.config import Settings
     from proctoring_local.services.review_page import face_boxes, reference_key
     from proctoring_local.services.verdicts import bucket_results, folder_results, natural_order, read_verdicts
@@ -96,6 +106,7 @@ def report_model(target: Any, exam: str, max_pictures: int = DEFAULT_MAX_PICTURE
                 "turned": _turned(document, settings.sustained_yaw),
                 "boxes": face_boxes(document),
                 "picture": None,
+                "picture_note": None,
             }
         )
         if capture_key:
@@ -106,14 +117,13 @@ def report_model(target: Any, exam: str, max_pictures: int = DEFAULT_MAX_PICTURE
     pictured = wanted[:max_pictures]
 
     def reference_of(source: str) -> str | None:
-        return _thumbnail(
-            target, reference_key(target, source, settings.images_prefix, settings.reference_prefix), REFERENCE_SIDE
-        )
+        key = reference_key(target, source, settings.images_prefix, settings.reference_prefix)
+        return make(target, key, REFERENCE_SIDE, ())[0] if key else None
 
     with ThreadPoolExecutor(max_workers=8) as pool:
-        pictures = pool.map(lambda c: _thumbnail(target, c["key"], CAPTURE_SIDE, c["boxes"]), pictured)
-        for capture, picture in zip(pictured, pictures, strict=True):
-            capture["picture"] = picture
+        made = pool.map(lambda c: make(target, c["key"], CAPTURE_SIDE, c["boxes"]), pictured)
+        for capture, (picture, note) in zip(pictured, made, strict=True):
+            capture["picture"], capture["picture_note"] = picture, note
         references = dict(zip(sources, pool.map(reference_of, sources.values()), strict=True))
     rows: list[dict[str, Any]] = [
         {"student": student, "reference": references.get(student), "captures": captures, "totals": totals(captures)}
@@ -137,23 +147,16 @@ def report_model(target: Any, exam: str, max_pictures: int = DEFAULT_MAX_PICTURE
     }
 
 
-def _thumbnail(target: Any, key: str | None, side: int, boxes: Any = ()) -> str | None:
-    """A thumbnail of the object at ``key``; None when there is none, or it cannot be shown."""
-    from proctoring.images import ImageRejected
-    from proctoring_local.services.review_page import thumbnail
+def inline_picture(target: Any, key: str, side: int, boxes: Any = ()) -> Picture:
+    """A thumbnail of the object at ``key`` as a data URI; or why it cannot be shown. At most the
+    size a capture may have is read: a larger file is said to be too large, never loaded."""
+    from proctoring_local.services.review_page import read_thumbnail, thumbnail_uri
 
-    if key is None:
-        return None
-    try:
-        return thumbnail(target.storage.read(target.bucket, key), boxes, side=side)
-    except (FileNotFoundError, ImageRejected):
-        return None
+    data, note = read_thumbnail(target, key, side, boxes)
+    return (thumbnail_uri(data), None) if data is not None else (None, note)
 
 
-PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Exam __TITLE__</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>
+STYLE = """
 body { font: 14px/1.4 system-ui, sans-serif; margin: 1.2em; color: #222; }
 header p { margin: .2em 0; color: #555; }
 table { border-collapse: collapse; width: 100%; }
@@ -165,11 +168,99 @@ th { font-weight: 600; }
 .OK { background: #2e7d32; } .ALERT { background: #e08a00; } .ALERT_FINAL { background: #b00020; }
 .ERROR { background: #666; }
 .num { text-align: right; white-space: nowrap; }
-#detail { background: #fafafa; border-top: 2px solid #ccc; padding: .6em; margin-top: 1em; display: none; }
+#detail { background: #fafafa; border-top: 2px solid #ccc; padding: .6em; margin-top: 1em; }
 #detail img { max-width: 320px; float: left; margin-right: 1em; border: 1px solid #ccc; }
+.clear { clear: both; }
 .warning { color: #8a4b00; }
 .legend .mark { display: inline-block; cursor: default; vertical-align: middle; height: 14px; }
-</style></head>
+"""
+
+# Every name on the page (student ids, capture names, reasons) is set as text through the DOM:
+# no string is ever parsed as markup, and the policy allows no other script.
+SCRIPT = """
+"use strict";
+const page = JSON.parse(document.getElementById("report-data").textContent);
+const rows = new Map();
+let generation = 0;
+function el(tag, attributes, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes || {})) node.setAttribute(name, value);
+  node.append(...children);
+  return node;
+}
+function picture(source, alt) {
+  const image = el("img", {alt: alt});
+  image.src = source;
+  return image;
+}
+function duration(seconds) {
+  const m = Math.floor(seconds / 60), s = seconds % 60;
+  return m ? `${m} min ${s} s` : `${s} s`;
+}
+function show(capture, student) {
+  const detail = document.getElementById("detail");
+  const reasons = capture.reasons.map(r => el("li", {}, el("b", {}, r.code || ""), " " + (r.message || "")));
+  const shown = capture.picture ? [picture(capture.picture, capture.capture)]
+    : capture.picture_note ? [el("p", {class: "note"}, capture.picture_note)] : [];
+  const count = capture.alert_count ? " · alert " + capture.alert_count : "";
+  const heading = el("p", {}, el("b", {}, student), ` · ${capture.capture} · ${capture.time || ""} · `,
+    el("span", {class: "status"}, capture.status), count);
+  const list = el("ul", {}, ...(reasons.length ? reasons : [el("li", {}, "no reason: OK")]));
+  detail.replaceChildren(...shown, heading, list, el("div", {class: "clear"}));
+  detail.hidden = false;
+  detail.dataset.capture = capture.capture;
+}
+function row(data) {
+  const tr = el("tr");
+  tr.dataset.student = data.student;
+  const strip = el("div", {class: "strip"});
+  for (const capture of data.captures) {
+    const codes = capture.reasons.map(r => r.code).join(", ");
+    const mark = el("button", {type: "button", class: "mark " + capture.status,
+      title: `${capture.time || ""} ${capture.status} ${codes}`});
+    mark.dataset.status = capture.status;
+    mark.dataset.capture = capture.capture;
+    mark.addEventListener("click", () => show(capture, data.student));
+    strip.append(mark);
+  }
+  const t = data.totals;
+  const number = value => el("td", {class: "num"}, String(value));
+  tr.append(el("td", {}, data.student),
+    el("td", {class: "ref"}, data.reference ? picture(data.reference, "reference of " + data.student) : "none"),
+    el("td", {}, strip), number(t.captures), number(duration(t.present_seconds)),
+    number(duration(t.looking_away_seconds)), number(t.alerts), number(t.alert_final));
+  return tr;
+}
+function render(report) {
+  document.getElementById("exam").textContent = report.exam;
+  document.title = "Exam " + report.exam;
+  const h = report.holds;
+  document.getElementById("holds").textContent =
+    `${h.students} students, ${h.captures} captures from ${report.source}; ${h.needing_a_look} need a look, ` +
+    `${h.pictures} of them with their picture (small thumbnails, not the originals).`;
+  document.getElementById("updated").textContent = (page.live ? "Live: " : "") + "as of " + report.generated_at;
+  for (const data of report.students) rows.set(data.student, row(data));
+  const order = report.order || report.students.map(data => data.student);
+  for (const student of [...rows.keys()]) if (!order.includes(student)) rows.delete(student);
+  document.getElementById("rows").replaceChildren(...order.filter(s => rows.has(s)).map(s => rows.get(s)));
+  generation = report.generation || 0;
+}
+render(page.report);
+if (page.live) {
+  setInterval(async () => {
+    const answer = await fetch("report.json?since=" + generation, {cache: "no-store", credentials: "same-origin"});
+    if (answer.ok) render(await answer.json());
+  }, page.interval_ms);
+}
+"""
+
+PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="__CSP__">
+<meta name="referrer" content="no-referrer">
+<title>Exam report</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>__STYLE__</style></head>
 <body>
 <header><h1>Exam <span id="exam"></span></h1><p id="holds"></p><p id="updated"></p>
 <p class="legend"><span class="mark OK"></span> OK <span class="mark ALERT"></span> ALERT
@@ -179,74 +270,23 @@ click a mark for the capture</p>
 <table><thead><tr><th>student</th><th>reference</th><th>timeline (one mark per capture, in time order)</th>
 <th class="num">captures</th><th class="num">present</th><th class="num">looking away</th>
 <th class="num">alerts</th><th class="num">ALERT_FINAL</th></tr></thead><tbody id="rows"></tbody></table>
-<div id="detail"></div>
+<div id="detail" hidden></div>
 <script type="application/json" id="report-data">__DATA__</script>
-<script>
-const LIVE = __LIVE__;
-function text(value) { const span = document.createElement("span"); span.textContent = value; return span.innerHTML; }
-function duration(seconds) {
-  const m = Math.floor(seconds / 60), s = seconds % 60;
-  return m ? `${m} min ${s} s` : `${s} s`;
-}
-function show(capture, student) {
-  const detail = document.getElementById("detail");
-  const reasons = capture.reasons.map(r => `<li><b>${text(r.code)}</b> ${text(r.message || "")}</li>`).join("");
-  const picture = capture.picture ? `<img src="${capture.picture}" alt="${text(capture.capture)}">` : "";
-  const count = capture.alert_count ? " · alert " + capture.alert_count : "";
-  detail.innerHTML = `${picture}<p><b>${text(student)}</b> · ${text(capture.capture)} · ${text(capture.time || "")}
-    · <span class="status">${text(capture.status)}</span>${count}</p>
-    <ul>${reasons || "<li>no reason: OK</li>"}</ul><div style="clear:both"></div>`;
-  detail.style.display = "block";
-  detail.dataset.capture = capture.capture;
-}
-function render(report) {
-  document.getElementById("exam").textContent = report.exam;
-  const h = report.holds;
-  document.getElementById("holds").textContent =
-    `${h.students} students, ${h.captures} captures from ${report.source}; ${h.needing_a_look} need a look, ` +
-    `${h.pictures} of them with their picture (small thumbnails, not the originals).`;
-  document.getElementById("updated").textContent = (LIVE ? "Live: " : "") + "as of " + report.generated_at;
-  const rows = document.getElementById("rows");
-  rows.innerHTML = "";
-  for (const row of report.students) {
-    const tr = document.createElement("tr");
-    tr.dataset.student = row.student;
-    const ref = row.reference ? `<img src="${row.reference}" alt="reference of ${text(row.student)}">` : "none";
-    const t = row.totals;
-    tr.innerHTML = `<td>${text(row.student)}</td><td class="ref">${ref}</td><td><div class="strip"></div></td>
-      <td class="num">${t.captures}</td><td class="num">${duration(t.present_seconds)}</td>
-      <td class="num">${duration(t.looking_away_seconds)}</td><td class="num">${t.alerts}</td>
-      <td class="num">${t.alert_final}</td>`;
-    const strip = tr.querySelector(".strip");
-    for (const capture of row.captures) {
-      const mark = document.createElement("button");
-      mark.className = "mark " + capture.status;
-      mark.dataset.status = capture.status;
-      mark.dataset.capture = capture.capture;
-      mark.title = `${capture.time || ""} ${capture.status} ${capture.reasons.map(r => r.code).join(", ")}`;
-      mark.addEventListener("click", () => show(capture, row.student));
-      strip.appendChild(mark);
-    }
-    rows.appendChild(tr);
-  }
-}
-render(JSON.parse(document.getElementById("report-data").textContent));
-if (LIVE) {
-  setInterval(async () => {
-    const answer = await fetch("report.json", {cache: "no-store"});
-    if (answer.ok) render(await answer.json());
-  }, __INTERVAL__);
-}
-</script></body></html>
+<script>__SCRIPT__</script></body></html>
 """
 
 
+def page_policy(*, live: bool = False) -> str:
+    """The page's Content-Security-Policy: its own script and style, by hash, and nothing else."""
+    return content_security_policy(scripts=(SCRIPT,), styles=(STYLE,), live=live)
+
+
 def render_report(model: dict[str, Any], *, live: bool = False, interval_ms: int = 2000) -> str:
-    """The page; ``live``: it asks the server for ``report.json`` every ``interval_ms`` and redraws."""
-    data = json.dumps(model).replace("</", "<\\/")  # no "</script>" inside the script element
+    """The page; ``live``: it asks the server for what changed every ``interval_ms`` and redraws."""
+    data = script_json({"report": model, "live": live, "interval_ms": interval_ms})
     return (
-        PAGE.replace("__TITLE__", html.escape(model["exam"]))
-        .replace("__LIVE__", "true" if live else "false")
-        .replace("__INTERVAL__", str(interval_ms))
+        PAGE.replace("__CSP__", page_policy(live=live))
+        .replace("__STYLE__", STYLE)
+        .replace("__SCRIPT__", SCRIPT)
         .replace("__DATA__", data)
     )

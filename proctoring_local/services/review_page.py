@@ -16,6 +16,8 @@ from functools import partial
 from itertools import groupby
 from typing import TYPE_CHECKING, Any
 
+from proctoring_local.services.html_page import content_security_policy
+
 if TYPE_CHECKING:
     from proctoring_local.services.targets import Target
     from proctoring_local.services.verdicts import Verdict
@@ -23,7 +25,6 @@ if TYPE_CHECKING:
 THUMBNAIL_SIDE = 480
 MAIN_FACE = (220, 30, 30)  # the face the verdict judged
 OTHER_FACE = (245, 160, 0)  # any other face found
-STATUS_COLOURS = {"ALERT_FINAL": "#b00020", "ALERT": "#c66a00", "ERROR": "#555", "OK": "#2e7d32"}
 
 _STYLE = """
 body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; color: #222; }
@@ -32,7 +33,8 @@ section { border-top: 2px solid #ccc; margin-top: 1.5em; padding-top: .5em; }
 figure { margin: 0; max-width: 480px; }
 figure img { display: block; max-width: 100%; border: 1px solid #ccc; }
 figcaption { font-size: 13px; }
-.status { color: #fff; padding: 0 .4em; border-radius: 3px; font-weight: 600; }
+.status { color: #fff; padding: 0 .4em; border-radius: 3px; font-weight: 600; background: #555; }
+.ALERT_FINAL { background: #b00020; } .ALERT { background: #c66a00; } .OK { background: #2e7d32; }
 .missing { width: 240px; padding: 1em; background: #f3f3f3; border: 1px dashed #aaa; }
 ul { margin: .3em 0; padding-left: 1.2em; }
 """
@@ -51,12 +53,12 @@ def face_boxes(document: dict[str, Any]) -> list[tuple[dict[str, float], tuple[i
     return boxes
 
 
-def thumbnail(
+def thumbnail_jpeg(
     data: bytes, boxes: Iterable[tuple[dict[str, float], tuple[int, int, int]]] = (), side: int = THUMBNAIL_SIDE
-) -> str:
-    """A data URI of the picture, upright as the analysis saw it, at most THUMBNAIL_SIDE pixels on
-    its longer side, with ``boxes`` (Rekognition's ratios) drawn. Raises ImageRejected when the
-    file cannot be shown (the same checks the pipeline makes)."""
+) -> bytes:
+    """The picture as a JPEG, upright as the analysis saw it, at most ``side`` pixels on its longer
+    side, with ``boxes`` (Rekognition's ratios) drawn. Raises ImageRejected when the file cannot be
+    shown (the same checks the pipeline makes)."""
     from PIL import ImageDraw
 
     from proctoring.images import prepare_image
@@ -71,22 +73,39 @@ def thumbnail(
         draw.rectangle((left, top, right, bottom), outline=colour, width=line)
     buffer = io.BytesIO()
     image.save(buffer, format="JPEG", quality=82)
-    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return buffer.getvalue()
+
+
+def thumbnail_uri(jpeg: bytes) -> str:
+    return "data:image/jpeg;base64," + base64.b64encode(jpeg).decode("ascii")
+
+
+def read_thumbnail(target: Target, key: str, side: int = THUMBNAIL_SIDE, boxes: Any = ()) -> tuple[bytes | None, str]:
+    """The thumbnail of the object at ``key``, or None and why it cannot be shown. Never more than
+    the size a capture may have is read: a larger file is too large to show, whatever it holds."""
+    from proctoring.errors import ObjectTooLarge
+    from proctoring.images import MAX_SOURCE_BYTES, ImageRejected
+
+    try:
+        return thumbnail_jpeg(target.storage.read(target.bucket, key, max_bytes=MAX_SOURCE_BYTES), boxes, side), ""
+    except FileNotFoundError:
+        return None, "no longer there"
+    except ObjectTooLarge as exc:
+        return None, f"too large to show ({exc.size / 1048576:.1f} MB; at most {MAX_SOURCE_BYTES // 1048576} MB)"
+    except ImageRejected as exc:
+        return None, f"cannot be shown: {exc.message}"
 
 
 def _figure(target: Target, key: str | None, caption: str, boxes: Any = ()) -> str:
     """The picture at ``key`` with ``caption``, or the caption with why it cannot be shown."""
-    from proctoring.images import ImageRejected
-
     if key is None:
         return f'<div class="missing">{caption}</div>'
-    try:
-        uri = thumbnail(target.storage.read(target.bucket, key), boxes)
-    except FileNotFoundError:
-        return f'<div class="missing">{caption}<br>{html.escape(key)} is no longer there</div>'
-    except ImageRejected as exc:
-        return f'<div class="missing">{caption}<br>cannot be shown: {html.escape(exc.message)}</div>'
-    return f'<figure><img src="{uri}" alt="{html.escape(key)}"><figcaption>{caption}</figcaption></figure>'
+    data, why = read_thumbnail(target, key, THUMBNAIL_SIDE, boxes)
+    if data is None:
+        return f'<div class="missing">{caption}<br>{html.escape(key)}: {html.escape(why)}</div>'
+    return (
+        f'<figure><img src="{thumbnail_uri(data)}" alt="{html.escape(key)}"><figcaption>{caption}</figcaption></figure>'
+    )
 
 
 def reference_key(target: Target, capture_key: str, images_prefix: str, reference_prefix: str) -> str | None:
@@ -116,12 +135,15 @@ def render_page(
     The pictures are read and drawn ``READERS`` at once (from a bucket, each is a round trip).
     """
     from proctoring_local.services.targets import READERS
+    from proctoring_local.services.verdicts import STATUSES
 
     escape = html.escape
     shown = [verdict for verdict in verdicts if verdict.status in statuses]
     # Literal markup, and the figures still to be made, in page order.
     parts: list[str | Callable[[], str]] = [
         "<!doctype html><html><head><meta charset='utf-8'>",
+        f'<meta http-equiv="Content-Security-Policy" content="{content_security_policy(styles=(_STYLE,))}">',
+        '<meta name="referrer" content="no-referrer">',
         f"<title>Proctoring review: {escape(target.text)}</title><style>{_STYLE}</style></head><body>",
         f"<h1>To look at in {escape(target.text)}</h1>",
         f"<p>{len(shown)} of {len(verdicts)} result document(s): {escape(' / '.join(statuses))}. "
@@ -133,11 +155,11 @@ def render_page(
         parts.append(f"<section><h2>{escape(exam)} / {escape(user)}</h2><div class='row'>")
         parts.append(partial(_reference_figure, target, first_key, images_prefix, reference_prefix))
         for verdict in captures:
-            colour = STATUS_COLOURS.get(verdict.status, "#555")
+            status = verdict.status if verdict.status in STATUSES else "ERROR"  # a class name of ours only
             count = verdict.document.get("alert_count")
             caption = (
                 f"<b>{escape(verdict.capture)}</b> "
-                f"<span class='status' style='background:{colour}'>{escape(verdict.status)}</span>"
+                f"<span class='status {status}'>{escape(verdict.status)}</span>"
                 + (f" alert #{escape(str(count))}" if count is not None else "")
                 + "<ul>"
                 + "".join(f"<li>{escape(line)}</li>" for line in verdict.why.splitlines())

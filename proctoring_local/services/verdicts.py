@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from natsort import natsort_keygen, ns
 
+from proctoring.errors import ObjectTooLarge
 from proctoring_local.services.checks import UsageError
 from proctoring_local.services.targets import READERS, Target, bucket_listing
 
@@ -32,6 +33,8 @@ natural_order = natsort_keygen(alg=ns.IGNORECASE)
 
 NEEDS_A_LOOK = ("ALERT_FINAL", "ALERT", "ERROR")
 STATUSES = ("OK", *NEEDS_A_LOOK)
+# A result document is a few kB; a file much larger under results/ is not one, and is not read.
+MAX_DOCUMENT_BYTES = 1024 * 1024
 CSV_COLUMNS = (
     "exam_id",
     "user_id",
@@ -129,9 +132,11 @@ def read_verdicts(target: Target, keys: Iterator[str]) -> tuple[list[Verdict], l
 
     def read(key: str) -> Verdict | str:
         try:
-            document = json.loads(target.storage.read(target.bucket, key))
+            document = json.loads(target.storage.read(target.bucket, key, max_bytes=MAX_DOCUMENT_BYTES))
         except FileNotFoundError:
             return f"{key}: deleted while the review read it"
+        except ObjectTooLarge as exc:
+            return f"{key}: {exc.size / 1048576:.1f} MB, not a result document (they are a few kB): not read"
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             return f"{key}: not JSON ({exc})"
         if not isinstance(document, dict) or "status" not in document:

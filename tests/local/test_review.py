@@ -212,12 +212,12 @@ def test_the_page_shows_each_capture_to_look_at_beside_its_students_reference(ju
 
 
 def test_the_judged_face_is_boxed_where_the_document_says(judged, tmp_path):
-    from proctoring_local.services.review_page import MAIN_FACE, thumbnail
+    from proctoring_local.services.review_page import MAIN_FACE, thumbnail_jpeg
 
     box = {"Left": 0.25, "Top": 0.25, "Width": 0.5, "Height": 0.5}
     data = io.BytesIO()
     Image.new("RGB", (640, 480), (40, 120, 200)).save(data, format="JPEG")
-    image = Image.open(io.BytesIO(base64.b64decode(thumbnail(data.getvalue(), [(box, MAIN_FACE)]).split(",")[1])))
+    image = Image.open(io.BytesIO(thumbnail_jpeg(data.getvalue(), [(box, MAIN_FACE)])))
     width, height = image.size
     on_edge = image.getpixel((round(width * 0.25) + 1, height // 2))
     inside = image.getpixel((width // 2, height // 2))

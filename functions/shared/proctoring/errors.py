@@ -35,6 +35,14 @@ class WebhookRejected(ProctoringError):
     """The webhook answered 4xx (other than 429). Not retried: the request itself is wrong."""
 
 
+class ObjectTooLarge(ProctoringError):
+    """An object larger than the reader asked for at most (``size``: its size in bytes)."""
+
+    def __init__(self, uri: str, size: int, limit: int) -> None:
+        super().__init__(f"{uri} is {size / 1048576:.1f} MB, over the {limit / 1048576:.0f} MB read at most")
+        self.size = size
+
+
 class InvalidEvent(ProctoringError):
     """The execution's input is not an S3 "Object Created" event (an execution started by hand
     with the wrong input, say). Not retried: the same input would fail the same way."""

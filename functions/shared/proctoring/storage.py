@@ -16,7 +16,7 @@ from pathlib import Path, PureWindowsPath
 from typing import Any, Protocol
 
 from .aws_errors import transient_reason
-from .errors import StorageUnavailable
+from .errors import ObjectTooLarge, StorageUnavailable
 
 _TRANSIENT_S3_CODES = {
     "InternalError",
@@ -49,8 +49,9 @@ class Storage(Protocol):
     def head(self, bucket: str, key: str) -> ObjectInfo | None:
         """Metadata of ``key``, or None when it does not exist."""
 
-    def read(self, bucket: str, key: str, version_id: str | None = None) -> bytes:
-        """The object's bytes. Raises FileNotFoundError when it does not exist."""
+    def read(self, bucket: str, key: str, version_id: str | None = None, *, max_bytes: int | None = None) -> bytes:
+        """The object's bytes. Raises FileNotFoundError when it does not exist, and ObjectTooLarge,
+        before reading it, when it holds more than ``max_bytes``."""
 
     def write_json(self, bucket: str, key: str, document: dict[str, Any]) -> str:
         """Write ``document`` as UTF-8 JSON; return its URI."""
@@ -110,8 +111,8 @@ class S3Storage:
             version_id=response.get("VersionId"),
         )
 
-    def read(self, bucket: str, key: str, version_id: str | None = None) -> bytes:
-        return self._get(bucket, key, version_id).body
+    def read(self, bucket: str, key: str, version_id: str | None = None, *, max_bytes: int | None = None) -> bytes:
+        return self._get(bucket, key, version_id, max_bytes).body
 
     def list_keys(self, bucket: str, prefix: str) -> Iterator[str]:
         try:
@@ -123,7 +124,7 @@ class S3Storage:
     def fetch(self, bucket: str, key: str) -> StoredObject:
         return self._get(bucket, key, None)
 
-    def _get(self, bucket: str, key: str, version_id: str | None) -> StoredObject:
+    def _get(self, bucket: str, key: str, version_id: str | None, max_bytes: int | None = None) -> StoredObject:
         from botocore.exceptions import ClientError
 
         kwargs: dict[str, Any] = {"Bucket": bucket, "Key": key}
@@ -131,12 +132,17 @@ class S3Storage:
             kwargs["VersionId"] = version_id
         try:
             response = self._client.get_object(**kwargs)
+            if max_bytes is not None and int(response.get("ContentLength") or 0) > max_bytes:
+                response["Body"].close()
+                raise ObjectTooLarge(f"s3://{bucket}/{key}", int(response["ContentLength"]), max_bytes)
             return StoredObject(response["Body"].read(), (response.get("ETag") or "").strip('"') or None)
         except ClientError as exc:
             if str(exc.response.get("Error", {}).get("Code", "")) in {"NoSuchKey", "404", "NoSuchVersion"}:
                 version = f" (version {version_id})" if "VersionId" in kwargs else ""
                 raise FileNotFoundError(f"s3://{bucket}/{key}{version} does not exist") from exc
             raise self._translate(exc, "GetObject") from exc
+        except ObjectTooLarge:
+            raise
         except Exception as exc:
             raise self._translate(exc, "GetObject") from exc
 
@@ -224,11 +230,17 @@ class LocalStorage:
             return None
         return ObjectInfo(key=key, size=path.stat().st_size, etag=file_etag(path), version_id=None)
 
-    def read(self, bucket: str, key: str, version_id: str | None = None) -> bytes:
+    def read(self, bucket: str, key: str, version_id: str | None = None, *, max_bytes: int | None = None) -> bytes:
         path = self._path(key)
         if not path.is_file():
             raise FileNotFoundError(f"{path} does not exist")
-        return path.read_bytes()
+        if max_bytes is None:
+            return path.read_bytes()
+        with path.open("rb") as handle:
+            data = handle.read(max_bytes + 1)  # the file may be growing: never more than this
+            if len(data) > max_bytes:
+                raise ObjectTooLarge(str(path), max(os.fstat(handle.fileno()).st_size, len(data)), max_bytes)
+        return data
 
     def list_keys(self, bucket: str, prefix: str) -> Iterator[str]:
         # The folder of the prefix is walked; hidden files (.DS_Store, temporary files) are no objects.

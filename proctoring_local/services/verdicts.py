@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import stat
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -55,7 +56,10 @@ CSV_COLUMNS = (
 )
 # A cell a spreadsheet would read as a formula (a capture named "=HYPERLINK(...)", say) is written
 # as text: OWASP's advice against CSV injection.
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# A spreadsheet runs a cell that starts with one of = + - @ as a formula; it splits cells on
+# whichever separator its locale uses (',' or ';', or a tab), so a name may hold the start of a
+# cell: a quote goes before such a character at the start and after any separator.
+_FORMULA_AT_A_CELLS_START = re.compile(r"(^|[,;\t\r\n|])(?=[=+\-@\t\r])")
 
 
 @dataclass(frozen=True)
@@ -154,7 +158,7 @@ def read_verdicts(target: Target, keys: Iterator[str]) -> tuple[list[Verdict], l
 
 def csv_cell(value: Any) -> str:
     text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+    return _FORMULA_AT_A_CELLS_START.sub(r"\1'", text)
 
 
 def csv_row(verdict: Verdict) -> list[str]:

@@ -171,7 +171,7 @@ def test_the_dashboard_refuses_to_show_faces_to_the_network_unless_told(exam, ca
 # Names a student or a client chooses: each would run script if it reached the page as markup.
 HOSTILE_STUDENTS = ['bo"onmouseover="window.__owned=1', "<!--<script>", "<svg onload=window.__owned=2>", "ben"]
 HOSTILE_CAPTURES = [
-    "c1_alert\" onload=\"window.__owned=3.jpg",
+    'c1_alert" onload="window.__owned=3.jpg',
     "<img src=x onerror=window.__owned=4>_alert.jpg",
     "javascript:window.__owned=5_alert.jpg",
     "c4'onfocus='window.__owned=6'_alert.jpg",

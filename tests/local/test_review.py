@@ -127,10 +127,20 @@ def test_the_csv_has_one_row_per_document_as_the_documents_say(judged, tmp_path,
     )
 
 
-def test_a_capture_named_like_a_formula_is_written_as_text(judged, capsys):
-    assert main(["review", str(judged), "--csv", "-", "--exam", "exam2"]) == 0
-    (row,) = read_csv(capsys.readouterr().out)
-    assert row["capture"] == "'=1+1<i>_alert.jpg"
+def test_a_capture_named_like_a_formula_is_written_as_text(tmp_path, capsys):
+    build_exam(tmp_path, users=("cy",), captures=0)
+    (tmp_path / "images" / "exam1" / "cy").mkdir(parents=True, exist_ok=True)
+    for name in ("=1+1<i>_alert.jpg", "c4;=1+1;@x,-2 +3_alert.jpg"):
+        (tmp_path / "images" / "exam1" / "cy" / name).write_bytes(synthetic_jpeg(5))
+    assert run_folder(tmp_path, workers=1, progress=False, analyzer_factory=FACTORY).complete
+    assert main(["review", str(tmp_path), "--csv", "-"]) == 0
+    text = capsys.readouterr().out
+    rows = read_csv(text)
+    assert [row["capture"] for row in rows] == ["'=1+1<i>_alert.jpg", "c4;'=1+1;'@x,'-2 +3_alert.jpg"]
+    # Opened with either separator a spreadsheet may use, no cell starts a formula.
+    for separator in (",", ";", "\t"):
+        cells = [cell for row in csv.reader(io.StringIO(text), delimiter=separator) for cell in row]
+        assert cells and not [cell for cell in cells if cell.lstrip('"').startswith(("=", "+", "-", "@"))]
     assert csv_cell("-2") == "'-2" and csv_cell("@SUM(A1)") == "'@SUM(A1)" and csv_cell(12.5) == "12.5"
     assert csv_cell(None) == ""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
@@ -321,3 +322,37 @@ def test_two_threads_asking_for_one_images_faces_share_one_detection():
     for thread in threads:
         thread.join()
     assert Slow.calls == 1 and len(answers) == 4 and all(answer == answers[0] for answer in answers)
+
+
+class _Counting:
+    """Wraps a dlib model, counting its calls (the work a picture costs)."""
+
+    def __init__(self, model):
+        self.model, self.calls = model, 0
+
+    def __call__(self, *args):
+        self.calls += 1
+        return self.model(*args)
+
+    def compute_face_descriptor(self, *args):
+        self.calls += 1
+        return self.model.compute_face_descriptor(*args)
+
+
+def test_a_crowd_of_150_faces_costs_what_the_largest_20_do(wheel_photos):
+    astronaut = wheel_photos[0]
+    face = astronaut.crop((150, 40, 320, 230)).resize((120, 135))
+    crowd = Image.new("RGB", (15 * 140, 10 * 150), "white")
+    for index in range(150):
+        crowd.paste(face, ((index % 15) * 140, (index // 15) * 150))
+    analyzer = LocalAnalyzer(max_faces=20)
+    found = len(analyzer._detections(np.asarray(crowd), 1.0, upsample=0))
+    assert found == 150  # the crowd is there to be found...
+    analyzer._predictor, analyzer._encoder = _Counting(analyzer._predictor), _Counting(analyzer._encoder)
+    picture = from_pil(crowd, "crowd")
+    comparison = analyzer.compare_faces(from_pil(astronaut, "reference"), picture)
+    assert len(comparison["faces"]) == 20 and len(analyzer.detect_faces(picture)) == 20  # ...only 20 described
+    # The reference's two detections (her face, and the mission patch), and the crowd's 20 largest.
+    assert analyzer._predictor.calls == 22 and analyzer._encoder.calls == 22
+    verdict = decide(comparison["faces"], None, PolicyConfig.from_settings(Settings()), similarity=99.0)
+    assert "MULTIPLE_FACES" in {reason.code for reason in verdict.reasons}

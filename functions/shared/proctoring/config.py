@@ -66,6 +66,9 @@ class Settings:
     max_labels: int = 10
     similarity_threshold: float = 90.0
     face_min_confidence: float = 90.0
+    # The offline analyzer describes at most this many faces, the largest (a crowd would cost a
+    # second of embedding per few faces; Rekognition's own cap is 100).
+    local_max_faces: int = 20
     max_yaw: float = 40.0
     max_pitch: float = 25.0
     min_brightness: float = 20.0
@@ -112,6 +115,7 @@ class Settings:
             "min_confidence": (0, 100),
             "similarity_threshold": (0, 100),
             "face_min_confidence": (0, 100),
+            "local_max_faces": (1, 100),
             "min_brightness": (0, 100),
             "min_sharpness": (0, 100),
             "max_yaw": (0, 180),
@@ -183,6 +187,7 @@ class Settings:
             max_labels=_int(environ, "MAX_LABELS", cls.max_labels),
             similarity_threshold=_float(environ, "SIMILARITY_THRESHOLD", cls.similarity_threshold),
             face_min_confidence=_float(environ, "FACE_MIN_CONFIDENCE", cls.face_min_confidence),
+            local_max_faces=_int(environ, "LOCAL_MAX_FACES", cls.local_max_faces),
             max_yaw=_float(environ, "MAX_YAW", cls.max_yaw),
             max_pitch=_float(environ, "MAX_PITCH", cls.max_pitch),
             min_brightness=_float(environ, "MIN_BRIGHTNESS", cls.min_brightness),

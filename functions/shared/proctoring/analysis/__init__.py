@@ -19,15 +19,15 @@ def get_analyzer() -> FaceAnalyzer:
                 from ..config import get_settings
 
                 settings = get_settings()
-                _analyzer = create_analyzer(settings.analyzer, settings.face_min_confidence)
+                _analyzer = create_analyzer(settings.analyzer, settings.face_min_confidence, settings.local_max_faces)
     return _analyzer
 
 
-def create_analyzer(kind: str, face_min_confidence: float = 90.0) -> FaceAnalyzer:
+def create_analyzer(kind: str, face_min_confidence: float = 90.0, local_max_faces: int = 20) -> FaceAnalyzer:
     if kind == "local":
         from .local import LocalAnalyzer
 
-        return LocalAnalyzer(face_min_confidence=face_min_confidence)
+        return LocalAnalyzer(face_min_confidence=face_min_confidence, max_faces=local_max_faces)
     if kind == "rekognition":
         from .rekognition import RekognitionAnalyzer
 

@@ -86,13 +86,19 @@ class LocalAnalyzer(FaceAnalyzer):
     name = "local"
 
     def __init__(
-        self, cache_size: int = 256, detect_max_side: int = DETECT_MAX_SIDE, face_min_confidence: float = 90.0
+        self,
+        cache_size: int = 256,
+        detect_max_side: int = DETECT_MAX_SIDE,
+        face_min_confidence: float = 90.0,
+        max_faces: int = 20,
     ) -> None:
         """``face_min_confidence``: FACE_MIN_CONFIDENCE, what the policy counts as a face. Detection
         looks again, at twice the size, only when none such was found; and a person is counted only
-        for such a face."""
+        for such a face. ``max_faces`` (LOCAL_MAX_FACES): only the largest faces found are described
+        (landmarks, pose, quality, embedding), so a picture of a crowd costs what a few faces do."""
         super().__init__(cache_size)
         self._face_min_confidence = face_min_confidence
+        self._max_faces = max_faces
         import dlib
 
         directory = models_dir()
@@ -124,7 +130,8 @@ class LocalAnalyzer(FaceAnalyzer):
                 scale = min(1.0, self._detect_max_side / max(width, height))
                 small = pixels if scale == 1.0 else np.asarray(image.image.resize(_scaled(width, height, scale)))
                 found = self._detections(small, scale, upsample=1)
-            return [(rect, score, self._predictor(pixels, rect)) for rect, score in found]
+            largest = sorted(found, key=lambda detection: detection[0].area(), reverse=True)[: self._max_faces]
+            return [(rect, score, self._predictor(pixels, rect)) for rect, score in largest]
 
         faces = self._dlib_thread.submit(detect).result()
         shapes = [shape for _full, _score, shape in faces]

@@ -354,5 +354,6 @@ def test_a_crowd_of_150_faces_costs_what_the_largest_20_do(wheel_photos):
     assert len(comparison["faces"]) == 20 and len(analyzer.detect_faces(picture)) == 20  # ...only 20 described
     # The reference's two detections (her face, and the mission patch), and the crowd's 20 largest.
     assert analyzer._predictor.calls == 22 and analyzer._encoder.calls == 22
-    verdict = decide(comparison["faces"], None, PolicyConfig.from_settings(Settings()), similarity=99.0)
+    analysis = {"faces": comparison["faces"], "reference": {"status": "ok", "face_count": 1}, **comparison}
+    verdict = decide(analysis, PolicyConfig.from_settings(Settings()))
     assert "MULTIPLE_FACES" in {reason.code for reason in verdict.reasons}

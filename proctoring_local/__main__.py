@@ -45,6 +45,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     folder = getattr(args, "dir", None) or getattr(args, "target", None)
     args.env_file = load_env_file(None if folder is None or str(folder).startswith("s3://") else folder)
+    # What the tools write derives from students' faces (copies of captures, boxes, verdicts, pages,
+    # state): readable by the user alone, files 0600 in folders 0700, whatever the user's umask.
+    umask = os.umask(0o077)
+    try:
+        return _handle(args)
+    finally:
+        os.umask(umask)
+
+
+def _handle(args: argparse.Namespace) -> int:
     try:
         return int(args.handler(args))
     except (UsageError, FileExistsError) as error:

@@ -58,7 +58,7 @@ def run(
             buffer = io.StringIO()
             write_csv(rows, buffer)
             # utf-8-sig: spreadsheets then read accented names as UTF-8, not as their locale's code page.
-            write_file(csv_path, buffer.getvalue(), encoding="utf-8-sig")
+            write_file(csv_path, buffer.getvalue(), encoding="utf-8-sig", owner_only=True)
             print(f"{len(rows)} row(s) written to {csv_path}", file=sys.stderr)
     if html_path:
         from proctoring_local.services.review_page import render_page

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from proctoring_local.services.targets import bucket_listing
+from proctoring_local.services.terminal import as_cell, printable_key
 from proctoring_local.services.verdicts import natural_order
 
 if TYPE_CHECKING:
@@ -195,7 +196,7 @@ def print_report(checks: list[CaptureCheck], images_prefix: str, where: str, *, 
     for column in columns:
         table.add_column(column.replace("_", " "), justify="right")
     for exam, counts in rows.items():
-        table.add_row(exam, *(str(counts[column]) for column in columns))
+        table.add_row(as_cell(exam), *(str(counts[column]) for column in columns))
     totals = sum(rows.values(), Counter())
     table.add_section()
     table.add_row("total", *(str(totals[column]) for column in columns))
@@ -205,6 +206,6 @@ def print_report(checks: list[CaptureCheck], images_prefix: str, where: str, *, 
         if having:
             print(f"{problem} ({len(having)}):")
             for check in having[:shown]:
-                print(f"  {check.key}: {check.detail}")
+                print(printable_key(f"  {check.key}: {check.detail}"))
             if len(having) > shown:
                 print(f"  ... and {len(having) - shown} more (--json lists them all)")

@@ -16,6 +16,7 @@ from typing import Any
 
 from proctoring.keys import REFERENCE_EXTENSIONS
 from proctoring_local.services.targets import Target, bucket_listing
+from proctoring_local.services.terminal import as_cell, printable_key
 
 
 @dataclass(frozen=True)
@@ -79,16 +80,17 @@ def print_references(rows: list[ReferenceRow], where: str) -> None:
 
     counts = {status: sum(row.status == status for row in rows) for status in ("usable", "unusable", "unchecked")}
     console = Console()
-    console.print(f"{len(rows)} reference photo(s) in {where}: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
-    shown = [row for row in rows if row.status != "usable"]
-    if not shown:
+    listed = ", ".join(f"{n} {s}" for s, n in counts.items())
+    console.print(printable_key(f"{len(rows)} reference photo(s) in {where}: {listed}"), markup=False)
+    to_show = [row for row in rows if row.status != "usable"]
+    if not to_show:
         return
     table = Table(show_lines=False)
     for column in ("reference", "status", "why"):
         table.add_column(column)
-    for row in shown:
+    for row in to_show:
         why = f"{row.code}: {row.reason}" if row.code else row.reason or "no check for this photo yet"
-        table.add_row(row.key, row.status, why)
+        table.add_row(as_cell(row.key), as_cell(row.status), as_cell(why))
     console.print(table)
     console.print("Replace an unusable photo (same name) and it is checked again on upload.")
 

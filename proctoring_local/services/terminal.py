@@ -9,3 +9,10 @@ def printable_key(key: str) -> str:
     overrides) as their escapes, so that a name chosen by a student cannot rewrite the screen."""
     text = key.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
     return "".join(char if char.isprintable() else char.encode("unicode_escape").decode("ascii") for char in text)
+
+
+def as_cell(name: str) -> str:
+    """A name as a cell of a rich table: printable, and its brackets not taken for markup."""
+    from rich.markup import escape
+
+    return escape(printable_key(name))

@@ -25,6 +25,7 @@ from natsort import natsort_keygen, ns
 from proctoring.errors import ObjectTooLarge
 from proctoring_local.services.checks import UsageError
 from proctoring_local.services.targets import READERS, Target, bucket_listing
+from proctoring_local.services.terminal import as_cell, printable_key
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -244,14 +245,13 @@ def _print_blocks(console: Console, title: str, shown: list[Verdict], several_ex
         names = (verdict.exam_id, verdict.user_id) if several_exams else (verdict.user_id,)
         where = "/".join((*names, verdict.capture)) if verdict.user_id else verdict.capture  # a key out of place
         alert = "" if count is None else f" (alert {count})"
-        console.print(f"{where}  {verdict.status}{alert}", markup=False, highlight=False, soft_wrap=True)
-        for reason in verdict.why.splitlines():
+        console.print(printable_key(f"{where}  {verdict.status}{alert}"), markup=False, highlight=False, soft_wrap=True)
+        for reason in map(printable_key, verdict.why.splitlines()):
             folded = textwrap.fill(reason, console.width - 1, initial_indent="    ", subsequent_indent="    ")
             console.print(folded, markup=False, highlight=False, soft_wrap=True)
 
 
 def _print_table(console: Console, title: str, shown: list[Verdict], several_exams: bool) -> None:
-    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title=title)
@@ -272,9 +272,9 @@ def _print_table(console: Console, title: str, shown: list[Verdict], several_exa
         count = verdict.document.get("alert_count")
         names = (verdict.exam_id, verdict.user_id) if several_exams else (verdict.user_id,)
         table.add_row(
-            *(escape(text) for text in (*names, verdict.capture, verdict.status)),
+            *(as_cell(text) for text in (*names, verdict.capture, verdict.status)),
             "" if count is None else str(count),
-            escape(verdict.why),
+            "\n".join(as_cell(line) for line in verdict.why.splitlines()),
         )
         previous = student
     console.print(table)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from proctoring_local.services.run.captures import CaptureOutcome, student_of
+from proctoring_local.services.terminal import as_cell, printable_key
 from proctoring_local.services.verdicts import NEEDS_A_LOOK, natural_order
 
 STATUSES = ("OK", "ALERT", "ALERT_FINAL", "ERROR")
@@ -165,7 +166,7 @@ def print_summary(report: RunReport, *, name_missing_references: bool = True) ->
     totals: Counter[str] = Counter()
     for (exam, student), counts in report.by_student().items():
         totals.update(counts)
-        table.add_row(exam, student, *(str(counts.get(column, 0)) for column in columns))
+        table.add_row(as_cell(exam), as_cell(student), *(str(counts.get(column, 0)) for column in columns))
     table.add_section()
     table.add_row("total", "", *(str(totals.get(column, 0)) for column in columns))
     console = Console()
@@ -184,7 +185,7 @@ def print_summary(report: RunReport, *, name_missing_references: bool = True) ->
 
     def name_some(lines: list[str], what: str) -> None:
         for line in lines[:SHOWN]:
-            console.print(line.rstrip(), markup=False)
+            console.print(printable_key(line.rstrip()), markup=False)
         if more := and_more(len(lines), what):
             console.print(f"... {more}")
 
@@ -202,13 +203,14 @@ def print_summary(report: RunReport, *, name_missing_references: bool = True) ->
     )
     reference_lines = [*missing_reference_lines(report), *unusable_reference_lines(report)]
     for line in reference_lines if name_missing_references else []:
-        console.print(line, markup=False, soft_wrap=True)  # paths stay whole, to copy
+        console.print(printable_key(line), markup=False, soft_wrap=True)  # paths stay whole, to copy
     unmatched = [outcome for outcome in report.outcomes if outcome.execution == "NOT_MATCHED"]
     if unmatched:
         console.print(f"{len(unmatched)} file(s) not matched by the upload rule, not processed.")
-    console.print(f"Results: {report.root / report.results_prefix.strip('/')}")
+    console.print(printable_key(f"Results: {report.root / report.results_prefix.strip('/')}"), markup=False)
 
     to_look_at = sum(outcome.status in NEEDS_A_LOOK for outcome in report.outcomes)
     if to_look_at:
         command = review_command(report)
-        console.print(f"Why each of the {to_look_at} alert(s) and error(s): {command}", markup=False, soft_wrap=True)
+        line = f"Why each of the {to_look_at} alert(s) and error(s): {command}"
+        console.print(printable_key(line), markup=False, soft_wrap=True)

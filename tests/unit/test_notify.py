@@ -159,7 +159,11 @@ def test_a_failed_connection_names_its_cause_and_never_the_url(tmp_path):
 
 @pytest.mark.parametrize(
     ("url", "message"),
-    [("https://proctor.example:notaport/hook?token=url-secret", "invalid port"), ("https:///hook", "no host")],
+    [
+        ("https://proctor.example:notaport/hook?token=url-secret", "invalid port"),
+        ("https:///hook", "no host"),
+        ("https://user:url-secret@proctor.example/hook", "carries credentials"),
+    ],
 )
 def test_a_url_that_cannot_work_is_a_configuration_error_that_does_not_echo_it(url, message):
     with pytest.raises(ConfigurationError, match=message) as error:

@@ -297,7 +297,9 @@ def test_webhook_secret_arn_parameter_accepts_full_secret_arns_only(template, va
         ("", True),  # no webhook
         ("https://proctor.example.edu/hooks/verdicts", True),
         ("https://proctor.example.edu:8443/hooks?tenant=7", True),
-        ("https://user:token@proctor.example.edu/hook", True),
+        ("https://user:token@proctor.example.edu/hook", False),  # credentials in plain text
+        ("https://token@proctor.example.edu/hook", False),
+        ("https://proctor.example.edu/hook?from=a@b.example", True),
         ("http://proctor.example.edu/hook", False),  # https only on AWS
         ("https://proctor.example.edu:notaport/hook", False),
         ("https:///hook", False),  # no host

@@ -168,3 +168,23 @@ def _either_branch(entry: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
+
+
+def test_every_list_bucket_grant_is_limited_to_the_prefixes_its_role_reads():
+    """A role that may list the whole bucket could enumerate every student's captures; each grant
+    names the prefixes its function reads (S3 also takes a read key as the prefix when it decides
+    between 404 and 403 for a missing object)."""
+    roles = resources_of("AWS::IAM::Role")
+    grants = []
+    for name, role in roles.items():
+        for policy in role["Properties"].get("Policies", []):
+            for entry in policy["PolicyDocument"]["Statement"]:
+                for statement in _either_branch(entry):
+                    if any(action in {"s3:ListBucket", "s3:*"} for action in _as_list(statement["Action"])):
+                        grants.append((name, statement))
+    assert len(grants) >= 5  # ParseKey, CheckReference, LoadAnalysis, SummariseRescore, the rescore machine
+    for name, statement in grants:
+        prefixes = _as_list(statement.get("Condition", {}).get("StringLike", {}).get("s3:prefix"))
+        assert prefixes and all(prefix for prefix in prefixes), f"{name}: ListBucket without an s3:prefix condition"
+        rendered = json.dumps(prefixes)
+        assert '"*"' not in rendered and "/*" in rendered, f"{name}: {rendered} is the whole bucket"

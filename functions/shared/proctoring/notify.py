@@ -211,6 +211,11 @@ class WebhookNotifier:
             parsed.port  # noqa: B018 - parsing it is the check
         except ValueError:
             raise ConfigurationError("webhook URL has an invalid port") from None
+        if parsed.username is not None or parsed.password is not None:
+            raise ConfigurationError(
+                "webhook URL carries credentials (user:password@), which would sit in plain text; remove them: "
+                "the receiver checks each delivery's signature (the signing secret) instead"
+            )
         if session is None:
             import requests
 

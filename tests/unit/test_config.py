@@ -165,3 +165,23 @@ def test_settings_can_be_read_from_a_given_environment(clean_env):
     clean_env.setenv("MAX_LABELS", "7")
     assert Settings.from_env({"MAX_LABELS": "3"}).max_labels == 3  # the mapping, not os.environ
     assert Settings.from_env().max_labels == 7
+
+
+def test_every_bounded_setting_a_parameter_sets_has_the_settings_bounds():
+    from proctoring.config import BOUNDS
+
+    parameters = tpl.load_template()["Parameters"]
+    checked = []
+    for variable, parameter in template_environment().items():
+        name = variable.lower()
+        if name not in BOUNDS or parameters[parameter]["Type"] != "Number":
+            continue
+        low, high = BOUNDS[name]
+        assert float(parameters[parameter]["MinValue"]) == low, parameter
+        assert (float(parameters[parameter]["MaxValue"]) if "MaxValue" in parameters[parameter] else None) == high, (
+            parameter
+        )
+        checked.append(variable)
+    window = ["AWAY_CAPTURES", "AWAY_SECONDS", "SUSTAINED_YAW", "SUSTAINED_WINDOW", "SUSTAINED_MIN"]
+    window += ["IDENTITY_WINDOW", "IDENTITY_DROP", "IDENTITY_BASELINE"]
+    assert set(window) <= set(checked)  # the window reasons are a deployment's to set, as the others

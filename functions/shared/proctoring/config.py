@@ -56,6 +56,34 @@ def _prefix(environ: Mapping[str, str], name: str, default: str) -> str:
     return f"{value}/"
 
 
+# Each bounded setting: (lowest, highest or None). The template's parameters have the same bounds
+# (a test checks), and settings that come from elsewhere (the local tools, a re-score) are held to them.
+BOUNDS: dict[str, tuple[float, float | None]] = {
+    "min_confidence": (0, 100),
+    "similarity_threshold": (0, 100),
+    "face_min_confidence": (0, 100),
+    "local_max_faces": (1, 100),
+    "min_brightness": (0, 100),
+    "min_sharpness": (0, 100),
+    "max_yaw": (0, 180),
+    "max_pitch": (0, 90),
+    "max_labels": (1, 100),  # bounds the execution state, see proctoring.pipeline
+    "alert_final_threshold": (1, None),
+    "away_captures": (2, 100),
+    "away_seconds": (1, 86400),
+    "sustained_yaw": (0, 180),
+    "sustained_window": (2, 100),
+    "sustained_min": (2, 100),
+    "identity_window": (1, 100),
+    "identity_drop": (0, 100),
+    "identity_baseline": (1, 100),
+    "history_ttl_days": (1, None),
+    "idempotency_ttl_seconds": (1, None),
+    "webhook_connect_timeout": (0.1, None),
+    "webhook_read_timeout": (0.1, None),
+}
+
+
 @dataclass(frozen=True)
 class Settings:
     images_prefix: str = "images/"
@@ -110,32 +138,7 @@ class Settings:
     webhook_read_timeout: float = 10.0
 
     def __post_init__(self) -> None:
-        # The same bounds as the template's parameters, for settings that come from elsewhere.
-        bounds = {
-            "min_confidence": (0, 100),
-            "similarity_threshold": (0, 100),
-            "face_min_confidence": (0, 100),
-            "local_max_faces": (1, 100),
-            "min_brightness": (0, 100),
-            "min_sharpness": (0, 100),
-            "max_yaw": (0, 180),
-            "max_pitch": (0, 90),
-            "max_labels": (1, 100),  # bounds the execution state, see proctoring.pipeline
-            "alert_final_threshold": (1, None),
-            "away_captures": (2, None),
-            "away_seconds": (1, None),
-            "sustained_yaw": (0, 180),
-            "sustained_window": (2, None),
-            "sustained_min": (2, None),
-            "identity_window": (1, None),
-            "identity_drop": (0, 100),
-            "identity_baseline": (1, None),
-            "history_ttl_days": (1, None),
-            "idempotency_ttl_seconds": (1, None),
-            "webhook_connect_timeout": (0.1, None),
-            "webhook_read_timeout": (0.1, None),
-        }
-        for name, (low, high) in bounds.items():
+        for name, (low, high) in BOUNDS.items():
             value = getattr(self, name)
             if value < low or (high is not None and value > high):
                 allowed = f"between {low} and {high}" if high is not None else f"at least {low}"

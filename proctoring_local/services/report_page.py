@@ -36,12 +36,53 @@ def _time(document: dict[str, Any]) -> float | None:
         return None
 
 
-def _turned(document: dict[str, Any], sustained_yaw: float) -> bool:
-    codes = {reason.get("code") for reason in document.get("reasons") or []}
-    if codes & {"LOOKING_AWAY", "LOOKING_AWAY_SUSTAINED"}:
-        return True
+def _observation(document: dict[str, Any], t: float | None, threshold: float) -> Any:
+    """What the timeline holds of a capture, read back from its document."""
+    from proctoring.windows import Observation
+
+    analysis = document.get("analysis") or {}
     pose = (document.get("face") or {}).get("Pose") or {}
-    return abs(float(pose.get("Yaw", 0.0))) >= sustained_yaw
+    similarity = analysis.get("similarity")
+    present = bool(analysis.get("face_count"))
+    return Observation(
+        str(document.get("s3_input", "")),
+        str(document.get("s3_input", "")),
+        t or 0.0,
+        present,
+        similarity,
+        float(pose["Yaw"]) if present and "Yaw" in pose else None,
+        float(pose.get("Pitch", 0.0)) if present and "Yaw" in pose else None,
+        matched=similarity is not None and similarity >= threshold,
+    )
+
+
+def _mark_turned(captures: list[dict[str, Any]], settings: Any, reference_pose: tuple[float, float] | None) -> None:
+    """Each capture's ``turned``: a looking-away reason, or the head turned from the student's usual
+    pose as the pipeline judges it (``proctoring.windows``), in time order."""
+    from proctoring.windows import is_turned, usual_pose
+
+    observations = [_observation(c.pop("document"), c["t"], settings.similarity_threshold) for c in captures]
+    for index, capture in enumerate(captures):
+        codes = {reason["code"] for reason in capture["reasons"]}
+        usual = usual_pose(observations[:index], reference_pose)
+        capture["turned"] = bool(codes & {"LOOKING_AWAY", "LOOKING_AWAY_SUSTAINED"}) or is_turned(
+            observations[index], usual, settings
+        )
+
+
+def _reference_pose(target: Any, reference: str | None, reference_prefix: str) -> tuple[float, float] | None:
+    """The pose kept in the reference's check, as the pipeline's prior of the usual pose."""
+    import json
+
+    from proctoring.references import check_key
+
+    if reference is None:
+        return None
+    try:
+        pose = json.loads(target.storage.read(target.bucket, check_key(reference, reference_prefix))).get("pose")
+    except (FileNotFoundError, ValueError, AttributeError):
+        return None
+    return (float(pose["Yaw"]), float(pose.get("Pitch", 0.0))) if pose and "Yaw" in pose else None
 
 
 def totals(captures: list[dict[str, Any]]) -> dict[str, Any]:
@@ -103,7 +144,7 @@ def report_model(
                 "reasons": [{"code": r.get("code"), "message": r.get("message")} for r in document["reasons"]],
                 "alert_count": document.get("alert_count"),
                 "faces": int((document.get("analysis") or {}).get("face_count") or 0),
-                "turned": _turned(document, settings.sustained_yaw),
+                "document": document,  # read for the turns below, then dropped
                 "boxes": face_boxes(document),
                 "picture": None,
                 "picture_note": None,
@@ -111,8 +152,11 @@ def report_model(
         )
         if capture_key:
             sources.setdefault(verdict.user_id, capture_key)
-    for captures in students.values():
+    for student, captures in students.items():
         captures.sort(key=lambda capture: (capture["t"] is None, capture["t"] or 0.0, capture["capture"]))
+        source = sources.get(student)
+        reference = reference_key(target, source, settings.images_prefix, settings.reference_prefix) if source else None
+        _mark_turned(captures, settings, _reference_pose(target, reference, settings.reference_prefix))
     wanted = [c for captures in students.values() for c in captures if c["status"] in NEEDS_A_LOOK and c["key"]]
     pictured = wanted[:max_pictures]
 

@@ -16,17 +16,31 @@ from proctoring.windows import Observation, window_reasons
 CONFIG = PolicyConfig()  # AWAY 3 captures or 120 s; sustained 3 of 5 past 25 degrees; identity 3 below baseline - 8
 
 
-def obs(t: float, present: bool = True, turned: bool = False, similarity: float | None = 99.0) -> Observation:
-    return Observation(f"id{t:g}", f"images/e/u/c{t:g}.jpg", t, present, turned, similarity if present else None)
+def obs(
+    t: float, present: bool = True, turned: bool = False, similarity: float | None = 99.0, yaw: float | None = None
+) -> Observation:
+    """A capture at ``t``; ``turned``: the head at 30 degrees (``yaw`` says another angle)."""
+    angle = yaw if yaw is not None else (30.0 if turned else 0.0)
+    score = similarity if present else None
+    return Observation(
+        f"id{t:g}",
+        f"images/e/u/c{t:g}.jpg",
+        t,
+        present,
+        score,
+        angle if present else None,
+        0.0 if present else None,
+        matched=score is not None and score >= CONFIG.similarity_threshold,
+    )
 
 
-def judged_in_order(observations: list[Observation]) -> list[list[str]]:
+def judged_in_order(observations: list[Observation], reference_pose=None) -> list[list[str]]:
     """Each capture's window reasons as they arrive in this order, as DecideVerdict judges them."""
     seen: list[Observation] = []
     codes = []
     for observation in observations:
         seen.append(observation)
-        codes.append([reason.code for reason in window_reasons(seen, observation, CONFIG)])
+        codes.append([reason.code for reason in window_reasons(seen, observation, CONFIG, reference_pose)])
     return codes
 
 
@@ -80,8 +94,60 @@ def test_a_single_glance_is_ok_three_in_five_are_sustained():
 
 
 def test_only_a_turned_capture_is_judged_sustained():
-    turned = [obs(0, turned=True), obs(10, turned=True), obs(20, turned=True), obs(30)]
-    assert judged_in_order(turned) == [[], [], ["LOOKING_AWAY_SUSTAINED"], []]
+    captures = [obs(0), obs(10), obs(20, turned=True), obs(30, turned=True), obs(40, turned=True), obs(50)]
+    assert judged_in_order(captures) == [[], [], [], [], ["LOOKING_AWAY_SUSTAINED"], []]
+
+
+def test_a_student_turned_from_the_first_capture_sits_that_way():
+    # With nothing else to go by, a pose held from the start is the student's usual one: the
+    # reference (counted twice) is outvoted by the third capture. The single-capture LOOKING_AWAY
+    # (MaxYaw, absolute) still flags a head turned far.
+    turned = [obs(10 * i, turned=True) for i in range(6)]
+    assert judged_in_order(turned, reference_pose=(0.0, 0.0)) == [[]] * 6
+
+
+@pytest.mark.parametrize("side", [-1, 1])
+def test_a_camera_set_to_one_side_is_how_the_student_sits_not_looking_away(side):
+    # The reference and every capture show the head turned about 30 degrees: the camera's place.
+    seated = [obs(30 * i, yaw=side * (28 + i % 5)) for i in range(12)]
+    assert judged_in_order(seated, reference_pose=(side * 30.0, 0.0)) == [[]] * 12
+    # Whatever angle the reference has: a frontal one (taken elsewhere), or none known.
+    assert judged_in_order(seated, reference_pose=(0.0, 0.0)) == [[]] * 12
+    assert judged_in_order(seated, reference_pose=None) == [[]] * 12
+
+
+def test_five_captures_turned_from_a_frontal_usual_pose_are_sustained():
+    frontal = [obs(30 * i) for i in range(4)]
+    turned = [obs(120 + 30 * i, yaw=32.0) for i in range(5)]
+    codes = judged_in_order([*frontal, *turned], reference_pose=(0.0, 0.0))
+    assert codes[:6] == [[]] * 6 and codes[6] == ["LOOKING_AWAY_SUSTAINED"]
+    [reason] = window_reasons([*frontal, *turned[:3]], turned[2], CONFIG, (0.0, 0.0))
+    assert reason.evidence["usual_yaw"] == 0.0 and reason.evidence["turned"] == 3
+
+
+def test_two_isolated_glances_from_a_side_camera_are_ok():
+    seated = [obs(30 * i, yaw=-30.0) for i in range(10)]
+    seated[3], seated[7] = obs(90, yaw=2.0), obs(210, yaw=3.0)  # glances towards the screen's middle
+    assert judged_in_order(seated, reference_pose=(-30.0, 0.0)) == [[]] * 10
+
+
+def test_an_impostors_pose_never_becomes_the_students_usual_pose():
+    frontal = [obs(30 * i) for i in range(5)]
+    impostor = [obs(150 + 30 * i, yaw=35.0, similarity=40.0) for i in range(6)]  # not matched
+    student_turned = [obs(400 + 30 * i, yaw=35.0) for i in range(3)]
+    codes = judged_in_order([*frontal, *impostor, *student_turned], reference_pose=(0.0, 0.0))
+    assert codes[-1] == ["LOOKING_AWAY_SUSTAINED"]  # judged against the student's frontal pose
+
+
+def test_the_usual_pose_is_the_median_of_the_reference_and_the_students_matched_captures():
+    from proctoring.windows import usual_pose
+
+    earlier = [obs(i, yaw=y) for i, y in enumerate([20.0, 22.0, 90.0, 21.0])]
+    assert usual_pose([], (10.0, -5.0)) == (10.0, -5.0)  # before any capture: the reference's pose
+    assert usual_pose([], None) == (0.0, 0.0)  # frontal when the reference has none
+    assert usual_pose(earlier[:1], (0.0, 0.0)) == (0.0, 0.0)  # the reference counts twice
+    assert usual_pose(earlier, (0.0, 0.0)) == (20.5, 0.0)  # a glance (90) does not move the median
+    assert usual_pose([*earlier, obs(9, yaw=40.0, similarity=30.0)], (0.0, 0.0)) == (20.5, 0.0)  # not matched
 
 
 # -- IDENTITY_CHANGED ----------------------------------------------------------------------------
@@ -110,7 +176,7 @@ def test_identity_changed_needs_a_baseline_a_run_and_a_real_drop(similarities):
 def test_the_sqlite_timeline_keeps_one_observation_per_capture(tmp_path):
     timeline = SqliteTimeline(tmp_path / "state.sqlite3")
     timeline.record("e", "u", obs(0))
-    replaced = Observation("id0", "images/e/u/c0.jpg", 0, True, True, 80.0)  # judged again: replaced
+    replaced = Observation("id0", "images/e/u/c0.jpg", 0, True, 80.0, 31.5, -4.0, False)  # judged again: replaced
     kept = timeline.record("e", "u", replaced)
     assert kept == [replaced]
     assert timeline.record("e", "other", obs(5)) == [obs(5)]

@@ -60,6 +60,9 @@ def check_reference(
         faces = confident_faces(by_prominence(analyzer.detect_faces(image)), min_face_confidence)
         state["face_count"] = len(faces)
         problem = _why_unusable(faces, image.width, image.height)
+        pose = faces[0].get("Pose") if faces else None
+        if problem is None and pose and "Yaw" in pose:  # angles only: no box, no landmark
+            state["pose"] = {"Yaw": round(float(pose["Yaw"]), 1), "Pitch": round(float(pose.get("Pitch", 0.0)), 1)}
     if problem is not None:
         state["status"] = "unusable"
         state["code"], state["reason"] = problem

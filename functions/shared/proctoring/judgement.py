@@ -82,19 +82,36 @@ def with_window_reasons(verdict: Verdict, capture: Capture, policy: PolicyConfig
         return verdict
     face: Mapping[str, Any] = verdict.face or {}
     pose: Mapping[str, Any] = face.get("Pose") or {}
-    turned = abs(float(pose.get("Yaw", 0.0))) >= policy.sustained_yaw or abs(float(pose.get("Pitch", 0.0))) > (
-        policy.max_pitch
-    )
     present = verdict.face_count > 0
+    similarity = verdict.similarity
     observation = Observation(
-        capture["idempotency_key"], capture["key"], taken, present, present and turned, verdict.similarity
+        capture["idempotency_key"],
+        capture["key"],
+        taken,
+        present,
+        similarity,
+        float(pose["Yaw"]) if present and "Yaw" in pose else None,
+        float(pose.get("Pitch", 0.0)) if present and "Yaw" in pose else None,
+        # Only the student's own face says how the student sits: an impostor's pose never counts.
+        matched=similarity is not None and similarity >= policy.similarity_threshold,
     )
-    found = window_reasons(timeline.record(*_student(capture), observation), observation, policy)
+    observations = timeline.record(*_student(capture), observation)
+    found = window_reasons(observations, observation, policy, reference_pose(capture))
     if not found:
         return verdict
     reasons = [*verdict.reasons, *(Reason(item.code, item.message, item.evidence) for item in found)]
     reasons.sort(key=lambda reason: SEVERITY.index(reason.code))
     return replace(verdict, status=ALERT, reasons=tuple(reasons))
+
+
+def reference_pose(capture: Capture) -> tuple[float, float] | None:
+    """The (yaw, pitch) of the face in the student's reference photo, from its check; None when
+    unknown (no reference, or a check made before poses were kept)."""
+    reference = capture.get("reference")
+    pose = reference.get("pose") if reference else None
+    if not pose or "Yaw" not in pose:
+        return None
+    return float(pose["Yaw"]), float(pose.get("Pitch", 0.0))
 
 
 def captured_at(capture: Capture) -> float | None:

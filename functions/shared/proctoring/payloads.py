@@ -38,6 +38,7 @@ class ReferenceState(TypedDict):
     code: NotRequired[str]
     reason: NotRequired[str]
     face_count: NotRequired[int]
+    pose: NotRequired["Pose"]  # the reference's face: the student's usual pose until their captures say it
 
 
 class StoredReferenceCheck(TypedDict):
@@ -52,6 +53,7 @@ class StoredReferenceCheck(TypedDict):
     reason: NotRequired[str]
     face_count: NotRequired[int]
     face: NotRequired["Face"]
+    pose: NotRequired["Pose"]
     analyzer: str
     checked_at: str
 

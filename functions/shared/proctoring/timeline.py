@@ -29,6 +29,10 @@ def _number(value: float) -> dict[str, str]:
     return {"N": repr(float(value))}
 
 
+def _optional(value: float | None) -> dict[str, Any]:
+    return {"NULL": True} if value is None else _number(value)
+
+
 class DynamoDBTimeline:
     def __init__(self, table_name: str, ttl_days: int = 30, client: Any = None) -> None:
         if client is None:
@@ -48,8 +52,10 @@ class DynamoDBTimeline:
             "k": {"S": observation.key},
             "t": _number(observation.t),
             "p": {"BOOL": observation.present},
-            "a": {"BOOL": observation.turned},
-            "s": {"NULL": True} if observation.similarity is None else _number(observation.similarity),
+            "s": _optional(observation.similarity),
+            "y": _optional(observation.yaw),
+            "q": _optional(observation.pitch),
+            "m": {"BOOL": observation.matched},
             "c": {"S": observation.capture},
         }
         with _transient_as_unavailable("UpdateItem"):
@@ -71,31 +77,57 @@ class DynamoDBTimeline:
 
     @staticmethod
     def _observation(item: dict[str, Any]) -> Observation:
-        similarity = item["s"].get("N")
+        def number(name: str) -> float | None:
+            value = item.get(name, {}).get("N")
+            return None if value is None else float(value)
+
         return Observation(
             item["c"]["S"],
             item["k"]["S"],
             float(item["t"]["N"]),
             bool(item["p"]["BOOL"]),
-            bool(item["a"]["BOOL"]),
-            None if similarity is None else float(similarity),
+            number("s"),
+            number("y"),
+            number("q"),
+            bool(item.get("m", {}).get("BOOL", False)),
         )
 
 
+_INSERT = (
+    "INSERT OR REPLACE INTO timeline (exam_id, user_id, capture_id, key, taken, present, similarity, yaw, pitch,"
+    " matched) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_LEGACY = (
+    "INSERT OR REPLACE INTO timeline (exam_id, user_id, capture_id, key, taken, present, similarity, yaw, pitch,"
+    " matched, turned) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)"
+)
+
+
 class SqliteTimeline:
+    # The pose and the match came with the usual-pose rule: a state file from before gains them.
+    _ADDED = (("yaw", "REAL"), ("pitch", "REAL"), ("matched", "INTEGER NOT NULL DEFAULT 0"))
+
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self._db = SqliteFile(
             path,
             "CREATE TABLE IF NOT EXISTS timeline ("
             " exam_id TEXT NOT NULL, user_id TEXT NOT NULL, capture_id TEXT NOT NULL, key TEXT NOT NULL,"
-            " taken REAL NOT NULL, present INTEGER NOT NULL, turned INTEGER NOT NULL, similarity REAL,"
+            " taken REAL NOT NULL, present INTEGER NOT NULL, similarity REAL,"
+            " yaw REAL, pitch REAL, matched INTEGER NOT NULL DEFAULT 0,"
             " PRIMARY KEY (exam_id, user_id, capture_id))",
         )
+        with self._db.transaction() as conn:
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(timeline)")}
+            for name, kind in self._ADDED:
+                if name not in columns:
+                    conn.execute(f"ALTER TABLE timeline ADD COLUMN {name} {kind}")
+        # Its "turned" flag (NOT NULL) is now derived from the pose, never read: written as 0.
+        self._insert = _INSERT_LEGACY if "turned" in columns else _INSERT
 
     def record(self, exam_id: str, user_id: str, observation: Observation) -> list[Observation]:
         with self._db.transaction() as conn:
             conn.execute(
-                "INSERT OR REPLACE INTO timeline VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                self._insert,
                 (
                     exam_id,
                     user_id,
@@ -103,16 +135,18 @@ class SqliteTimeline:
                     observation.key,
                     observation.t,
                     int(observation.present),
-                    int(observation.turned),
                     observation.similarity,
+                    observation.yaw,
+                    observation.pitch,
+                    int(observation.matched),
                 ),
             )
             rows = conn.execute(
-                "SELECT capture_id, key, taken, present, turned, similarity FROM timeline"
+                "SELECT capture_id, key, taken, present, similarity, yaw, pitch, matched FROM timeline"
                 " WHERE exam_id = ? AND user_id = ?",
                 (exam_id, user_id),
             ).fetchall()
-        return [Observation(row[0], row[1], row[2], bool(row[3]), bool(row[4]), row[5]) for row in rows]
+        return [Observation(r[0], r[1], r[2], bool(r[3]), r[4], r[5], r[6], bool(r[7])) for r in rows]
 
 
 _timeline: Timeline | None = None

@@ -1,8 +1,8 @@
 """Reasons over a window of a student's captures: pure functions of the observations.
 
 Each judged capture leaves an :class:`Observation` in the student's timeline (``proctoring.timeline``):
-when it was taken, whether a face was there, whether the head was turned, its similarity to the
-reference. A capture is judged on the observations taken **at or before its own time**, so one
+when it was taken, whether a face was there, the head's pose, its similarity to the reference
+and whether it matched. A capture is judged on the observations taken **at or before its own time**, so one
 that arrives late or out of order is judged on what preceded it, never on what came after, and
 never changes the verdict of a capture already judged: a late capture can delay a window reason,
 never raise a wrong one. A duplicate event or a redrive records the same observation again and is
@@ -10,8 +10,10 @@ answered from the idempotency store.
 
 * ``AWAY``: no face in this capture and the ones before it, ``AWAY_CAPTURES`` in a row, or for
   more than ``AWAY_SECONDS`` since the last capture with a face (two captures in a row at least).
-* ``LOOKING_AWAY_SUSTAINED``: the head turned past ``SUSTAINED_YAW`` degrees in ``SUSTAINED_MIN``
-  of the last ``SUSTAINED_WINDOW`` captures with a face, this one included (a single glance is OK).
+* ``LOOKING_AWAY_SUSTAINED``: the head turned ``SUSTAINED_YAW`` degrees or more from the student's
+  usual pose in this exam (:func:`usual_pose`) in ``SUSTAINED_MIN`` of the last ``SUSTAINED_WINDOW``
+  captures with a face, this one included (a single glance is OK; a webcam set to one side is not
+  looking away). The angles are kept, so a re-score with other settings judges them again.
 * ``IDENTITY_CHANGED``: the last ``IDENTITY_WINDOW`` captures' similarity to the reference all
   ``IDENTITY_DROP`` points or more below the student's own baseline (the median of at least
   ``IDENTITY_BASELINE`` earlier captures), even where each one alone is above the threshold: the
@@ -32,26 +34,45 @@ class Observation:
     key: str  # its S3 key, named in the evidence
     t: float  # when it was taken, seconds since the epoch
     present: bool  # a face at or above FACE_MIN_CONFIDENCE
-    turned: bool  # the main face turned past SUSTAINED_YAW (or pitched past MAX_PITCH)
     similarity: float | None  # the main face's similarity to the reference, when compared
+    yaw: float | None = None  # the main face's pose, degrees (None: no face, or no pose found)
+    pitch: float | None = None
+    matched: bool = False  # the main face matched the student (similarity at or above the threshold)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"k": self.key, "t": self.t, "p": self.present, "a": self.turned, "s": self.similarity}
+        return {
+            "k": self.key,
+            "t": self.t,
+            "p": self.present,
+            "s": self.similarity,
+            "y": self.yaw,
+            "q": self.pitch,
+            "m": self.matched,
+        }
 
     @classmethod
     def from_dict(cls, capture: str, item: dict[str, Any]) -> Observation:
-        similarity = item.get("s")
+        def number(name: str) -> float | None:
+            value = item.get(name)
+            return None if value is None else float(value)
+
         return cls(
             capture,
             str(item["k"]),
             float(item["t"]),
             bool(item["p"]),
-            bool(item["a"]),
-            None if similarity is None else float(similarity),
+            number("s"),
+            number("y"),
+            number("q"),
+            bool(item.get("m", False)),
         )
 
 
 class WindowConfig(Protocol):
+    @property
+    def max_pitch(self) -> float: ...
+    @property
+    def sustained_yaw(self) -> float: ...
     @property
     def away_captures(self) -> int: ...
     @property
@@ -76,16 +97,51 @@ class WindowReason:
 
 
 def window_reasons(
-    observations: Iterable[Observation], current: Observation, config: WindowConfig
+    observations: Iterable[Observation],
+    current: Observation,
+    config: WindowConfig,
+    reference_pose: tuple[float, float] | None = None,
 ) -> list[WindowReason]:
-    """The window reasons that hold for ``current``, judged on the observations up to its time."""
+    """The window reasons that hold for ``current``, judged on the observations up to its time.
+    ``reference_pose``: the reference photo's (yaw, pitch), the student's usual pose until their
+    own captures say it (:func:`usual_pose`)."""
     unique = {o.capture: o for o in observations}  # one per capture, however often it was recorded
     earlier = sorted(
         (o for o in unique.values() if o.capture != current.capture and o.t <= current.t),
         key=lambda o: (o.t, o.key),
     )
-    found = [_away(earlier, current, config), _sustained(earlier, current, config), _identity(earlier, current, config)]
+    found = [
+        _away(earlier, current, config),
+        _sustained(earlier, current, config, reference_pose),
+        _identity(earlier, current, config),
+    ]
     return [reason for reason in found if reason is not None]
+
+
+# The reference photo's pose counts as this many captures of the student's: enough that one or two
+# glances early in the exam are judged against it, few enough that a webcam set to one side (the
+# reference taken elsewhere, frontal) becomes the usual pose by the third capture.
+REFERENCE_WEIGHT = 2
+
+
+def usual_pose(earlier: list[Observation], reference_pose: tuple[float, float] | None) -> tuple[float, float]:
+    """How the student sits in this exam: the median (yaw, pitch) of the reference photo's pose
+    (frontal when unknown), counted ``REFERENCE_WEIGHT`` times, and of every earlier capture whose
+    face matched the student. A webcam set to one side turns them all alike; glances, and a turn
+    shorter than the time the student sat as usual, do not move a median; an impostor's face (not
+    matched) never counts."""
+    prior = reference_pose or (0.0, 0.0)
+    poses = [prior] * REFERENCE_WEIGHT
+    poses += [(o.yaw, o.pitch or 0.0) for o in earlier if o.present and o.matched and o.yaw is not None]
+    return statistics.median(p[0] for p in poses), statistics.median(p[1] for p in poses)
+
+
+def is_turned(observation: Observation, usual: tuple[float, float], config: WindowConfig) -> bool:
+    """The head turned SUSTAINED_YAW or more from the usual pose (or pitched past MAX_PITCH from it)."""
+    if not observation.present or observation.yaw is None:
+        return False
+    pitch = observation.pitch or 0.0
+    return abs(observation.yaw - usual[0]) >= config.sustained_yaw or abs(pitch - usual[1]) > config.max_pitch
 
 
 def _away(earlier: list[Observation], current: Observation, config: WindowConfig) -> WindowReason | None:
@@ -110,17 +166,31 @@ def _away(earlier: list[Observation], current: Observation, config: WindowConfig
     )
 
 
-def _sustained(earlier: list[Observation], current: Observation, config: WindowConfig) -> WindowReason | None:
-    if not (current.present and current.turned):
+def _sustained(
+    earlier: list[Observation], current: Observation, config: WindowConfig, reference_pose: tuple[float, float] | None
+) -> WindowReason | None:
+    def turned(observation: Observation) -> bool:
+        before = [o for o in earlier if (o.t, o.key) < (observation.t, observation.key)]
+        return is_turned(observation, usual_pose(before, reference_pose), config)
+
+    usual = usual_pose(earlier, reference_pose)
+    if not is_turned(current, usual, config):
         return None
     window = [*[o for o in earlier if o.present][-(config.sustained_window - 1) :], current]
-    turned = [o for o in window if o.turned]
-    if len(turned) < config.sustained_min:
+    away = [o for o in window if o is current or turned(o)]
+    if len(away) < config.sustained_min:
         return None
     return WindowReason(
         "LOOKING_AWAY_SUSTAINED",
-        f"The head was turned away in {len(turned)} of the last {len(window)} captures with a face.",
-        {"captures": [o.key for o in turned], "window": len(window), "turned": len(turned)},
+        f"The head was turned away from the student's usual pose (yaw {usual[0]:.0f}) in {len(away)} of the last "
+        f"{len(window)} captures with a face.",
+        {
+            "captures": [o.key for o in away],
+            "window": len(window),
+            "turned": len(away),
+            "usual_yaw": round(usual[0], 1),
+            "usual_pitch": round(usual[1], 1),
+        },
     )
 
 

@@ -80,7 +80,7 @@ def test_a_lower_threshold_changes_exactly_the_verdicts_it_should_without_analys
             "Body"
         ].read()
     )
-    assert summary["captures"] == 5 and summary["rejudged"] == 5
+    assert summary["captures"] == 5 and summary["rejudged"] == 1  # the only document written again
     assert summary["changes"] == {"ALERT -> OK": 1}
     assert [change["capture"] for change in summary["changed"]] == [capture("ben", 0)]
     assert judged.result(result("ben", 0))["rejudged"]["previous_status"] == "ALERT"
@@ -102,6 +102,51 @@ def test_a_bad_request_stops_before_any_capture(judged):
     assert (execution.status, execution.error) == ("FAILED", "InvalidRescoreRequest")
     assert "only the verdict's settings" in execution.cause
     assert calls == []
+
+
+def test_a_rescore_of_200_captures_that_changes_no_setting_writes_and_sends_nothing(make_aws_pipeline):
+    from datetime import UTC, datetime, timedelta
+
+    from proctoring_local.stand_ins.webhook_receiver import WebhookReceiver
+    from tests.builders import WEBHOOK_SECRET
+
+    start = datetime(2026, 12, 5, 9, tzinfo=UTC)
+    near = compared("detect_faces_one", 88.0)
+    with WebhookReceiver(secret=WEBHOOK_SECRET) as receiver:
+        pipeline = make_aws_pipeline(webhook_url=receiver.url)
+        students = [f"s{n:02d}" for n in range(40)]
+        for n, student in enumerate(students):
+            pipeline.reference(student, synthetic_jpeg(5000 + n))
+        for n, student in enumerate(students):
+            for index in range(5):
+                answers = dict(OK_ANSWERS)
+                if n % 4 == 0 and index >= 2:
+                    answers["compare_faces"] = near  # alerts, escalating
+                elif n % 5 == 1 and index in (1, 2, 3):
+                    answers = {"detect_faces": "detect_faces_none", "detect_labels": "detect_labels_person"}
+                at = start + timedelta(seconds=30 * index)
+                event = pipeline.upload(capture(student, index), synthetic_jpeg(6000 + 5 * n + index), at=at, **answers)
+                assert pipeline.sfn.run(event).status == "SUCCEEDED"
+        keys = pipeline.result_keys()
+        before = {key: pipeline.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() for key in keys}
+        sent = len(receiver.distinct())
+        assert len(keys) == 200 and sent == 200
+        assert any("AWAY" in [r["code"] for r in pipeline.result(key)["reasons"]] for key in keys)
+
+        with LocalStepFunctions(
+            state_machine="RescoreStateMachine",
+            substitutions={"CaptureBucket": BUCKET, "ImagesPrefix": "images"},
+            retry_sleep=lambda seconds: None,
+            mock=False,
+            webhook_enabled=True,
+        ) as sfn:
+            execution = sfn.run({"exam_id": EXAM}, timeout=900)
+
+        assert execution.status == "SUCCEEDED", execution.cause
+        assert execution.output["summary"]["changes"] == {} and execution.output["summary"]["captures"] == 200
+        after = {key: pipeline.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() for key in keys}
+        assert after == before  # byte for byte, window reasons (AWAY) included
+        assert len(receiver.distinct()) == sent
 
 
 def test_a_class_of_120_captures_is_rescored_and_only_changed_verdicts_are_sent(make_aws_pipeline):

@@ -72,3 +72,61 @@ def test_a_setting_a_rescore_may_not_change_stops_it_before_any_capture(judged, 
     assert statuses(judged) == before
     assert main(["rescore", str(judged), "--exam", "exam9"]) == 2
     assert "no capture under" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """The demo exam (real portraits, the offline analyzer, the window reasons), judged once."""
+    from proctoring_local.services.demo_exam import build_demo
+
+    root = tmp_path_factory.mktemp("demo")
+    build_demo(root)
+    assert run_folder(root, workers=1, progress=False).complete
+    return root
+
+
+def _copy(source, target):
+    import shutil
+
+    shutil.copytree(source, target, copy_function=shutil.copy2)  # times kept: they are the captures'
+    return target
+
+
+def _documents(root) -> dict[str, bytes]:
+    return {str(path.relative_to(root)): path.read_bytes() for path in sorted((root / "results").rglob("*.json"))}
+
+
+@pytest.mark.slow
+def test_a_rescore_that_changes_no_setting_writes_and_sends_nothing(demo, tmp_path):
+    from proctoring_local.stand_ins.webhook_receiver import WebhookReceiver
+    from tests.builders import WEBHOOK_SECRET
+
+    root = _copy(demo, tmp_path / "demo")
+    before = _documents(root)
+    with WebhookReceiver(secret=WEBHOOK_SECRET) as receiver:
+        summary = rescore_folder(root, "demo_exam", webhook=receiver.url, secret=WEBHOOK_SECRET)
+    assert summary["captures"] == 22 and summary["changes"] == {} and summary["rejudged"] == 0
+    assert _documents(root) == before  # byte for byte: the window reasons judged again on their own times
+    assert receiver.distinct() == [] and receiver.requests == 0
+
+
+@pytest.mark.slow
+def test_a_rescore_with_another_window_setting_gives_what_a_fresh_run_gives(demo, tmp_path, monkeypatch):
+    rescored = _copy(demo, tmp_path / "rescored")
+    summary = rescore_folder(rescored, "demo_exam", overrides={"SUSTAINED_MIN": "2"})
+    assert summary["changes"] == {"OK -> ALERT": 1}  # dana's second glance: two of three now
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    for folder in ("images", "reference"):
+        _copy(demo / folder, fresh / folder)
+    monkeypatch.setenv("SUSTAINED_MIN", "2")
+    assert run_folder(fresh, workers=1, progress=False).complete
+
+    def reasons(root):
+        return {
+            path.relative_to(root / "results").as_posix(): [r["code"] for r in json.loads(path.read_text())["reasons"]]
+            for path in sorted((root / "results").rglob("*.json"))
+        }
+
+    assert reasons(rescored) == reasons(fresh)
+    assert reasons(rescored)["demo_exam/dana/03_glance.json"] == ["LOOKING_AWAY_SUSTAINED"]

@@ -25,7 +25,7 @@ from .policy import (
     escalate,
 )
 from .reason_codes import SEVERITY
-from .result import analysis_input, build_document, utc_now
+from .result import analysis_input, build_document, utc_now, verdict_digest
 from .timeline import Timeline
 from .windows import Observation, window_reasons
 
@@ -66,13 +66,16 @@ def judge_capture(
             "previous_status": rescore.get("previous_status"),
             "previous_reason": rescore.get("previous_reason"),
         }
-    return {
+    result: JudgedResult = {
         "bucket": capture["bucket"],
         "key": capture["result_key"],
         "idempotency_key": capture["idempotency_key"],
         "failed": False,
         "document": document,
     }
+    if rescore:
+        result["unchanged"] = rescore.get("previous_digest") == verdict_digest(document)
+    return result
 
 
 def with_window_reasons(verdict: Verdict, capture: Capture, policy: PolicyConfig, timeline: Timeline) -> Verdict:

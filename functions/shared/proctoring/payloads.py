@@ -244,6 +244,7 @@ class RescoreMarker(TypedDict):
     run: str
     previous_status: Status | None
     previous_reason: str | None
+    previous_digest: NotRequired[str | None]  # proctoring.result.verdict_digest of the document before
 
 
 class ResultDocument(TypedDict):
@@ -279,6 +280,7 @@ class JudgedResult(TypedDict):
     failed: bool
     document: ResultDocument
     sequencer: NotRequired[str | None]
+    unchanged: NotRequired[bool]  # a re-score's verdict equal to the document's: nothing written or sent
 
 
 class PersistRequest(TypedDict):

@@ -27,6 +27,7 @@ from .config import Settings, with_overrides
 from .errors import InvalidRescoreRequest
 from .locate import locate_capture
 from .payloads import ReferenceState, RescoreRequest
+from .result import verdict_digest
 from .result_store import find_result
 from .storage import Storage
 
@@ -77,6 +78,9 @@ def item_state(
     if judged.get("etag") == capture.get("etag"):
         # The same upload: its place among the key's uploads stays the event's.
         capture["sequencer"] = judged.get("sequencer")
+    if previous.get("captured_at") and not capture.get("captured_at"):
+        # The capture's time is its upload event's: the window reasons are judged on it again.
+        capture["captured_at"] = previous["captured_at"]
     record = load_analysis(storage, bucket, capture)
     todo = "analyse" if capture.get("rejection") else plan(record, capture, settings.analyzer)
     state: dict[str, Any] = {
@@ -86,6 +90,7 @@ def item_state(
             "run": request["run"],
             "previous_status": previous.get("status"),
             "previous_reason": previous.get("reason"),
+            "previous_digest": verdict_digest(previous) if previous else None,
         },
         "policy_overrides": request["overrides"],
     }
@@ -131,19 +136,20 @@ def summarise(storage: Storage, bucket: str, settings: Settings, request: Rescor
         mark = document.get("rejudged") or {}
         if mark.get("run") != request["run"]:
             continue
+        # Only a document whose verdict changed is written (``verdict_digest``): its reasons, its
+        # evidence or its count, if not its status ("ALERT -> ALERT" then).
         rejudged += 1
-        if mark.get("previous_status") != document["status"] or mark.get("previous_reason") != document["reason"]:
-            changes[f"{mark.get('previous_status')} -> {document['status']}"] += 1
-            if len(changed) < MAX_CHANGES_LISTED:
-                changed.append(
-                    {
-                        "capture": key,
-                        "previous_status": mark.get("previous_status"),
-                        "previous_reason": mark.get("previous_reason"),
-                        "status": document["status"],
-                        "reason": document["reason"],
-                    }
-                )
+        changes[f"{mark.get('previous_status')} -> {document['status']}"] += 1
+        if len(changed) < MAX_CHANGES_LISTED:
+            changed.append(
+                {
+                    "capture": key,
+                    "previous_status": mark.get("previous_status"),
+                    "previous_reason": mark.get("previous_reason"),
+                    "status": document["status"],
+                    "reason": document["reason"],
+                }
+            )
     summary = {
         "run": request["run"],
         "exam_id": request["exam_id"],

@@ -190,6 +190,23 @@ def notification_from_error(error: dict[str, Any]) -> Notification:
     }
 
 
+# What judging a capture again changes without the verdict changing: when the document was
+# written, the re-score's mark, the delivery's record, and an OK capture's alert count (the
+# student's count when it was judged; a re-score judges it when every alert is already counted).
+_NOT_THE_VERDICT = frozenset({"processed_at", "rejudged", "notification", "alert_count"})
+
+
+def verdict_digest(document: Mapping[str, Any]) -> str:
+    """A digest of everything a document says about the capture (status, every reason with its
+    evidence, the face, the analysis...), the same for a document judged again with the same
+    outcome: a re-score writes and sends only documents whose digest changed. An alert's count
+    follows its status (ALERT_FINAL is the count reaching the threshold)."""
+    import hashlib
+
+    kept = {name: value for name, value in document.items() if name not in _NOT_THE_VERDICT}
+    return hashlib.sha256(json.dumps(kept, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
 def with_notification(document: ResultDocument, notification: Notification) -> ResultDocument:
     return {**document, "notification": notification}
 

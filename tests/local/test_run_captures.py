@@ -172,3 +172,64 @@ def test_a_capture_whose_name_is_not_utf8_is_named_not_run(latin1_named_capture,
     print_summary(report)
     out = " ".join(capsys.readouterr().out.split())  # as one line, however the console wrapped it
     assert "caf\\xe9.jpg: NOT_RUN its name is not valid UTF-8" in out
+
+
+def _jpeg_with_exif(taken: str | None, offset: str | None = None) -> bytes:
+    import io
+
+    from PIL import Image
+
+    image = Image.new("RGB", (64, 48), "grey")
+    exif = Image.Exif()
+    ifd = exif.get_ifd(0x8769)
+    if taken:
+        ifd[0x9003] = taken
+    if offset:
+        ifd[0x9011] = offset
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", exif=exif.tobytes())
+    return buffer.getvalue()
+
+
+def test_a_captures_time_is_the_cameras_exif_time_else_the_files(tmp_path):
+    import os
+    from datetime import UTC, datetime
+
+    from proctoring_local.services.run.captures import capture_time
+
+    with_offset = tmp_path / "a.jpg"
+    with_offset.write_bytes(_jpeg_with_exif("2026:12:05 10:30:15", "+01:00"))
+    assert capture_time(with_offset) == datetime(2026, 12, 5, 9, 30, 15, tzinfo=UTC)
+    wall = tmp_path / "b.jpg"
+    wall.write_bytes(_jpeg_with_exif("2026:12:05 10:30:15"))  # no offset: this machine's zone
+    assert capture_time(wall) == datetime(2026, 12, 5, 10, 30, 15).astimezone().astimezone(UTC)
+    for name, data in (
+        ("c.jpg", _jpeg_with_exif(None)),
+        ("d.jpg", b"not a picture"),
+        ("e.jpg", _jpeg_with_exif("0000:00:00 00:00:00")),
+    ):
+        plain = tmp_path / name
+        plain.write_bytes(data)
+        os.utime(plain, (1796461200, 1796461200))
+        assert capture_time(plain) == datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
+
+
+def test_a_run_warns_when_all_of_a_students_captures_have_one_time(tmp_path, capsys):
+    import os
+
+    build_exam(tmp_path, users=("ana", "ben"), captures=0)
+    for student in ("ana", "ben"):
+        (tmp_path / "images" / "exam1" / student).mkdir(parents=True, exist_ok=True)
+    for index in range(3):
+        copied = tmp_path / "images" / "exam1" / "ana" / f"c{index}.jpg"  # as plain cp leaves them
+        copied.write_bytes(synthetic_jpeg(index))
+        os.utime(copied, (1796461200, 1796461200))
+        taken = tmp_path / "images" / "exam1" / "ben" / f"c{index}.jpg"  # one time too, but EXIF times
+        taken.write_bytes(_jpeg_with_exif(f"2026:12:05 09:0{index}:00", "+00:00"))
+        os.utime(taken, (1796461200, 1796461200))
+    assert run_folder(tmp_path, workers=1, progress=False, analyzer_factory=FACTORY).complete
+    err = " ".join(capsys.readouterr().err.split())
+    assert "warning: all 3 captures of images/exam1/ana have one time (2026-12-05 09:00:00 UTC)" in err
+    assert "images/exam1/ben" not in err
+    times = [json.loads((tmp_path / f"results/exam1/ben/c{i}.json").read_text())["captured_at"] for i in range(3)]
+    assert times == ["2026-12-05T09:00:00Z", "2026-12-05T09:01:00Z", "2026-12-05T09:02:00Z"]

@@ -194,6 +194,32 @@ def result_name_problem(document_path: Path, root: Path) -> str:
     )
 
 
+# EXIF tags: the Exif IFD, its DateTimeOriginal and OffsetTimeOriginal.
+_EXIF_IFD, _DATE_TIME_ORIGINAL, _OFFSET_TIME_ORIGINAL = 0x8769, 0x9003, 0x9011
+
+
+def capture_time(path: Path, modified: float | None = None) -> datetime:
+    """When the capture was taken, as the S3 event's time stands for it on AWS: the camera's EXIF
+    ``DateTimeOriginal`` where the file has one (with its ``OffsetTimeOriginal``, else this
+    machine's time zone), the file's modification time otherwise. A folder copied without its
+    times (plain ``cp``) keeps the EXIF one."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            exif = image.getexif().get_ifd(_EXIF_IFD)
+        text = str(exif.get(_DATE_TIME_ORIGINAL, "")).strip().rstrip("\0")
+        if text:
+            taken = datetime.strptime(text, "%Y:%m:%d %H:%M:%S")
+            offset = str(exif.get(_OFFSET_TIME_ORIGINAL, "")).strip().rstrip("\0")
+            if offset:
+                return datetime.strptime(f"{text} {offset}", "%Y:%m:%d %H:%M:%S %z").astimezone(UTC)
+            return taken.astimezone().astimezone(UTC)  # a wall time: this machine's zone
+    except (OSError, ValueError, UnidentifiedImageError, SyntaxError):
+        pass  # no EXIF, a broken one, or no picture at all (the pipeline says so): the file's time
+    return datetime.fromtimestamp(path.stat().st_mtime if modified is None else modified, UTC)
+
+
 def process_capture(sfn: Any, rule: Any, root: Path, key: str, settings: Settings | None = None) -> CaptureOutcome:
     """Upload event -> rule -> execution -> the document's status. Never raises: a fault in the
     runner itself (say, the file vanished mid-run) is reported for this capture, and the
@@ -206,8 +232,7 @@ def process_capture(sfn: Any, rule: Any, root: Path, key: str, settings: Setting
     try:
         path = root / key
         stat = path.stat()
-        # The capture's time, by which a student's captures are ordered: the file's modification time.
-        taken = datetime.fromtimestamp(stat.st_mtime, UTC)
+        taken = capture_time(path, stat.st_mtime)
         event = object_created_event(run_bucket(settings), key, size=stat.st_size, etag=file_etag(path), at=taken)
         if not rule.matches(event):
             return CaptureOutcome(key, "NOT_MATCHED", "NOT_MATCHED")

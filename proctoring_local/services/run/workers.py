@@ -12,6 +12,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
@@ -127,6 +128,7 @@ def run_folder(
         check_webhook_url(webhook, webhook_origin)
         check_webhook_reachable(webhook, webhook_origin)
     ordered = _by_student(keys, settings.images_prefix)
+    _warn_of_one_time(root, ordered)
     workers = max(1, min(workers or os.cpu_count() or 1, len(ordered)))
     region = rekognition_region() if analyzer == "rekognition" and not analyzer_factory else None
     env = step_environment(root, analyzer, webhook, secret, extra_env, region=region)
@@ -172,6 +174,33 @@ def _captures_to_run(root: Path, only: list[str] | None, settings: Settings) -> 
             file=sys.stderr,
         )
     return keys
+
+
+def _warn_of_one_time(root: Path, students: list[list[str]]) -> None:
+    """Say so when all of a student's captures have one time: a folder copied without its files'
+    times (plain ``cp``) and no EXIF time in them. AWAY_SECONDS and the report's times would judge
+    the copy, not the exam."""
+    from proctoring_local.services.run.captures import capture_time
+
+    for keys in students:
+        if len(keys) < 2:
+            continue
+        times: set[datetime | None] = set()
+        for key in keys:
+            try:
+                times.add(capture_time(root / key))
+            except OSError:
+                times.add(None)  # gone: the run says so
+            if len(times) > 1:
+                break
+        if len(times) == 1 and None not in times:
+            folder = printable_key(keys[0].rsplit("/", 1)[0])
+            print(
+                f"warning: all {len(keys)} captures of {folder} have one time ({times.pop():%Y-%m-%d %H:%M:%S} UTC), "
+                "and their order and AWAY_SECONDS are judged on it: copy folders keeping times (cp -p, rsync -t), "
+                "or keep the camera's EXIF time in the files",
+                file=sys.stderr,
+            )
 
 
 def _by_student(keys: list[str], images_prefix: str) -> list[list[str]]:

@@ -1,6 +1,7 @@
-"""LOOKING_AWAY_SUSTAINED judged against the student's usual pose, through the real ASL with the
-offline analyzer on a real portrait (Grace Hopper's, from matplotlib's wheel) turned by rendering:
-a webcam set to one side is how a student sits, a sustained turn away from it is not."""
+"""A student's whole exam through the real ASL, with the offline analyzer on a real portrait (Grace
+Hopper's, from matplotlib's wheel) turned by rendering: a webcam set to one side is how a student
+sits, a sustained turn away from it is not (LOOKING_AWAY_SUSTAINED against the usual pose); a
+picture delivered twice is a replayed camera (REPLAYED_CAPTURE), a still student never is."""
 
 from __future__ import annotations
 
@@ -24,10 +25,10 @@ def frame():
     return webcam_frame(GRACE.load(), GRACE.box, 0.32)
 
 
-def capture(frame, yaw: float, seed: int) -> bytes:
+def capture(frame, yaw: float, seed: int, grain: float = 3.0) -> bytes:
     """A webcam capture: the portrait turned by ``yaw`` degrees, with sensor grain, as JPEG."""
     turned = turned_head(frame, face_box_in_frame(GRACE.box, 0.32), yaw) if yaw else frame
-    pixels = np.asarray(turned).astype(float) + np.random.default_rng(seed).normal(0, 3, (480, 640, 3))
+    pixels = np.asarray(turned).astype(float) + np.random.default_rng(seed).normal(0, grain, (480, 640, 3))
     return jpeg_bytes(Image.fromarray(np.clip(pixels, 0, 255).astype("uint8")), 85)
 
 
@@ -72,3 +73,28 @@ def test_a_camera_to_one_side_gets_no_alert_and_a_sustained_turn_from_a_frontal_
     assert judged["glances"] == [[]] * 10
     turned = judged["turns"][4:]
     assert turned[:2] == [[], []] and all("LOOKING_AWAY_SUSTAINED" in codes for codes in turned[2:]), judged["turns"]
+
+
+@pytest.mark.slow
+def test_a_replayed_picture_is_flagged_and_honest_still_frames_never_are(tmp_path, frame):
+    """21 still captures of a student who does not move, each with its own sensor noise (sigma 2 to
+    4), then a byte copy of an earlier capture and the reference photo uploaded as captures."""
+    folder = tmp_path / "images" / "exam" / "still"
+    folder.mkdir(parents=True)
+    (tmp_path / "reference").mkdir()
+    reference = capture(frame, 0.0, 999)
+    (tmp_path / "reference" / "still.jpg").write_bytes(reference)
+    honest = [capture(frame, 0.0, index, grain=2.0 + index % 3) for index in range(21)]
+    uploads = [*honest, honest[4], reference]
+    for index, data in enumerate(uploads):
+        path = folder / f"c{index:02d}.jpg"
+        path.write_bytes(data)
+        os.utime(path, (START + 30 * index,) * 2)
+    assert run_folder(tmp_path, workers=1, progress=False).complete
+    documents = [json.loads((tmp_path / f"results/exam/still/c{i:02d}.json").read_text()) for i in range(23)]
+    replayed = [[r for r in d["reasons"] if r["code"] == "REPLAYED_CAPTURE"] for d in documents]
+    assert replayed[:21] == [[]] * 21  # every honest frame, however still
+    assert replayed[21][0]["evidence"]["same_as"] == "images/exam/still/c04.jpg"
+    assert replayed[22][0]["evidence"]["same_as"] == "reference/still.jpg"
+    assert "reference photo" in replayed[22][0]["message"]
+    assert documents[21]["status"] == "ALERT" and documents[21]["alert_count"] == 1  # counted like any alert

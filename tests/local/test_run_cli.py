@@ -194,9 +194,11 @@ def test_the_folders_follow_the_prefix_settings(tmp_path, monkeypatch, capsys):
         monkeypatch.setenv(name, value)
     (tmp_path / "refs").mkdir()
     (tmp_path / "refs" / "ana.jpg").write_bytes(synthetic_jpeg(100))
-    for key in ("captures/2026/exam1/ana/c0.jpg", "captures/2026/exam1/ana/c1.jpg", "captures/2026/stray.jpg"):
+    for seed, key in enumerate(
+        ("captures/2026/exam1/ana/c0.jpg", "captures/2026/exam1/ana/c1.jpg", "captures/2026/stray.jpg")
+    ):
         (tmp_path / key).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / key).write_bytes(synthetic_jpeg(len(key)))
+        (tmp_path / key).write_bytes(synthetic_jpeg(30 + seed))
     (tmp_path / "images" / "exam1" / "ana").mkdir(parents=True)
     (tmp_path / "images" / "exam1" / "ana" / "elsewhere.jpg").write_bytes(synthetic_jpeg(7))  # not a capture here
 

@@ -200,3 +200,43 @@ def test_the_dynamodb_timeline_is_exact_under_concurrent_captures():
             thread.join()
         again = timeline.record("e", "u", captures[7])  # a duplicate event: the same observation
     assert sorted(again, key=lambda o: o.t) == captures
+
+
+# -- REPLAYED_CAPTURE ----------------------------------------------------------------------------
+def _fingerprint(values: list[int], size: str = "640x480") -> str:
+    import base64
+
+    return f"v1:{size}:{base64.b64encode(bytes(values)).decode()}"
+
+
+def test_the_same_frame_to_within_a_decoders_rounding_is_a_replay():
+    from proctoring.windows import same_frame
+
+    frame = [(37 * i) % 200 + 20 for i in range(128)]
+    assert same_frame(_fingerprint(frame), _fingerprint(frame)) == 1.0
+    rounded = [value + (i % 3 - 1) for i, value in enumerate(frame)]  # +-1: another decoder
+    assert same_frame(_fingerprint(frame), _fingerprint(rounded)) == 1.0
+    noisy = [value + (i % 7 - 3) for i, value in enumerate(frame)]  # a sensor's noise: +-3
+    assert same_frame(_fingerprint(frame), _fingerprint(noisy)) is None
+    assert same_frame(_fingerprint(frame), _fingerprint(frame, "320x240")) is None  # another size
+    black = [0] * 100 + frame[:28]  # a dark frame: too few samples tell anything
+    assert same_frame(_fingerprint(black), _fingerprint(black)) is None
+    assert same_frame("v1:640x480:not base64!", _fingerprint(frame)) is None
+
+
+def test_a_capture_equal_to_an_earlier_one_or_to_the_reference_is_replayed():
+    frame = _fingerprint([(37 * i) % 200 + 20 for i in range(128)])
+    other = _fingerprint([(53 * i) % 190 + 30 for i in range(128)])
+
+    def seen(t: float, fingerprint: str) -> Observation:
+        return Observation(f"id{t:g}", f"images/e/u/c{t:g}.jpg", t, True, 99.0, 0.0, 0.0, True, fingerprint)
+
+    first, second, again = seen(0, frame), seen(30, other), seen(60, frame)
+    [reason] = window_reasons([first, second, again], again, CONFIG)
+    assert (reason.code, reason.evidence["same_as"]) == ("REPLAYED_CAPTURE", "images/e/u/c0.jpg")
+    assert window_reasons([first, second], second, CONFIG) == []
+    photo = seen(90, other)
+    [reason] = window_reasons([photo], photo, CONFIG, reference=("reference/u.jpg", other))
+    assert reason.evidence["same_as"] == "reference/u.jpg" and "reference photo" in reason.message
+    late = seen(-10, frame)  # taken before the frame it equals: judged on what came before it only
+    assert window_reasons([first, late], late, CONFIG) == []

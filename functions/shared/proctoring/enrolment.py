@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from .images import ImageRejected
+from .images import ImageRejected, pixel_fingerprint
 from .payloads import Face, ReferenceState, StoredReferenceCheck
 from .pipeline import load_image
 from .policy import by_prominence, confident_faces
@@ -57,6 +57,7 @@ def check_reference(
     except ImageRejected as exc:
         problem: tuple[str, str] | None = (exc.code, exc.message)
     else:
+        state["fingerprint"] = pixel_fingerprint(image.image)
         faces = confident_faces(by_prominence(analyzer.detect_faces(image)), min_face_confidence)
         state["face_count"] = len(faces)
         problem = _why_unusable(faces, image.width, image.height)

@@ -44,7 +44,9 @@ def judge_capture(
     analysis = analysis_input(event)
     verdict = decide(analysis, policy)
     if timeline is not None and verdict.status != ERROR:
-        verdict = with_window_reasons(verdict, capture, policy, timeline)
+        analysed: Mapping[str, Any] = event.get("analysis") or {}
+        fingerprint = (analysed.get("faces") or {}).get("fingerprint")
+        verdict = with_window_reasons(verdict, capture, policy, timeline, fingerprint)
     status, alert_count = verdict.status, None
     if counts_toward_escalation(verdict, policy):
         alert_count = history.record_alert(*_student(capture), capture["idempotency_key"])
@@ -78,7 +80,9 @@ def judge_capture(
     return result
 
 
-def with_window_reasons(verdict: Verdict, capture: Capture, policy: PolicyConfig, timeline: Timeline) -> Verdict:
+def with_window_reasons(
+    verdict: Verdict, capture: Capture, policy: PolicyConfig, timeline: Timeline, fingerprint: str | None = None
+) -> Verdict:
     """Record this capture in the student's timeline; add the window reasons that hold for it."""
     taken = captured_at(capture)
     if taken is None:  # no time to place it by (an execution started by hand without one)
@@ -97,9 +101,12 @@ def with_window_reasons(verdict: Verdict, capture: Capture, policy: PolicyConfig
         float(pose.get("Pitch", 0.0)) if present and "Yaw" in pose else None,
         # Only the student's own face says how the student sits: an impostor's pose never counts.
         matched=similarity is not None and similarity >= policy.similarity_threshold,
+        fingerprint=fingerprint,
     )
     observations = timeline.record(*_student(capture), observation)
-    found = window_reasons(observations, observation, policy, reference_pose(capture))
+    reference = capture.get("reference")
+    photo = (reference["key"], reference["fingerprint"]) if reference and reference.get("fingerprint") else None
+    found = window_reasons(observations, observation, policy, reference_pose(capture), photo)
     if not found:
         return verdict
     reasons = [*verdict.reasons, *(Reason(item.code, item.message, item.evidence) for item in found)]

@@ -39,6 +39,7 @@ class ReferenceState(TypedDict):
     reason: NotRequired[str]
     face_count: NotRequired[int]
     pose: NotRequired["Pose"]  # the reference's face: the student's usual pose until their captures say it
+    fingerprint: NotRequired[str]  # of the decoded photo: a capture equal to it is a replayed picture
 
 
 class StoredReferenceCheck(TypedDict):
@@ -54,6 +55,7 @@ class StoredReferenceCheck(TypedDict):
     face_count: NotRequired[int]
     face: NotRequired["Face"]
     pose: NotRequired["Pose"]
+    fingerprint: NotRequired[str]
     analyzer: str
     checked_at: str
 
@@ -145,6 +147,7 @@ class DetectedFaces(TypedDict):
     image_quality: NotRequired[FaceQuality | None]
     image: NotRequired[ImageInfo]
     rejection: NotRequired[Rejection]
+    fingerprint: NotRequired[str]  # proctoring.images.pixel_fingerprint of the decoded capture
 
 
 class ReferenceCheck(TypedDict):

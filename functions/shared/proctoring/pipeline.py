@@ -13,7 +13,7 @@ from cachetools import LRUCache
 
 from .analysis.base import FaceAnalyzer
 from .config import Settings
-from .images import MAX_SOURCE_BYTES, ImageRejected, PreparedImage, image_quality, prepare_image
+from .images import MAX_SOURCE_BYTES, ImageRejected, PreparedImage, image_quality, pixel_fingerprint, prepare_image
 from .locate import capture_gone
 from .payloads import (
     Capture,
@@ -121,6 +121,7 @@ def _described(image: PreparedImage, faces: list[Face] | None, min_face_confiden
         # Each face carries its own quality; the whole picture's only matters when there is none.
         "image_quality": None if face_count else image_quality(image.image),
         "image": {"width": image.source_size[0], "height": image.source_size[1], "format": image.source_format},
+        "fingerprint": pixel_fingerprint(image.image),
     }
 
 

@@ -29,7 +29,8 @@ ERROR: Final = "ERROR"
 # 3: ties (faces of one size, labels of one confidence) are broken the same way in any input order.
 # 4: FACE_MISMATCH says when another face in the picture matches the reference.
 # 6: reasons over a window of captures (AWAY, LOOKING_AWAY_SUSTAINED, IDENTITY_CHANGED).
-RULES_VERSION = 6
+# 7: LOOKING_AWAY_SUSTAINED against the student's usual pose; REPLAYED_CAPTURE.
+RULES_VERSION = 7
 
 
 WINDOW_SETTINGS = (

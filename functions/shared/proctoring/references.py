@@ -46,7 +46,7 @@ def stored_check(
     if check.get("etag") != info.etag or check.get("analyzer") != analyzer or check.get("key") != info.key:
         return state
     state["status"] = check["status"]
-    for field in ("code", "reason", "face_count", "pose"):
+    for field in ("code", "reason", "face_count", "pose", "fingerprint"):
         if field in check:
             state[field] = check[field]
     return state

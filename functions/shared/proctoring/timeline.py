@@ -56,6 +56,7 @@ class DynamoDBTimeline:
             "y": _optional(observation.yaw),
             "q": _optional(observation.pitch),
             "m": {"BOOL": observation.matched},
+            "f": {"NULL": True} if observation.fingerprint is None else {"S": observation.fingerprint},
             "c": {"S": observation.capture},
         }
         with _transient_as_unavailable("UpdateItem"):
@@ -90,22 +91,23 @@ class DynamoDBTimeline:
             number("y"),
             number("q"),
             bool(item.get("m", {}).get("BOOL", False)),
+            item.get("f", {}).get("S"),
         )
 
 
 _INSERT = (
     "INSERT OR REPLACE INTO timeline (exam_id, user_id, capture_id, key, taken, present, similarity, yaw, pitch,"
-    " matched) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " matched, fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _INSERT_LEGACY = (
     "INSERT OR REPLACE INTO timeline (exam_id, user_id, capture_id, key, taken, present, similarity, yaw, pitch,"
-    " matched, turned) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)"
+    " matched, fingerprint, turned) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)"
 )
 
 
 class SqliteTimeline:
     # The pose and the match came with the usual-pose rule: a state file from before gains them.
-    _ADDED = (("yaw", "REAL"), ("pitch", "REAL"), ("matched", "INTEGER NOT NULL DEFAULT 0"))
+    _ADDED = (("yaw", "REAL"), ("pitch", "REAL"), ("matched", "INTEGER NOT NULL DEFAULT 0"), ("fingerprint", "TEXT"))
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self._db = SqliteFile(
@@ -113,7 +115,7 @@ class SqliteTimeline:
             "CREATE TABLE IF NOT EXISTS timeline ("
             " exam_id TEXT NOT NULL, user_id TEXT NOT NULL, capture_id TEXT NOT NULL, key TEXT NOT NULL,"
             " taken REAL NOT NULL, present INTEGER NOT NULL, similarity REAL,"
-            " yaw REAL, pitch REAL, matched INTEGER NOT NULL DEFAULT 0,"
+            " yaw REAL, pitch REAL, matched INTEGER NOT NULL DEFAULT 0, fingerprint TEXT,"
             " PRIMARY KEY (exam_id, user_id, capture_id))",
         )
         with self._db.transaction() as conn:
@@ -139,14 +141,15 @@ class SqliteTimeline:
                     observation.yaw,
                     observation.pitch,
                     int(observation.matched),
+                    observation.fingerprint,
                 ),
             )
             rows = conn.execute(
-                "SELECT capture_id, key, taken, present, similarity, yaw, pitch, matched FROM timeline"
+                "SELECT capture_id, key, taken, present, similarity, yaw, pitch, matched, fingerprint FROM timeline"
                 " WHERE exam_id = ? AND user_id = ?",
                 (exam_id, user_id),
             ).fetchall()
-        return [Observation(r[0], r[1], r[2], bool(r[3]), r[4], r[5], r[6], bool(r[7])) for r in rows]
+        return [Observation(r[0], r[1], r[2], bool(r[3]), r[4], r[5], r[6], bool(r[7]), r[8]) for r in rows]
 
 
 _timeline: Timeline | None = None

@@ -38,6 +38,7 @@ class Observation:
     yaw: float | None = None  # the main face's pose, degrees (None: no face, or no pose found)
     pitch: float | None = None
     matched: bool = False  # the main face matched the student (similarity at or above the threshold)
+    fingerprint: str | None = None  # proctoring.images.pixel_fingerprint: 128 pixel values, not the image
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -48,6 +49,7 @@ class Observation:
             "y": self.yaw,
             "q": self.pitch,
             "m": self.matched,
+            "f": self.fingerprint,
         }
 
     @classmethod
@@ -65,6 +67,7 @@ class Observation:
             number("y"),
             number("q"),
             bool(item.get("m", False)),
+            item.get("f"),
         )
 
 
@@ -101,10 +104,11 @@ def window_reasons(
     current: Observation,
     config: WindowConfig,
     reference_pose: tuple[float, float] | None = None,
+    reference: tuple[str, str] | None = None,
 ) -> list[WindowReason]:
     """The window reasons that hold for ``current``, judged on the observations up to its time.
     ``reference_pose``: the reference photo's (yaw, pitch), the student's usual pose until their
-    own captures say it (:func:`usual_pose`)."""
+    own captures say it (:func:`usual_pose`); ``reference``: its key and fingerprint."""
     unique = {o.capture: o for o in observations}  # one per capture, however often it was recorded
     earlier = sorted(
         (o for o in unique.values() if o.capture != current.capture and o.t <= current.t),
@@ -114,6 +118,7 @@ def window_reasons(
         _away(earlier, current, config),
         _sustained(earlier, current, config, reference_pose),
         _identity(earlier, current, config),
+        _replayed(earlier, current, reference),
     ]
     return [reason for reason in found if reason is not None]
 
@@ -194,6 +199,29 @@ def _sustained(
     )
 
 
+def _replayed(
+    earlier: list[Observation], current: Observation, reference: tuple[str, str] | None
+) -> WindowReason | None:
+    """The very frame of an earlier capture, or the reference photo, delivered again: a picture
+    replayed (a virtual camera), which a real sensor's noise never gives."""
+    if not current.fingerprint:
+        return None
+    candidates = [
+        *(reversed([(o.key, o.fingerprint) for o in earlier if o.fingerprint])),
+        *([reference] if reference else []),
+    ]
+    for key, fingerprint in candidates:
+        share = same_frame(current.fingerprint, fingerprint) if fingerprint else None
+        if share is not None:
+            what = "the student's reference photo" if reference and key == reference[0] else f"the capture {key}"
+            return WindowReason(
+                "REPLAYED_CAPTURE",
+                f"The capture is the same picture as {what}: a camera never delivers the same frame twice.",
+                {"same_as": key, "same_samples": share},
+            )
+    return None
+
+
 def _identity(earlier: list[Observation], current: Observation, config: WindowConfig) -> WindowReason | None:
     if current.similarity is None:
         return None
@@ -220,3 +248,27 @@ def _identity(earlier: list[Observation], current: Observation, config: WindowCo
             "drop": config.identity_drop,
         },
     )
+
+
+def same_frame(first: str, second: str, *, tolerance: int = 1, share: float = 0.9) -> float | None:
+    """Of two fingerprints (``proctoring.images.pixel_fingerprint``): the share of samples equal to
+    within ``tolerance`` (a decoder's rounding) when they show the same frame, else None. Samples
+    clipped in both (black or white, where a sensor's noise does not show) are left out; with fewer
+    than a third of them left, nothing is decided (a blank frame)."""
+    import base64
+
+    try:
+        version_a, size_a, data_a = first.split(":", 2)
+        version_b, size_b, data_b = second.split(":", 2)
+        if (version_a, size_a) != (version_b, size_b) or version_a != "v1":
+            return None
+        a, b = base64.b64decode(data_a), base64.b64decode(data_b)
+    except ValueError:
+        return None
+    if len(a) != len(b) or not a:
+        return None
+    informative = [(x, y) for x, y in zip(a, b, strict=True) if not (max(x, y) <= 2 or min(x, y) >= 253)]
+    if len(informative) < len(a) // 3:
+        return None
+    close = sum(abs(x - y) <= tolerance for x, y in informative) / len(informative)
+    return round(close, 3) if close >= share else None

@@ -9,6 +9,13 @@ from pathlib import Path
 
 from proctoring_local.commands.options import Commands, workers_option
 from proctoring_local.services.accuracy.cases import build_set
+from proctoring_local.services.accuracy.exams import (
+    CAPTURES,
+    build_exams,
+    exam_goal_problems,
+    exam_lines,
+    measure_exams,
+)
 from proctoring_local.services.accuracy.measure import measure, write_page
 from proctoring_local.services.accuracy.scoring import report_lines
 from proctoring_local.services.checks import claim_build_folder
@@ -22,6 +29,7 @@ def run_accuracy(
     html: str | None = None,
     shared: bool = True,
     small: bool = False,
+    exams: bool = True,
 ) -> int:
     root = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="proctoring-accuracy-"))
     try:
@@ -48,6 +56,14 @@ def run_accuracy(
         if html:
             write_page(root, score, html)
         problems = score.goal_problems()
+        if exams:
+            exams_root = root / "exams"
+            built = build_exams(exams_root, use_shared=shared, small=small)
+            print(f"exams: {len(built)} students, {len(built) * CAPTURES} captures; labels in exams/exam_labels.json")
+            exam_scores = measure_exams(exams_root, analyzer=analyzer, workers=workers)
+            for line in exam_lines(exam_scores):
+                print(line)
+            problems += exam_goal_problems(exam_scores)
         for problem in problems:
             print(f"goal missed: {problem}", file=sys.stderr)
         print("every goal met" if not problems else f"{len(problems)} goal(s) missed")
@@ -68,6 +84,7 @@ def register(commands: Commands) -> None:
     accuracy.add_argument("--keep", metavar="DIR", help="build the set in DIR and keep it (with labels.json)")
     accuracy.add_argument("--html", metavar="FILE", help="write the misjudged captures as a review page")
     accuracy.add_argument("--small", action="store_true", help="a few conditions per photo (what the tests run)")
+    accuracy.add_argument("--no-exams", action="store_true", help="single captures only, not the whole exams")
     accuracy.add_argument(
         "--no-shared", action="store_true", help="only the photos that ship in wheels, not ../shared/faces"
     )
@@ -79,5 +96,6 @@ def register(commands: Commands) -> None:
             html=args.html,
             shared=not args.no_shared,
             small=args.small,
+            exams=not args.no_exams,
         )
     )

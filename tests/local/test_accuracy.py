@@ -79,3 +79,40 @@ def test_the_command_prints_the_rates_the_confusion_table_and_the_throughput(tmp
     assert "misjudged capture(s) written" in out
     labels = json.loads((tmp_path / "set" / "labels.json").read_text())
     assert all({"key", "expected", "category", "source"} <= set(case) for case in labels)
+
+
+@pytest.mark.slow
+def test_whole_exams_are_measured_by_behaviour_against_their_goals(tmp_path):
+    from proctoring_local.services.accuracy.exams import (
+        BEHAVIOURS,
+        CAPTURES,
+        build_exams,
+        exam_goal_problems,
+        exam_lines,
+        measure_exams,
+    )
+
+    students = build_exams(tmp_path, use_shared=False, small=True)
+    assert {student.behaviour for student in students} == set(BEHAVIOURS)
+    captures = sorted((tmp_path / "images" / "accuracy_exams").rglob("*.jpg"))
+    assert len(captures) == len(students) * CAPTURES
+    times = sorted({path.stat().st_mtime for path in captures})
+    assert times[1] - times[0] == 30  # 30 s apart
+    scores = {score.behaviour: score for score in measure_exams(tmp_path, workers=1)}
+    assert all(score.final == 0 for score in scores.values() if score.honest)
+    assert scores["replayed_camera"].by == ["REPLAYED_CAPTURE"] and scores["replayed_camera"].after == [1]
+    assert scores["seat_taken"].after == [1] and scores["away"].within == 1
+    lines = exam_lines(list(scores.values()))
+    assert lines[-1].startswith("goals: honest students reaching ALERT_FINAL 0 (goal 0)")
+    # A goal missed is named, with its numbers.
+    from proctoring_local.services.accuracy.exams import BehaviourScore
+
+    missed = [
+        BehaviourScore("glances", True, 0, students=20, alerted=2, final=1),
+        BehaviourScore("away", False, 3, students=2, flagged=2, within=1, after=[1, 4], by=["AWAY", "AWAY"]),
+    ]
+    assert exam_goal_problems(missed) == [
+        "1 honest student(s) reached ALERT_FINAL (goal: none)",
+        "2 of 20 honest students had an alert (goal: at most 1 in 20)",
+        "away: flagged within 3 capture(s) for 1 of 2 students",
+    ]

@@ -19,6 +19,17 @@ def capture(student: str, index: int) -> str:
     return f"images/{EXAM}/{student}/capture_{index:03d}.jpg"
 
 
+def rescore_machine(*, webhook: bool = False) -> LocalStepFunctions:
+    """The rescore state machine, in process, on the moto bucket the main one judged into."""
+    return LocalStepFunctions(
+        state_machine="RescoreStateMachine",
+        substitutions={"CaptureBucket": BUCKET, "ImagesPrefix": "images"},
+        retry_sleep=lambda seconds: None,
+        mock=False,
+        webhook_enabled=webhook,
+    )
+
+
 def result(student: str, index: int) -> str:
     return f"results/{EXAM}/{student}/capture_{index:03d}.json"
 
@@ -44,12 +55,7 @@ def judged(make_aws_pipeline):
 
 
 def rescore(pipeline, **request):
-    with LocalStepFunctions(
-        state_machine="RescoreStateMachine",
-        substitutions={"CaptureBucket": BUCKET, "ImagesPrefix": "images"},
-        retry_sleep=lambda seconds: None,
-        mock=False,
-    ) as sfn:
+    with rescore_machine() as sfn:
         before = len(pipeline.rekognition.calls)
         execution = sfn.run({"exam_id": EXAM, **request}, timeout=600)
         return execution, pipeline.rekognition.calls[before:]
@@ -133,13 +139,7 @@ def test_a_rescore_of_200_captures_that_changes_no_setting_writes_and_sends_noth
         assert len(keys) == 200 and sent == 200
         assert any("AWAY" in [r["code"] for r in pipeline.result(key)["reasons"]] for key in keys)
 
-        with LocalStepFunctions(
-            state_machine="RescoreStateMachine",
-            substitutions={"CaptureBucket": BUCKET, "ImagesPrefix": "images"},
-            retry_sleep=lambda seconds: None,
-            mock=False,
-            webhook_enabled=True,
-        ) as sfn:
+        with rescore_machine(webhook=True) as sfn:
             execution = sfn.run({"exam_id": EXAM}, timeout=900)
 
         assert execution.status == "SUCCEEDED", execution.cause
@@ -168,13 +168,7 @@ def test_a_class_of_120_captures_is_rescored_and_only_changed_verdicts_are_sent(
         first_deliveries = len(receiver.distinct())
         assert pipeline.result(result("s00", 2))["status"] == "ALERT_FINAL"
 
-        with LocalStepFunctions(
-            state_machine="RescoreStateMachine",
-            substitutions={"CaptureBucket": BUCKET, "ImagesPrefix": "images"},
-            retry_sleep=lambda seconds: None,
-            mock=False,
-            webhook_enabled=True,
-        ) as sfn:
+        with rescore_machine(webhook=True) as sfn:
             before = len(pipeline.rekognition.calls)
             execution = sfn.run({"exam_id": EXAM, "overrides": {"SIMILARITY_THRESHOLD": "85"}}, timeout=900)
 

@@ -18,7 +18,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from proctoring_local.services.checks import UsageError, within
+from proctoring.storage import resolves_within
+from proctoring_local.services.checks import UsageError
 from proctoring_local.services.targets import bucket_listing
 
 PRICE_PER_CALL = 0.001  # Rekognition, per image analysed (us-east-1 list price, first million a month)
@@ -142,7 +143,7 @@ def local_path(folder: Path, key: str) -> Path:
     if any(segment in {"", ".", ".."} for segment in segments):
         raise ValueError("a '..', '.' or empty segment in the key: its copy would not be at its own name")
     path = folder.joinpath(*segments)
-    if not within(folder, path):
+    if not resolves_within(folder, path):
         raise ValueError(f"the folder holds a link on the way to it that leads out of {folder}")
     return path
 
@@ -170,7 +171,7 @@ def copy_down(s3: Any, bucket: str, keys: list[str], folder: Path, limit: int | 
         if path.is_file() and not path.is_symlink() and file_etag(path) == head["ETag"].strip('"'):
             continue
         path.parent.mkdir(parents=True, exist_ok=True)
-        if not within(folder, path):  # a link made while copying
+        if not resolves_within(folder, path):  # a link made while copying
             refusals.append(_refusal(bucket, key, f"a link on the way to it leads out of {folder}"))
             continue
         response = _call("GetObject", bucket, key, partial(s3.get_object, Bucket=bucket, Key=key, IfMatch=head["ETag"]))

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from proctoring.sqlite_file import sqlite_problems
+from proctoring.storage import resolves_within
 
 if TYPE_CHECKING:
     from proctoring.config import Settings
@@ -87,14 +88,6 @@ def check_settings(env: dict[str, str]) -> Settings:
         raise UsageError(str(exc)) from exc
 
 
-def within(folder: Path, path: Path) -> bool:
-    """Whether ``path`` (existing or not) is inside ``folder`` once every link on the way is followed."""
-    existing = path
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    return existing.resolve().is_relative_to(folder.resolve())
-
-
 def check_writable(root: Path, settings: Settings) -> None:
     """The results and the state file are written under the folder: find out now if they cannot
     be, rather than from every execution failing in PersistResult."""
@@ -102,7 +95,7 @@ def check_writable(root: Path, settings: Settings) -> None:
 
     results = root / settings.results_prefix
     for folder in (results, Path(local_state_file(settings)).parent):
-        if folder == results and not within(root, folder):
+        if folder == results and not resolves_within(root, folder):
             raise UsageError(
                 f"{folder} leads out of the run folder {root} (a link, or '..' in RESULTS_PREFIX); "
                 "the tools write documents only inside it: remove the link, or copy the folder without it"

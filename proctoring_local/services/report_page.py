@@ -41,18 +41,15 @@ def _observation(document: dict[str, Any], t: float | None, threshold: float) ->
     from proctoring.windows import Observation
 
     analysis = document.get("analysis") or {}
-    pose = (document.get("face") or {}).get("Pose") or {}
-    similarity = analysis.get("similarity")
-    present = bool(analysis.get("face_count"))
-    return Observation(
-        str(document.get("s3_input", "")),
-        str(document.get("s3_input", "")),
+    source = str(document.get("s3_input", ""))
+    return Observation.of(
+        source,
+        source,
         t or 0.0,
-        present,
-        similarity,
-        float(pose["Yaw"]) if present and "Yaw" in pose else None,
-        float(pose.get("Pitch", 0.0)) if present and "Yaw" in pose else None,
-        matched=similarity is not None and similarity >= threshold,
+        present=bool(analysis.get("face_count")),
+        similarity=analysis.get("similarity"),
+        pose=(document.get("face") or {}).get("Pose") or {},
+        threshold=threshold,
     )
 
 

@@ -89,18 +89,14 @@ def with_window_reasons(
         return verdict
     face: Mapping[str, Any] = verdict.face or {}
     pose: Mapping[str, Any] = face.get("Pose") or {}
-    present = verdict.face_count > 0
-    similarity = verdict.similarity
-    observation = Observation(
+    observation = Observation.of(
         capture["idempotency_key"],
         capture["key"],
         taken,
-        present,
-        similarity,
-        float(pose["Yaw"]) if present and "Yaw" in pose else None,
-        float(pose.get("Pitch", 0.0)) if present and "Yaw" in pose else None,
-        # Only the student's own face says how the student sits: an impostor's pose never counts.
-        matched=similarity is not None and similarity >= policy.similarity_threshold,
+        present=verdict.face_count > 0,
+        similarity=verdict.similarity,
+        pose=pose,
+        threshold=policy.similarity_threshold,
         fingerprint=fingerprint,
     )
     observations = timeline.record(*_student(capture), observation)

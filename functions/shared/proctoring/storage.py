@@ -198,6 +198,14 @@ def _resolve_inside(root: Path, key: str) -> Path:
     return root / normalised
 
 
+def resolves_within(folder: Path, path: Path) -> bool:
+    """Whether ``path`` (existing or not) is inside ``folder`` once every link on the way is followed."""
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    return existing.resolve().is_relative_to(folder.resolve())
+
+
 class LocalStorage:
     """A folder standing in for the bucket: key ``a/b.jpg`` is ``root/a/b.jpg``.
 
@@ -213,10 +221,7 @@ class LocalStorage:
         return _resolve_inside(self.root, key)
 
     def _inside(self, folder: Path) -> None:
-        existing = folder
-        while not existing.exists() and existing != existing.parent:
-            existing = existing.parent
-        if not existing.resolve().is_relative_to(self.root):
+        if not resolves_within(self.root, folder):
             raise PermissionError(
                 f"{folder} leads out of {self.root} through a link; documents are written only inside"
             )

@@ -23,7 +23,7 @@ answered from the idempotency store.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -39,6 +39,35 @@ class Observation:
     pitch: float | None = None
     matched: bool = False  # the main face matched the student (similarity at or above the threshold)
     fingerprint: str | None = None  # proctoring.images.pixel_fingerprint: 128 pixel values, not the image
+
+    @classmethod
+    def of(
+        cls,
+        capture: str,
+        key: str,
+        t: float,
+        *,
+        present: bool,
+        similarity: float | None,
+        pose: Mapping[str, Any],
+        threshold: float,
+        fingerprint: str | None = None,
+    ) -> Observation:
+        """A judged capture's observation: the main face's ``pose`` (Rekognition's shape) and
+        similarity; it matched the student at ``threshold`` (SIMILARITY_THRESHOLD) or above."""
+        angled = present and "Yaw" in pose
+        return cls(
+            capture,
+            key,
+            t,
+            present,
+            similarity,
+            float(pose["Yaw"]) if angled else None,
+            float(pose.get("Pitch", 0.0)) if angled else None,
+            # Only the student's own face says how the student sits: an impostor's pose never counts.
+            matched=similarity is not None and similarity >= threshold,
+            fingerprint=fingerprint,
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {

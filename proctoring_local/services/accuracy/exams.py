@@ -19,6 +19,7 @@ import json
 import os
 import random
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -138,6 +139,7 @@ def _capture(
     return c.jpeg_bytes(c.grain(c.light(frame, gain), sigma, rng.randrange(10**6)), 85)
 
 
+@lru_cache(maxsize=1)
 def _desk() -> Any:
     """The empty desk and room (scikit-image's coffee cup), as the webcam sees it."""
     from PIL import Image

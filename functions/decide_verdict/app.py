@@ -17,6 +17,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from proctoring.alerts import get_alert_history
 from proctoring.analyses import store_analysis
+from proctoring.audit import get_audit_log, verdict_entry
 from proctoring.config import Settings, get_settings, with_overrides
 from proctoring.idempotency import ConfiguredPersistenceLayer, idempotency_config, once_per_payload, replay_counter
 from proctoring.judgement import judge_capture
@@ -60,6 +61,7 @@ def judge(judgement: dict[str, Any], settings: Settings, policy: PolicyConfig) -
     """The verdict for one judgement (the idempotency payload); settings and policy are what it names."""
     result = judge_capture(judgement["event"], settings, policy, get_alert_history(), get_timeline())
     document = result["document"]
+    get_audit_log(result["bucket"], settings).record(verdict_entry(document, settings, policy))
     count(f"Verdict{document['status'].title().replace('_', '')}")
     logger.info(
         "verdict",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from proctoring.audit import get_audit_log, verdict_entry
 from proctoring.config import get_settings
 from proctoring.observability import count, logger, metrics, step_handler
 from proctoring.payloads import ExecutionState, JudgedResult
@@ -24,6 +25,8 @@ def lambda_handler(event: ExecutionState, context: LambdaContext) -> JudgedResul
     document = failure_document(capture, error, analyzer=settings.analyzer, processed_at=utc_now())
     logger.error("processing failed", extra={"error": error.get("Error"), "key": capture.get("key")})
     count("ProcessingFailed")
+    if capture["bucket"]:  # an event that names no bucket has nowhere to be recorded
+        get_audit_log(capture["bucket"], settings).record(verdict_entry(document, settings))
     return {
         "bucket": capture["bucket"],
         "key": capture["result_key"],

@@ -120,7 +120,11 @@ class LocalStepFunctions:
         self._passthrough = passthrough_services
         self._stack: list[Any] = []
         # Every function of the template: one engine's dispatch then serves both state machines.
-        self.steps = {**tpl.step_functions(), **tpl.step_functions(tpl.RESCORE_STATE_MACHINE)}
+        self.steps = {
+            **tpl.step_functions(),
+            **tpl.step_functions(tpl.RESCORE_STATE_MACHINE),
+            **tpl.step_functions(tpl.DECISION_STATE_MACHINE),
+        }
         self.state_machine = state_machine
         self._extra_substitutions = substitutions or {}
         self._by_arn: dict[str, tuple[ModuleType, str, int, int]] = {}

@@ -32,14 +32,31 @@ def create_bucket(s3: Any, bucket: str) -> None:
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
 
 
+AUDIT_BUCKET = "proctoring-audit"
+
+
+def create_audit_bucket(s3: Any, bucket: str = AUDIT_BUCKET, days: int = 183) -> None:
+    """The audit bucket as template.yaml makes it: Object Lock, compliance mode, ``days`` by default."""
+    s3.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True)
+    s3.put_object_lock_configuration(
+        Bucket=bucket,
+        ObjectLockConfiguration={
+            "ObjectLockEnabled": "Enabled",
+            "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": days}},
+        },
+    )
+
+
 def aws_environment(s3: Any, dynamodb: Any, bucket: str, webhook_url: str = "", secret: str = "") -> dict[str, str]:
     """Make the bucket and the tables, and return the steps' environment that uses them: S3 storage,
     Rekognition as the analyzer, DynamoDB for the alert history and idempotency."""
     create_bucket(s3, bucket)
+    create_audit_bucket(s3)
     alert_table, idempotency_table = create_tables(dynamodb)
     return {
         "STORAGE": "s3",
         "CAPTURE_BUCKET": bucket,
+        "AUDIT_BUCKET": AUDIT_BUCKET,
         "ANALYZER": "rekognition",
         "ALERT_HISTORY": "dynamodb",
         "ALERT_TABLE": alert_table,

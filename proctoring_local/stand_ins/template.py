@@ -13,6 +13,7 @@ TEMPLATE = ROOT / "template.yaml"
 DEFINITION = ROOT / "statemachine" / "proctoring.asl.json"
 STATE_MACHINE = "ProctoringStateMachine"
 RESCORE_STATE_MACHINE = "RescoreStateMachine"
+DECISION_STATE_MACHINE = "DecisionStateMachine"
 
 
 def all_states(definition: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -88,11 +89,16 @@ def step_functions(state_machine: str = STATE_MACHINE) -> dict[str, dict[str, An
     return steps
 
 
-def upload_rule_pattern(bucket: str, parameters: dict[str, str] | None = None) -> dict[str, Any]:
-    """The EventBridge pattern of the upload rule, resolved for ``bucket``."""
+def upload_rule_pattern(
+    bucket: str,
+    parameters: dict[str, str] | None = None,
+    state_machine: str = STATE_MACHINE,
+    event: str = "CaptureUploaded",
+) -> dict[str, Any]:
+    """The EventBridge pattern of a state machine's rule (by default the upload rule), resolved for ``bucket``."""
     params = {**parameter_defaults(), **(parameters or {})}
     refs = {**params, "CaptureBucket": bucket, "BucketName": bucket}
-    events = load_template()["Resources"][STATE_MACHINE]["Properties"]["Events"]
-    pattern = events["CaptureUploaded"]["Properties"]["Pattern"]
+    events = load_template()["Resources"][state_machine]["Properties"]["Events"]
+    pattern = events[event]["Properties"]["Pattern"]
     resolved: dict[str, Any] = resolve(pattern, refs, {"CreateBucket": True})
     return resolved

@@ -1,8 +1,11 @@
-"""Alert history: how many alerts each student has in each exam.
+"""Alert history: how many alerts stand for each student in each exam.
 
 ``record_alert`` is idempotent per capture: the same capture always gets the same alert number,
 however often it is recorded, and concurrent captures get distinct consecutive numbers. The
-escalation rule (``policy.escalate``) relies on that to give ALERT_FINAL exactly once.
+escalation rule (``policy.escalate``) relies on that to give ALERT_FINAL once the standing
+alerts reach the threshold. A proctor's decision (``stand``) takes a capture out of the count
+(dismissed) or puts it in (flagged, or a dismissal reversed); the next alert is numbered from
+what stands.
 """
 
 from __future__ import annotations
@@ -25,11 +28,19 @@ class AlertHistory(Protocol):
         """Count this capture's alert once; return its number (1 for the student's first alert)."""
 
     def alert_count(self, exam_id: str, user_id: str) -> int:
-        """How many alerts the student has in the exam so far."""
+        """How many alerts of the student stand in the exam so far."""
+
+    def stand(self, exam_id: str, user_id: str, capture_id: str, counts: bool) -> int:
+        """Make the capture count toward the student's alerts, or not (a proctor's decision);
+        idempotent. The number of alerts that stand afterwards."""
 
 
 def _capture_attribute(capture_id: str) -> str:
     return "c_" + hashlib.sha256(capture_id.encode()).hexdigest()[:32]
+
+
+def _dismissed_attribute(capture_id: str) -> str:
+    return "x_" + hashlib.sha256(capture_id.encode()).hexdigest()[:32]
 
 
 # What outlasts the SDK's own retries and is worth the state machine's: throttling and 5xx.
@@ -121,6 +132,46 @@ class DynamoDBAlertHistory:
             ).get("Item")
         return int(item["alert_count"]["N"]) if item else 0
 
+    def stand(self, exam_id: str, user_id: str, capture_id: str, counts: bool) -> int:
+        # Each change is one conditional UpdateItem: a repeated decision fails its condition and
+        # changes nothing; the count moves with the capture's own mark, atomically.
+        names = {"#capture": _capture_attribute(capture_id), "#dismissed": _dismissed_attribute(capture_id)}
+        if counts:
+            self.record_alert(exam_id, user_id, capture_id)  # counted now, unless counted before
+            self._update_if(
+                "REMOVE #dismissed SET alert_count = alert_count + :one",
+                "attribute_exists(#capture) AND attribute_exists(#dismissed)",
+                exam_id,
+                user_id,
+                names,
+            )
+        else:
+            self._update_if(
+                "SET #dismissed = :one, alert_count = alert_count - :one",
+                "attribute_exists(#capture) AND attribute_not_exists(#dismissed)",
+                exam_id,
+                user_id,
+                names,
+            )
+        return self.alert_count(exam_id, user_id)
+
+    def _update_if(self, update: str, condition: str, exam_id: str, user_id: str, names: dict[str, str]) -> None:
+        from botocore.exceptions import ClientError
+
+        try:
+            with _transient_as_unavailable("UpdateItem"):
+                self._client.update_item(
+                    TableName=self._table,
+                    Key=self._key(exam_id, user_id),
+                    UpdateExpression=update,
+                    ConditionExpression=condition,
+                    ExpressionAttributeNames=names,
+                    ExpressionAttributeValues={":one": {"N": "1"}},
+                )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+
 
 class SqliteAlertHistory:
     """The same contract in a SQLite file in the run folder; safe across threads and processes."""
@@ -130,9 +181,14 @@ class SqliteAlertHistory:
             path,
             "CREATE TABLE IF NOT EXISTS alert_captures ("
             " exam_id TEXT NOT NULL, user_id TEXT NOT NULL, capture_id TEXT NOT NULL,"
-            " alert_number INTEGER NOT NULL, PRIMARY KEY (exam_id, user_id, capture_id))",
+            " alert_number INTEGER NOT NULL, standing INTEGER NOT NULL DEFAULT 1,"
+            " PRIMARY KEY (exam_id, user_id, capture_id))",
         )
         self.path = self._db.path
+        with self._db.transaction() as conn:  # a state file from before decisions existed
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(alert_captures)")}
+            if "standing" not in columns:
+                conn.execute("ALTER TABLE alert_captures ADD COLUMN standing INTEGER NOT NULL DEFAULT 1")
 
     def record_alert(self, exam_id: str, user_id: str, capture_id: str) -> int:
         with self._db.transaction() as conn:
@@ -142,10 +198,7 @@ class SqliteAlertHistory:
             ).fetchone()
             if row is not None:
                 return int(row[0])
-            (count,) = conn.execute(
-                "SELECT COUNT(*) FROM alert_captures WHERE exam_id = ? AND user_id = ?", (exam_id, user_id)
-            ).fetchone()
-            number = int(count) + 1
+            number = self._standing(conn, exam_id, user_id) + 1
             conn.execute(
                 "INSERT INTO alert_captures (exam_id, user_id, capture_id, alert_number) VALUES (?, ?, ?, ?)",
                 (exam_id, user_id, capture_id, number),
@@ -154,9 +207,33 @@ class SqliteAlertHistory:
 
     def alert_count(self, exam_id: str, user_id: str) -> int:
         with self._db.connection() as conn:
-            (count,) = conn.execute(
-                "SELECT COUNT(*) FROM alert_captures WHERE exam_id = ? AND user_id = ?", (exam_id, user_id)
+            return self._standing(conn, exam_id, user_id)
+
+    def stand(self, exam_id: str, user_id: str, capture_id: str, counts: bool) -> int:
+        with self._db.transaction() as conn:
+            row = conn.execute(
+                "SELECT standing FROM alert_captures WHERE exam_id = ? AND user_id = ? AND capture_id = ?",
+                (exam_id, user_id, capture_id),
             ).fetchone()
+            if row is None and counts:
+                number = self._standing(conn, exam_id, user_id) + 1
+                conn.execute(
+                    "INSERT INTO alert_captures (exam_id, user_id, capture_id, alert_number) VALUES (?, ?, ?, ?)",
+                    (exam_id, user_id, capture_id, number),
+                )
+            elif row is not None:
+                conn.execute(
+                    "UPDATE alert_captures SET standing = ? WHERE exam_id = ? AND user_id = ? AND capture_id = ?",
+                    (int(counts), exam_id, user_id, capture_id),
+                )
+            return self._standing(conn, exam_id, user_id)
+
+    @staticmethod
+    def _standing(conn: Any, exam_id: str, user_id: str) -> int:
+        (count,) = conn.execute(
+            "SELECT COUNT(*) FROM alert_captures WHERE exam_id = ? AND user_id = ? AND standing = 1",
+            (exam_id, user_id),
+        ).fetchone()
         return int(count)
 
 

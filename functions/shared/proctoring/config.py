@@ -118,6 +118,9 @@ class Settings:
     # The bucket the pipeline serves (the stack's, or the existing one): an execution started by
     # hand with another bucket's event is refused. Empty: any (local runs, where a folder is the bucket).
     capture_bucket: str = ""
+    # Where the audit record goes (proctoring.audit): the stack's Object Lock bucket; empty, the
+    # capture bucket (a run folder).
+    audit_bucket: str = ""
     # Backends
     analyzer: str = "rekognition"
     storage: str = "s3"
@@ -207,6 +210,7 @@ class Settings:
             identity_drop=_float(environ, "IDENTITY_DROP", cls.identity_drop),
             identity_baseline=_int(environ, "IDENTITY_BASELINE", cls.identity_baseline),
             capture_bucket=_env(environ, "CAPTURE_BUCKET", cls.capture_bucket),
+            audit_bucket=_env(environ, "AUDIT_BUCKET", cls.audit_bucket),
             analyzer=_env(environ, "ANALYZER", cls.analyzer).lower(),
             storage=_env(environ, "STORAGE", cls.storage).lower(),
             local_root=_env(environ, "LOCAL_ROOT", cls.local_root),

@@ -60,3 +60,8 @@ class ResultNameTaken(ProctoringError):
 class InvalidRescoreRequest(ProctoringError):
     """A re-score's input names no exam, or sets a setting it may not or to a value out of bounds.
     Not retried: the run stops before any capture is judged again."""
+
+
+class DecisionRefused(ProctoringError):
+    """A proctor's decision that cannot be applied: it fails the decision schema, names no person,
+    or is about a capture that does not exist or has no verdict yet. Not retried: nothing changed."""

@@ -36,8 +36,9 @@ _SECRETS_MANAGER_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:")
 
 
 def payload_of(document: dict[str, Any]) -> dict[str, Any]:
-    """The webhook payload: the result document without its own delivery record."""
-    return {key: value for key, value in document.items() if key != "notification"}
+    """The webhook payload of a verdict: the result document without its own delivery record,
+    typed as a verdict (a decision event's ``type`` is ``decision``)."""
+    return {"type": "verdict", **{key: value for key, value in document.items() if key != "notification"}}
 
 
 def encode_payload(payload: dict[str, Any]) -> bytes:
@@ -185,6 +186,8 @@ def _redirect_hint(url: str, location: str | None) -> str:
 class Notifier(Protocol):
     def send(self, document: dict[str, Any], idempotency_key: str, attempt: int) -> dict[str, Any]: ...
 
+    def deliver(self, payload: dict[str, Any], message_id: str, attempt: int) -> dict[str, Any]: ...
+
 
 class WebhookNotifier:
     def __init__(
@@ -226,11 +229,15 @@ class WebhookNotifier:
         self._session = session
 
     def send(self, document: dict[str, Any], idempotency_key: str, attempt: int = 1) -> dict[str, Any]:
+        """One signed POST of a verdict."""
+        return self.deliver(payload_of(document), delivery_key(idempotency_key, document), attempt)
+
+    def deliver(self, payload: dict[str, Any], message_id: str, attempt: int = 1) -> dict[str, Any]:
+        """One signed POST of ``payload`` as the message ``message_id`` (its ``webhook-id``)."""
         import requests
 
-        body = encode_payload(payload_of(document))
+        body = encode_payload(payload)
         timestamp = int(time.time())
-        message_id = delivery_key(idempotency_key, document)
         headers = {
             "Content-Type": "application/json; charset=utf-8",
             "User-Agent": USER_AGENT,

@@ -193,7 +193,8 @@ def notification_from_error(error: dict[str, Any]) -> Notification:
 # What judging a capture again changes without the verdict changing: when the document was
 # written, the re-score's mark, the delivery's record, and an OK capture's alert count (the
 # student's count when it was judged; a re-score judges it when every alert is already counted).
-_NOT_THE_VERDICT = frozenset({"processed_at", "rejudged", "notification", "alert_count"})
+# A proctor's decisions are about the verdict, not part of it.
+_NOT_THE_VERDICT = frozenset({"processed_at", "rejudged", "notification", "alert_count", "decisions"})
 
 
 def verdict_digest(document: Mapping[str, Any]) -> str:

@@ -54,6 +54,12 @@ def is_later_upload(stored: dict[str, Any], sequencer: str | None) -> bool:
     return ours is not None and theirs is not None and theirs > ours
 
 
+def is_same_upload(stored: dict[str, Any], document: dict[str, Any]) -> bool:
+    """Whether two documents judge the same upload of the same key."""
+    ours, theirs = document.get("object_version") or {}, stored.get("object_version") or {}
+    return (ours.get("version_id"), ours.get("etag")) == (theirs.get("version_id"), theirs.get("etag"))
+
+
 def _place(
     storage: Storage, bucket: str, key: str, document: dict[str, Any], only_if_absent: bool, sequencer: str | None
 ) -> StoredResult | None:
@@ -77,6 +83,10 @@ def _place(
             return StoredResult(key, None, False)
         if is_later_upload(stored, sequencer):
             return StoredResult(key, None, False, superseded=True)
+        if stored.get("decisions") and is_same_upload(stored, document):
+            # A proctor's decisions stay with the verdict they were made on, through a delivery
+            # record, a redrive or a re-score (history is never rewritten).
+            document = {**document, "decisions": stored["decisions"]}
         if uri := storage.replace_json(bucket, key, document, there.etag):
             return StoredResult(key, uri, True)
     raise StorageUnavailable(f"{key} kept changing while the result for {document['s3_input']} was written")

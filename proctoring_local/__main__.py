@@ -13,6 +13,7 @@ from proctoring_local.commands import (
     burst,
     cost,
     dashboard,
+    decide,
     demo,
     load,
     menu,
@@ -28,7 +29,23 @@ from proctoring_local.services.dotenv_file import load_env_file
 from proctoring_local.services.run.workers import RunInterrupted, WorkerCrashed
 
 # In the order `proctoring --help` lists them.
-COMMANDS = (run, demo, menu, bench, accuracy, cost, load, burst, webhook, reconcile, review, rescore, report, dashboard)
+COMMANDS = (
+    run,
+    demo,
+    menu,
+    bench,
+    accuracy,
+    cost,
+    load,
+    burst,
+    webhook,
+    reconcile,
+    review,
+    rescore,
+    report,
+    dashboard,
+    decide,
+)
 
 
 def parser() -> argparse.ArgumentParser:

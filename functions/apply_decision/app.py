@@ -33,9 +33,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> AppliedDeci
     settings = get_settings()
     if settings.capture_bucket and bucket != settings.capture_bucket:
         raise InvalidEvent("the event names another bucket than the one this stack serves")
-    applied = apply_decision(
-        get_storage(), get_alert_history(), get_audit_log(bucket, settings), settings, bucket, key
-    )
+    applied = apply_decision(get_storage(), get_alert_history(), get_audit_log(bucket, settings), settings, bucket, key)
     count("DecisionsRepeated" if applied["repeat"] else "DecisionsApplied")
     logger.info("decision", extra={"id": applied["id"], "repeat": applied["repeat"]})
     return applied

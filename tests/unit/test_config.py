@@ -38,7 +38,7 @@ def test_the_template_defaults_are_the_local_defaults(clean_env):
     # The local runner sets none of these, so it must judge exactly as a stack deployed with defaults.
     defaults = tpl.parameter_defaults()
     for variable, parameter in template_environment().items():
-        if variable.startswith("POWERTOOLS_"):
+        if variable.startswith("POWERTOOLS_") or parameter not in defaults:  # a resource's name (AUDIT_BUCKET)
             continue
         clean_env.setenv(variable, defaults[parameter])
     assert Settings.from_env() == Settings()

@@ -233,7 +233,7 @@ def test_decide_verdict_for_a_rejected_key_is_an_error_document(local_env):
 
 
 # -- RecordFailure ----------------------------------------------------------------------------------
-def test_record_failure_builds_the_error_document_from_the_catch():
+def test_record_failure_builds_the_error_document_from_the_catch(local_env):
     event = json.loads((ROOT / "events" / "record_failure.json").read_text())
     result = handler("record_failure")(event, context())
     assert result["failed"] is True
@@ -241,9 +241,11 @@ def test_record_failure_builds_the_error_document_from_the_catch():
     assert document["status"] == "ERROR"
     assert document["error"] == {"name": "RekognitionThrottled", "message": "detect_faces: ThrottlingException"}
     assert result["key"] == "results/exam_123/user_456/capture_001.json"
+    (entry,) = [json.loads(path.read_text()) for path in (local_env / "audit").rglob("*.json")]
+    assert (entry["kind"], entry["status"], entry["reason"]) == ("verdict", "ERROR", "PROCESSING_FAILED")
 
 
-def test_record_failure_without_a_parsed_capture_uses_the_event():
+def test_record_failure_without_a_parsed_capture_uses_the_event(local_env):
     event = json.loads((ROOT / "events" / "s3_object_created.json").read_text())
     event["error"] = {"Error": "Lambda.ServiceException", "Cause": "Lambda was unavailable"}
     result = handler("record_failure")(event, context())
@@ -331,7 +333,9 @@ def test_notify_posts_once_records_the_delivery_and_replays_the_stored_outcome(l
     assert receiver.idempotency_keys() == [delivery_key(event["idempotency_key"], event["document"])]
     recorded = json.loads((local_env / event["key"]).read_text())
     assert recorded["notification"] == first["delivery"]
-    assert {k: v for k, v in recorded.items() if k != "notification"} == receiver.deliveries[0].payload
+    assert {k: v for k, v in recorded.items() if k != "notification"} | {"type": "verdict"} == receiver.deliveries[
+        0
+    ].payload
 
 
 def test_notify_whose_record_fails_posts_once_when_the_state_machine_retries(local_env, monkeypatch):

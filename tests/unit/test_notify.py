@@ -117,7 +117,7 @@ def test_a_receiver_using_the_standardwebhooks_library_verifies_a_delivery_over_
         server.shutdown()
         server.server_close()
     assert outcome["status"] == "delivered" and outcome["http_status"] == 204
-    assert verified == [{"status": "ALERT", "reasons": []}]
+    assert verified == [{"type": "verdict", "status": "ALERT", "reasons": []}]
 
 
 def test_the_delivery_key_is_one_per_upload_and_verdict():
@@ -133,7 +133,7 @@ def test_payload_leaves_out_the_delivery_record_and_is_canonical():
     document = {"status": "OK", "notification": {"status": "pending"}, "b": 1, "a": "é"}
     payload = payload_of(document)
     assert "notification" not in payload
-    assert encode_payload(payload) == '{"a":"é","b":1,"status":"OK"}'.encode()
+    assert encode_payload(payload) == '{"a":"é","b":1,"status":"OK","type":"verdict"}'.encode()
 
 
 @pytest.mark.parametrize("url", ["http://proctor.example/hook", "ftp://proctor.example/hook", "proctor.example/hook"])
@@ -294,7 +294,7 @@ def test_headers_carry_timestamp_signature_and_idempotency_key():
     assert verify(K, headers, sent["data"])
     assert sent["timeout"] == (2, 7)
     assert sent["allow_redirects"] is False
-    assert json.loads(sent["data"]) == {"status": "OK"}
+    assert json.loads(sent["data"]) == {"type": "verdict", "status": "OK"}
 
 
 def test_dev_webhook_receiver_verifies_and_prints(tmp_path, unused_port):

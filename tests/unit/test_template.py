@@ -214,7 +214,9 @@ def test_no_wildcard_actions(template):
 S3_WRITES = {
     "PersistResultFunction": {"${ResultsPrefix}"},
     "NotifyFunction": {"${ResultsPrefix}"},  # it records the delivery in the document
-    "DecideVerdictFunction": {"analyses"},  # each capture's analysis, for re-scores
+    "DecideVerdictFunction": {"analyses", "audit"},  # each capture's analysis, for re-scores; its verdict audited
+    "RecordFailureFunction": {"audit"},
+    "ApplyDecisionFunction": {"${ResultsPrefix}", "audit"},  # the decision added to the document, and audited
     "CheckReferenceFunction": {"reference-checks"},
     "LoadAnalysisFunction": {"reference-checks"},  # a reference never checked yet, checked there
     "SummariseRescoreFunction": {"rescores"},
@@ -227,13 +229,20 @@ S3_READS = {
         "CompareToReferenceFunction",
         "DetectLabelsFunction",
         "LoadAnalysisFunction",
+        "ApplyDecisionFunction",  # a decision about a capture that does not exist is refused
     },
-    "${ResultsPrefix}": {"PersistResultFunction", "NotifyFunction", "LoadAnalysisFunction", "SummariseRescoreFunction"},
+    "${ResultsPrefix}": {
+        "PersistResultFunction",
+        "NotifyFunction",
+        "LoadAnalysisFunction",
+        "SummariseRescoreFunction",
+        "ApplyDecisionFunction",
+    },
 }
 
 
 def _prefixes(resources: str) -> set[str]:
-    return set(re.findall(r"\$\{Bucket\}/([^/\"*]+)/?\*", resources))
+    return set(re.findall(r"\$\{(?:Bucket|AuditBucket\.Arn)\}/([^/\"*]+)/?\*", resources))
 
 
 def test_s3_access_is_scoped_to_the_prefixes_each_step_needs(template):
@@ -263,6 +272,12 @@ def test_only_notify_reads_the_webhook_secret_from_the_store_it_was_given(templa
             '{"Fn::Sub": "arn:${Partition}:ssm:${Region}:${AccountId}:parameter${WebhookSecretParameter}"}',
         ),
         ("NotifyFunction", "ReadWebhookSecretFromSecretsManager", '{"Ref": "WebhookSecretArn"}'),
+        (
+            "NotifyDecisionFunction",
+            "ReadWebhookSecret",
+            '{"Fn::Sub": "arn:${Partition}:ssm:${Region}:${AccountId}:parameter${WebhookSecretParameter}"}',
+        ),
+        ("NotifyDecisionFunction", "ReadWebhookSecretFromSecretsManager", '{"Ref": "WebhookSecretArn"}'),
     }
     # Each grant exists only when its parameter is set; the function is told which one to read.
     statements = template["Resources"]["NotifyFunction"]["Properties"]["Policies"][0]["Statement"]
@@ -448,6 +463,7 @@ def test_an_existing_buckets_kms_key_is_usable_through_s3_by_the_steps_that_need
         "CompareToReferenceFunction": "kms:Decrypt",
         "DetectLabelsFunction": "kms:Decrypt",
         "PersistResultFunction": ["kms:GenerateDataKey", "kms:Decrypt"],
+        "ApplyDecisionFunction": ["kms:GenerateDataKey", "kms:Decrypt"],  # decisions, captures, results
     }
     assert template["Conditions"]["HasBucketKmsKey"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "BucketKmsKeyArn"}, ""]}]}
     rule = template["Rules"]["KmsKeyIsForAnExistingBucket"]

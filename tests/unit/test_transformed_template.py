@@ -70,11 +70,11 @@ def upload_rule() -> Any:
 
 
 def test_the_transform_generates_the_rule_the_state_machine_and_a_role_per_function():
-    assert len(resources_of("AWS::Events::Rule")) == 2  # captures, and reference enrolment
-    assert len(resources_of("AWS::StepFunctions::StateMachine")) == 2  # proctoring, rescore
+    assert len(resources_of("AWS::Events::Rule")) == 3  # captures, reference enrolment, decisions
+    assert len(resources_of("AWS::StepFunctions::StateMachine")) == 3  # proctoring, rescore, decisions
     functions = resources_of("AWS::Lambda::Function")
     roles = resources_of("AWS::IAM::Role")
-    assert len(functions) == 12
+    assert len(functions) == 14
     for name, function in functions.items():
         role = function["Properties"]["Role"]["Fn::GetAtt"][0]
         assert role in roles, f"{name}'s role {role} is not generated"
@@ -143,9 +143,7 @@ def test_the_generated_rule_ignores_another_bucket_and_other_events():
 
 def test_the_generated_notify_role_may_read_the_webhook_secret_and_nothing_broader():
     [notify_role] = [
-        name
-        for name, function in resources_of("AWS::Lambda::Function").items()
-        if "notify" in json.dumps(function["Properties"].get("Code", {})).lower() or name.startswith("Notify")
+        name for name, function in resources_of("AWS::Lambda::Function").items() if name == "NotifyFunction"
     ]
     role = resources_of("AWS::IAM::Role")[f"{notify_role}Role"]
     statements = [

@@ -59,7 +59,9 @@ class AuditLog:
                 yield json.loads(self.storage.read(self.bucket, key))
 
 
-def verdict_entry(document: Mapping[str, Any], settings: Settings, policy: PolicyConfig | None = None) -> dict[str, Any]:
+def verdict_entry(
+    document: Mapping[str, Any], settings: Settings, policy: PolicyConfig | None = None
+) -> dict[str, Any]:
     """What the system saw and decided about one capture: its verdict with every reason, the
     rules version, the analyzer and the settings the verdict was made under."""
     version = document.get("object_version") or {}

@@ -83,7 +83,9 @@ def check_placement(decision_key: str, decision: Decision, images_prefix: str) -
         raise DecisionRefused(f"the decision's capture_key is not a capture's key: {exc}") from None
     expected = f"{DECISIONS_PREFIX}{capture.exam_id}/{capture.user_id}/"
     if not decision_key.startswith(expected) or "/" in decision_key.removeprefix(expected):
-        raise DecisionRefused(f"a decision about {decision.capture_key} belongs under {expected}, not at {decision_key}")
+        raise DecisionRefused(
+            f"a decision about {decision.capture_key} belongs under {expected}, not at {decision_key}"
+        )
     return capture.exam_id, capture.user_id
 
 

@@ -104,7 +104,12 @@ def apply_decision(
     standing = history.stand(*alert_subject(exam_id, user_id), capture_id, counts)
     audit.record(decision_entry(record, document, standing))
     result_key = _add_to_document(storage, bucket, result_key, s3_input, record)
-    return {"id": identifier, "repeat": False, "result_key": result_key, "event": decision_event(record, document, standing)}
+    return {
+        "id": identifier,
+        "repeat": False,
+        "result_key": result_key,
+        "event": decision_event(record, document, standing),
+    }
 
 
 def _add_to_document(storage: Storage, bucket: str, result_key: str, s3_input: str, record: dict[str, Any]) -> str:

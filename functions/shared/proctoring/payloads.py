@@ -272,6 +272,7 @@ class ResultDocument(TypedDict):
     error: NotRequired[DocumentError]
     notification: Notification | None
     rejudged: NotRequired[Rejudged]
+    decisions: NotRequired[list[dict[str, Any]]]  # a proctor's, oldest first (proctoring.decisions)
 
 
 class JudgedResult(TypedDict):

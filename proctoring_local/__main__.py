@@ -17,6 +17,7 @@ from proctoring_local.commands import (
     demo,
     load,
     menu,
+    oversight,
     reconcile,
     report,
     rescore,
@@ -45,6 +46,7 @@ COMMANDS = (
     report,
     dashboard,
     decide,
+    oversight,
 )
 
 

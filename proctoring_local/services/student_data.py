@@ -10,6 +10,7 @@ run folder's SQLite files. The audit record is not part of it: it is kept on its
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import zipfile
@@ -281,10 +282,8 @@ def _remove_empty_folders(root: Path, found: Found, settings: Any) -> None:
     for exam in found.exams:
         for prefix in prefixes(settings).values():
             for folder in (root / prefix / exam / found.student, root / prefix / exam):
-                try:
+                with contextlib.suppress(OSError):  # not empty (other students), or not there
                     folder.rmdir()
-                except OSError:
-                    pass  # not empty (other students), or not there
 
 
 def audit_log(target: Target, settings: Any) -> Any:

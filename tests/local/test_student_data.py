@@ -80,7 +80,7 @@ def test_export_then_erase_a_student_on_the_stack(stack_with_two_students, tmp_p
     assert any(name.startswith("tables/alert-history") for name in files)
     assert any(name.startswith("tables/idempotency") for name in files)
     assert any(name.startswith("audit/audit/exams/exam1/ana/decision-") for name in files)
-    assert set(images[f"images/exam1/ana/capture_{i:03d}.jpg"] for i in (0, 1)) <= exported_images
+    assert {images[f"images/exam1/ana/capture_{i:03d}.jpg"] for i in (0, 1)} <= exported_images
     assert not any("bob" in name for name in files)
     assert manifest["student"] == "ana" and manifest["exams"] == ["exam1"]
 

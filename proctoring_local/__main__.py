@@ -18,6 +18,7 @@ from proctoring_local.commands import (
     load,
     menu,
     oversight,
+    pause,
     reconcile,
     report,
     rescore,
@@ -47,6 +48,7 @@ COMMANDS = (
     dashboard,
     decide,
     oversight,
+    pause,
 )
 
 

@@ -147,9 +147,32 @@ def create_app(target: Any, exam: str, *, token: str, hosts: frozenset[str], int
         response.headers["Cross-Origin-Resource-Policy"] = "same-origin"
         return response
 
+    decision_token = new_token()  # a second secret, in the page only: a request must show it
+    origins = {f"http://{host}" for host in hosts}
+    deciding = threading.Lock()
+
     @app.get("/")
     def page() -> Response:
-        return Response(render_report(live.changes(0), live=True, interval_ms=interval_ms), mimetype="text/html")
+        from proctoring.config import Settings
+
+        decisions = {"token": decision_token, "images_prefix": Settings.from_env().images_prefix}
+        report = render_report(live.changes(0), live=True, interval_ms=interval_ms, decisions=decisions)
+        return Response(report, mimetype="text/html")
+
+    @app.post("/decisions")
+    def decide_on_capture() -> Response | tuple[Response, int]:
+        """A proctor's decision from the page's buttons: only from the page itself (its origin, its
+        token, a JSON body, which a form on another page cannot send)."""
+        same_page = request.headers.get("Origin") in origins and request.headers.get("Sec-Fetch-Site") in {
+            None,
+            "same-origin",
+        }
+        if not (same_page and hmac.compare_digest(request.headers.get("X-Decision-Token", ""), decision_token)):
+            return jsonify(error="decisions are taken only from this dashboard's own page, with its token"), 403
+        body = request.get_json(silent=True) if request.is_json else None
+        with deciding:
+            answer, status = decision_answer(target, body)
+        return jsonify(answer), status
 
     @app.get("/report.json")
     def data() -> Response:
@@ -165,6 +188,27 @@ def create_app(target: Any, exam: str, *, token: str, hosts: frozenset[str], int
         return Response(body, mimetype=content_type, headers={"Cache-Control": "private, max-age=86400, immutable"})
 
     return app
+
+
+def decision_answer(target: Any, body: Any) -> tuple[dict[str, str], int]:
+    """Record the decision a dashboard page sent; the answer to show, and its HTTP status."""
+    from proctoring_local.services.decisions import decide
+
+    if not isinstance(body, dict) or not all(isinstance(body.get(f), str) for f in ("capture_key", "action")):
+        return {"error": "expected JSON with capture_key, action, by and reason"}, 400
+    if body["action"] not in {"confirm", "dismiss", "flag"}:
+        return {"error": "action must be confirm, dismiss or flag"}, 400
+    by, reason = str(body.get("by") or ""), str(body.get("reason") or "")
+    try:
+        recorded = decide(target, body["capture_key"], body["action"], by, reason, webhook=None, secret="")
+    except UsageError as exc:
+        return {"error": str(exc)}, 400
+    applied = recorded.applied or {}
+    if recorded.applied is None:
+        return {"message": "written for the stack to apply"}, 200
+    if applied.get("repeat"):
+        return {"message": "the same decision was already recorded: nothing changed"}, 200
+    return {"message": f"recorded; standing alerts: {(applied.get('event') or {}).get('standing_alerts')}"}, 200
 
 
 def new_token() -> str:

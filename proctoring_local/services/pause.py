@@ -37,7 +37,7 @@ def capture_rule(events: Any, bucket: str, images_prefix: str) -> str:
     if len(found) != 1:
         what = "no EventBridge rule" if not found else f"{len(found)} EventBridge rules ({', '.join(found)})"
         raise UsageError(f"{what} start judgements for s3://{bucket}/{images_prefix}; is the stack deployed here?")
-    return found[0]
+    return str(found[0])
 
 
 def pause(events: Any, bucket: str, images_prefix: str) -> str:

@@ -247,9 +247,29 @@ function show(capture, student) {
   const heading = el("p", {}, el("b", {}, student), ` · ${capture.capture} · ${capture.time || ""} · `,
     el("span", {class: "status"}, capture.status), count);
   const list = el("ul", {}, ...(reasons.length ? reasons : [el("li", {}, "no reason: OK")]));
-  detail.replaceChildren(...shown, heading, list, el("div", {class: "clear"}));
+  detail.replaceChildren(...shown, heading, list, ...(page.decisions ? decisionForm(capture, student) : []),
+    el("div", {class: "clear"}));
   detail.hidden = false;
   detail.dataset.capture = capture.capture;
+}
+function decisionForm(capture, student) {
+  // A proctor's decision: sent with the page's own token, which no other page can read.
+  const by = el("input", {id: "decision-by", placeholder: "your name", maxlength: "200"});
+  const reason = el("input", {id: "decision-reason", placeholder: "reason", maxlength: "2000"});
+  const outcome = el("p", {id: "decision-outcome", role: "status"});
+  const buttons = ["confirm", "dismiss", "flag"].map(action => {
+    const button = el("button", {type: "button", class: "decide", "data-action": action}, action);
+    button.addEventListener("click", async () => {
+      const key = `${page.decisions.images_prefix}${page.report.exam}/${student}/${capture.capture}`;
+      const answer = await fetch("decisions", {method: "POST", credentials: "same-origin", cache: "no-store",
+        headers: {"Content-Type": "application/json", "X-Decision-Token": page.decisions.token},
+        body: JSON.stringify({capture_key: key, action: action, by: by.value, reason: reason.value})});
+      const body = await answer.json();
+      outcome.textContent = answer.ok ? body.message : "refused: " + body.error;
+    });
+    return button;
+  });
+  return [el("p", {class: "decision"}, by, " ", reason, " ", ...buttons), outcome];
 }
 function row(data) {
   const tr = el("tr");
@@ -322,9 +342,12 @@ def page_policy(*, live: bool = False) -> str:
     return content_security_policy(scripts=(SCRIPT,), styles=(STYLE,), live=live)
 
 
-def render_report(model: dict[str, Any], *, live: bool = False, interval_ms: int = 2000) -> str:
-    """The page; ``live``: it asks the server for what changed every ``interval_ms`` and redraws."""
-    data = script_json({"report": model, "live": live, "interval_ms": interval_ms})
+def render_report(
+    model: dict[str, Any], *, live: bool = False, interval_ms: int = 2000, decisions: dict[str, str] | None = None
+) -> str:
+    """The page; ``live``: it asks the server for what changed every ``interval_ms`` and redraws;
+    ``decisions`` (the dashboard's token and images prefix): each capture shown has decision buttons."""
+    data = script_json({"report": model, "live": live, "interval_ms": interval_ms, "decisions": decisions})
     return (
         PAGE.replace("__CSP__", page_policy(live=live))
         .replace("__STYLE__", STYLE)

@@ -150,9 +150,9 @@ def _find_items(
     dynamodb = boto3.client("dynamodb")
     for exam in exams:
         for pk in (f"{exam}/{student}", f"{exam}/{student}#timeline"):
-            key = {"pk": {"S": pk}}
-            if "Item" in dynamodb.get_item(TableName=settings.alert_table, Key=key, ConsistentRead=True):
-                found.items.append((settings.alert_table, key))
+            item_key = {"pk": {"S": pk}}
+            if "Item" in dynamodb.get_item(TableName=settings.alert_table, Key=item_key, ConsistentRead=True):
+                found.items.append((settings.alert_table, item_key))
     markers = student_markers(student, exams, settings, with_reference)
     for page in dynamodb.get_paginator("scan").paginate(TableName=settings.idempotency_table):
         for item in page.get("Items", []):
@@ -209,8 +209,8 @@ def export(target: Target, found: Found, out: Path, settings: Any) -> int:
             import boto3
 
             dynamodb = boto3.client("dynamodb")
-            for table, key in found.items:
-                tables.setdefault(table, []).append(dynamodb.get_item(TableName=table, Key=key).get("Item"))
+            for table, item_key in found.items:
+                tables.setdefault(table, []).append(dynamodb.get_item(TableName=table, Key=item_key).get("Item"))
         for path, table, where, args in found.rows:
             with closing(sqlite3.connect(path)) as db:
                 db.row_factory = sqlite3.Row
@@ -251,8 +251,8 @@ def erase(target: Target, found: Found, by: str, exam: str | None, settings: Any
             import boto3
 
             dynamodb = boto3.client("dynamodb")
-            for table, key in found.items:
-                dynamodb.delete_item(TableName=table, Key=key)
+            for table, item_key in found.items:
+                dynamodb.delete_item(TableName=table, Key=item_key)
     else:
         assert target.root is not None
         for key, _ in found.objects:

@@ -247,3 +247,71 @@ def test_hostile_names_reach_the_dashboard_as_text(hostile_exam, browser):
         _assert_nothing_ran(page)
     finally:
         server.close()
+
+
+def _decisions_in(root) -> list:
+    return sorted(path.relative_to(root).as_posix() for path in (root / "decisions").rglob("*.json"))
+
+
+def test_a_decision_made_with_the_dashboards_buttons_is_recorded_once(exam, browser, dashboard):
+    base, token = dashboard
+    (exam / "images/exam1/ben/c2_alert.jpg").write_bytes(synthetic_jpeg(12))
+    assert run_folder(exam, workers=1, progress=False, analyzer_factory=FACTORY, only=["exam1/ben/*"]).complete
+    page = browser.new_page()
+    page.goto(f"{base}/?token={token}")
+    page.locator("tr[data-student=ben] .mark.ALERT").click()
+    page.fill("#decision-by", "Dr. Rivera")
+    page.fill("#decision-reason", "the student bent down to pick up a pen")
+    page.locator("button.decide[data-action=dismiss]").click()
+    page.locator("#decision-outcome", has_text="recorded; standing alerts").wait_for(timeout=15000)
+    page.locator("button.decide[data-action=dismiss]").click()  # the same decision again
+    page.locator("#decision-outcome", has_text="already recorded").wait_for(timeout=15000)
+
+    document = json.loads((exam / "results/exam1/ben/c2_alert.json").read_text())
+    assert document["status"] == "ALERT"
+    assert [(d["action"], d["by"]) for d in document["decisions"]] == [("dismiss", "Dr. Rivera")]
+    assert len(_decisions_in(exam)) == 2  # each click writes its document; the second is applied as a repeat
+    audit = [json.loads(p.read_text()) for p in (exam / "audit").rglob("decision-*.json")]
+    assert len(audit) == 1
+
+
+def test_a_cross_origin_post_to_the_decision_endpoint_is_refused(exam, browser, dashboard):
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    base, token = dashboard
+    (exam / "images/exam1/ben/c2_alert.jpg").write_bytes(synthetic_jpeg(12))
+    assert run_folder(exam, workers=1, progress=False, analyzer_factory=FACTORY, only=["exam1/ben/*"]).complete
+    target = f"{base}/decisions"
+    body = '{"capture_key": "images/exam1/ben/c2_alert.jpg", "action": "dismiss", "by": "x", "reason": "y"}'
+    attack = f"""<!doctype html><html><body>
+<form id="f" method="POST" action="{target}" enctype="text/plain"><input name='{body[:-2]}' value='"}}'></form>
+<script>
+fetch("{target}", {{method: "POST", mode: "no-cors", credentials: "include",
+  headers: {{"Content-Type": "text/plain"}}, body: {json.dumps(body)}}})
+  .finally(() => document.getElementById("f").submit());
+</script></body></html>""".encode()
+
+    class Attacker(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            self.wfile.write(attack)
+
+        def log_message(self, *args) -> None: ...
+
+    other = ThreadingHTTPServer(("127.0.0.1", 0), Attacker)
+    threading.Thread(target=other.serve_forever, daemon=True).start()
+    try:
+        page = browser.new_page()
+        page.goto(f"{base}/?token={token}")  # the proctor is signed in: the cookie is in the browser
+        answers = []
+        page.on("response", lambda response: answers.append((response.url, response.status)))
+        page.goto(f"http://127.0.0.1:{other.server_address[1]}/")
+        page.wait_for_url(target, timeout=5000)  # the form was submitted
+    finally:
+        other.shutdown()
+        other.server_close()
+    assert (target, 403) in answers
+    assert not (exam / "decisions").exists()
+    assert "decisions" not in json.loads((exam / "results/exam1/ben/c2_alert.json").read_text())

@@ -46,4 +46,4 @@ def register(commands: Commands) -> None:
         parser = commands.add_parser(name, help=text)
         parser.add_argument("target", metavar="s3://BUCKET")
         parser.add_argument("--by", metavar="NAME", help="who (default: your AWS identity)")
-        parser.set_defaults(handler=cmd_switch, command=name)
+        parser.set_defaults(handler=cmd_switch)  # args.command names which

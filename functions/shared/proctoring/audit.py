@@ -131,7 +131,3 @@ def get_audit_log(bucket: str, settings: Settings | None = None) -> AuditLog:
     """The audit record beside ``bucket`` (the capture bucket), where the settings put it."""
     settings = settings or get_settings()
     return AuditLog(get_storage(), audit_bucket(settings, bucket))
-
-
-def encoded(entry: Mapping[str, Any]) -> bytes:
-    return json.dumps(entry, sort_keys=True, ensure_ascii=False).encode("utf-8")

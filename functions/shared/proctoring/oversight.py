@@ -81,11 +81,11 @@ def apply_decision(
         raise DecisionRefused(f"{decision_key}: {exc}") from None
     decision = read_decision(raw)
     exam_id, user_id = check_placement(decision_key, decision, settings.images_prefix)
-    capture = parse_capture_key(decision.capture_key, settings.images_prefix)
     if storage.head(bucket, decision.capture_key) is None:
         raise DecisionRefused(f"no capture {decision.capture_key} in {bucket}: nothing to decide about")
     s3_input = f"s3://{bucket}/{decision.capture_key}"
-    found = find_result(storage, bucket, capture.result_key(settings.results_prefix), s3_input)
+    result_key = parse_capture_key(decision.capture_key, settings.images_prefix).result_key(settings.results_prefix)
+    found = find_result(storage, bucket, result_key, s3_input)
     if found is None or found[1].get("status") not in {"OK", "ALERT", "ALERT_FINAL", "ERROR"}:
         raise DecisionRefused(f"{decision.capture_key} has no verdict yet: decide once its result document is written")
     result_key, document = found
